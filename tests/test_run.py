@@ -1,0 +1,36 @@
+import json
+import subprocess
+import sys
+
+import local_evaluation
+import run
+from tests.conftest import ROOT
+
+
+def test_predict_then_score_equals_the_direct_run(tmp_path, capsys):
+    responses, direct, rescored = tmp_path / "r.jsonl", tmp_path / "direct.json", tmp_path / "rescored.json"
+    assert run.main(["predict", "--output", str(responses), "--no-progress"]) == 0
+    lines = [json.loads(line) for line in responses.read_text().splitlines()]
+    assert len(lines) == 96 and [line["index"] for line in lines] == list(range(96))
+    assert set(lines[0]) == {"index", "input_field", "response", "seconds"}
+    assert local_evaluation.main(["--responses", str(responses), "--output", str(rescored), "--no-progress"]) == 0
+    assert local_evaluation.main(["--output", str(direct), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert json.loads(rescored.read_text())["overall"] == json.loads(direct.read_text())["overall"]
+
+
+def test_predict_with_limit_pairs_with_evaluation_limit(tmp_path, capsys):
+    responses = tmp_path / "r.jsonl"
+    assert run.main(["predict", "--output", str(responses), "--limit", "7", "--seed", "3", "--no-progress"]) == 0
+    assert len(responses.read_text().splitlines()) == 7
+    assert local_evaluation.main(["--responses", str(responses), "--limit", "7", "--seed", "3", "--no-progress"]) == 0
+    # another seed selects other questions: their input_field no longer matches
+    assert local_evaluation.main(["--responses", str(responses), "--limit", "7", "--seed", "4", "--no-progress"]) == 2
+    assert "does not match question" in capsys.readouterr().err
+
+
+def test_help_and_missing_command():
+    done = subprocess.run([sys.executable, "run.py", "predict", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0 and "--output" in done.stdout
+    done = subprocess.run([sys.executable, "run.py"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and "COMMAND" in done.stderr
