@@ -37,10 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    problem = cli.check_options(args)
-    if problem:
-        return cli.fail(problem)
+    args = cli.parse_args(build_parser(), argv)
     try:
         every_question, questions = cli.load_selected_questions(args)
         given = {spec.SENT_TRANSFORMER: args.sentence_model, spec.MULTILINGUAL_SENT_TRANSFORMER: args.multilingual_model}

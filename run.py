@@ -51,10 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    problem = cli.check_options(args)
-    if problem:
-        return cli.fail(problem)
+    args = cli.parse_args(build_parser(), argv)
     return args.handler(args)
 
 

@@ -28,13 +28,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def check_options(args) -> str | None:
-    """The first problem with the shared options' values, or None."""
-    if args.limit is not None and args.limit < 1:
-        return "--limit must be at least 1"
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
+    """Parse, then check the shared options' values (argparse's usage error, exit 2)."""
+    args = parser.parse_args(argv)
+    if getattr(args, "limit", None) is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
     if getattr(args, "batch_size", None) is not None and not 1 <= args.batch_size <= spec.MAX_BATCH_SIZE:
-        return f"--batch-size must be from 1 to {spec.MAX_BATCH_SIZE}"
-    return None
+        parser.error(f"--batch-size must be from 1 to {spec.MAX_BATCH_SIZE}")
+    return args
 
 
 def load_selected_questions(args) -> tuple[list[data.Question], list[data.Question]]:

@@ -121,10 +121,17 @@ def test_bad_responses_file_is_an_error(tmp_path, capsys):
     assert code == 2 and "3 responses for 96 questions" in err
 
 
-@pytest.mark.parametrize("argv", [["--limit", "0"], ["--batch-size", "17"], ["--model", "nowhere"]])
-def test_bad_options(capsys, argv):
-    code, _, err = run(capsys, *argv)
-    assert code == 2 and err.startswith("error:")
+@pytest.mark.parametrize("argv, message", [(["--limit", "0"], "--limit must be at least 1"),
+                                           (["--batch-size", "17"], "--batch-size must be from 1 to 16")])
+def test_bad_option_values_are_usage_errors(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit:
+        run(capsys, *argv)
+    assert exit.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_bad_model_reference(capsys):
+    code, _, err = run(capsys, "--model", "nowhere")
+    assert code == 2 and err.startswith("error: --model nowhere: expected MODULE:CLASS")
 
 
 def test_help():
