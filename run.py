@@ -1,7 +1,8 @@
 """The repository's tools for working with a ShopBench model.
 
-    python run.py predict --data FILE --output FILE   # answers as JSON Lines, for
-                                                      # local_evaluation.py --responses
+    python run.py classify --data FILE [--output FILE]  # task type and decoding profile
+    python run.py predict --data FILE --output FILE     # answers as JSON Lines, for
+                                                        # local_evaluation.py --responses
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import argparse
 import json
 import sys
 
-from shopbench import cli, data
+from shopbench import cli, data, spec
 from shopbench.data import DataError
 from shopbench.generation import ModelError
 
@@ -34,9 +35,56 @@ def predict(args) -> int:
     return 0
 
 
+def classify(args) -> int:
+    """Route every question; with known task types, report accuracy and confusions."""
+    from routing.classifier import classify as route_prompt
+
+    try:
+        prompts = data.load_prompts(args.data)
+    except DataError as exc:
+        return cli.fail(str(exc))
+    routes = [route_prompt(p.input_field, p.is_multiple_choice) for p in prompts]
+    lines = "".join(json.dumps({"task_type": r.task_type, "profile": r.profile}) + "\n" for r in routes)
+    if args.output:
+        data.write_atomically(args.output, lines)
+        summary = sys.stdout
+    else:
+        sys.stdout.write(lines)
+        summary = sys.stderr
+    known = [(p.task_type, r.task_type) for p, r in zip(prompts, routes) if p.task_type is not None]
+    if known:
+        print(confusion_table(known), file=summary)
+    return 0
+
+
+def confusion_table(pairs: list[tuple[str, str]]) -> str:
+    """Accuracy, then a table of true task type (rows) by predicted task type (columns)."""
+    right = sum(truth == guess for truth, guess in pairs)
+    types = [t for t in spec.TASK_TYPES if any(t in pair for pair in pairs)]
+    short = {t: "NER" if t == spec.NER else t for t in types}
+    width = max(len(s) for s in short.values())
+    rows = [f"task_type accuracy: {right}/{len(pairs)} ({right / len(pairs):.1%})", "",
+            "true \\ predicted".ljust(width) + "".join(short[t].rjust(width + 2) for t in types)]
+    for truth in types:
+        counts = [sum(1 for pair in pairs if pair == (truth, guess)) for guess in types]
+        rows.append(short[truth].ljust(width) + "".join(str(c).rjust(width + 2) for c in counts))
+    return "\n".join(rows)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Tools for a ShopBench model.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    command = commands.add_parser(
+        "classify", help="route questions: official task type and decoding profile",
+        description="Classify each question's task type (the parser that will read its answer) and decoding "
+        "profile, writing one JSON line {task_type, profile} per question in order. When the data has "
+        "task_type, print the accuracy and a confusion table.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    command.add_argument("--data", default=cli.DEFAULT_DATA, metavar="FILE",
+                         help="JSON Lines with input_field (task_type and is_multiple_choice optional)")
+    command.add_argument("--output", metavar="FILE", help="write the JSON lines here instead of standard output")
+    command.set_defaults(handler=classify)
     command = commands.add_parser(
         "predict", help="answer questions with the model and save the responses",
         description="Answer every question with the model, in the official evaluator's batches, and write "

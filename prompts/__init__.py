@@ -1,5 +1,12 @@
-"""The system prompt that names the task type, as the winning solution trained and served it."""
+"""How a question becomes model input: the system prompt naming the task, the cleaned
+question as the user turn, rendered with the tokenizer's chat template.
+
+Inference, AWQ calibration and training data all go through `chat_messages`/`render`, so
+the model is served exactly the text it was calibrated and trained on.
+"""
 from __future__ import annotations
+
+import re
 
 from shopbench import spec
 
@@ -16,3 +23,28 @@ TASK_DESCRIPTIONS = {
 
 def system_prompt(task_type: str) -> str:
     return SYSTEM_PROMPT.format(task=TASK_DESCRIPTIONS[task_type])
+
+
+def clean_question(question: str) -> str:
+    """ShopBench questions carry trailing spaces on many lines; they are dropped, and the
+    question stripped, as the winning solution did in training and inference."""
+    return re.sub(r" +\n", "\n", question).strip()
+
+
+def chat_messages(question: str, task_type: str, answer: str | None = None) -> list[dict]:
+    """System and user turns, plus the assistant's answer when one is given (training)."""
+    messages = [
+        {"role": "system", "content": system_prompt(task_type)},
+        {"role": "user", "content": clean_question(question)},
+    ]
+    if answer is not None:
+        messages.append({"role": "assistant", "content": answer})
+    return messages
+
+
+def render(question: str, task_type: str, tokenizer, answer: str | None = None) -> str:
+    """The chat-template text. Without an answer it ends in the generation prompt
+    (inference, calibration); with one it is the whole exchange (training)."""
+    return tokenizer.apply_chat_template(
+        chat_messages(question, task_type, answer), tokenize=False, add_generation_prompt=answer is None
+    )

@@ -127,6 +127,36 @@ def load_questions(path) -> list[Question]:
     return questions
 
 
+@dataclass(frozen=True)
+class Prompt:
+    """A question to route: the text, and what the data says of it when it says anything."""
+
+    input_field: str
+    task_type: str | None
+    is_multiple_choice: bool | None
+
+
+def load_prompts(path) -> list[Prompt]:
+    """Questions for routing: only `input_field` is required. `is_multiple_choice` comes
+    from the row, else from `task_type`, else is unknown (None)."""
+    prompts = []
+    for line, record in read_json_lines(path):
+        if not isinstance(record.get("input_field"), str):
+            raise _error(path, line, "input_field", "missing" if "input_field" not in record else "expected a string")
+        task_type = record.get("task_type")
+        if task_type is not None and task_type not in spec.TASK_TYPES:
+            raise _error(path, line, "task_type", f"expected one of {', '.join(spec.TASK_TYPES)}")
+        flag = record.get("is_multiple_choice")
+        if flag is not None and not isinstance(flag, bool):
+            raise _error(path, line, "is_multiple_choice", "expected true or false")
+        if flag is None and task_type is not None:
+            flag = task_type == spec.MULTIPLE_CHOICE
+        prompts.append(Prompt(record["input_field"], task_type, flag))
+    if not prompts:
+        raise DataError(f"{path}: no questions")
+    return prompts
+
+
 def select(questions: list[Question], limit: int | None, seed: int) -> list[Question]:
     """A seeded random sample of `limit` questions, kept in file order (all when no limit)."""
     if limit is None or limit >= len(questions):

