@@ -23,15 +23,15 @@ def predict(args) -> int:
     except (DataError, ModelError) as exc:
         return cli.fail(str(exc))
     lines = [
-        json.dumps({"index": q.index, "input_field": q.input_field, "response": response, "seconds": seconds},
-                   ensure_ascii=False)
-        for q, response, seconds in zip(questions, generation.responses, generation.seconds)
+        json.dumps({"index": q.index, "input_field": q.input_field, "response": answer.text, "task_type": answer.task_type,
+                    "profile": answer.profile, "repaired": answer.repaired, "seconds": seconds}, ensure_ascii=False)
+        for q, answer, seconds in zip(questions, generation.answers, generation.seconds)
     ]
     data.write_atomically(args.output, "\n".join(lines) + "\n")
-    summary = generation.summary()
-    print(f"{summary['questions']} responses written to {args.output} in {summary['seconds']:.1f} s "
-          f"({summary['seconds_per_question']:.3f} s/question, worst batch "
-          f"{summary['worst_batch_seconds_per_question']:.3f} s/question)")
+    from shopbench.report import format_generation
+
+    print(f"{len(lines)} responses written to {args.output}")
+    print(format_generation(generation.summary()))
     return 0
 
 
@@ -71,30 +71,35 @@ def confusion_table(pairs: list[tuple[str, str]]) -> str:
     return "\n".join(rows)
 
 
+def add_command(commands, name: str, handler, summary: str, description: str) -> argparse.ArgumentParser:
+    command = commands.add_parser(
+        name, help=summary, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    command.set_defaults(handler=handler)
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Tools for a ShopBench model.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    command = commands.add_parser(
-        "classify", help="route questions: official task type and decoding profile",
-        description="Classify each question's task type (the parser that will read its answer) and decoding "
-        "profile, writing one JSON line {task_type, profile} per question in order. When the data has "
-        "task_type, print the accuracy and a confusion table.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    command = add_command(
+        commands, "classify", classify, "route questions: official task type and decoding profile",
+        "Classify each question's task type (the parser that will read its answer) and decoding profile, "
+        "writing one JSON line {task_type, profile} per question in order. When the data has task_type, "
+        "print the accuracy and a confusion table.",
     )
     command.add_argument("--data", default=cli.DEFAULT_DATA, metavar="FILE",
                          help="JSON Lines with input_field (task_type and is_multiple_choice optional)")
     command.add_argument("--output", metavar="FILE", help="write the JSON lines here instead of standard output")
-    command.set_defaults(handler=classify)
-    command = commands.add_parser(
-        "predict", help="answer questions with the model and save the responses",
-        description="Answer every question with the model, in the official evaluator's batches, and write "
-        "JSON Lines {index, input_field, response, seconds} in data order.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    command = add_command(
+        commands, "predict", predict, "answer questions with the model and save the responses",
+        "Answer every question with the model, in the official evaluator's batches, and write JSON Lines "
+        "{index, input_field, response, task_type, profile, repaired, seconds} in data order (task_type, "
+        "profile and repaired are null for models that do not report them).",
     )
     cli.add_question_options(command)
     command.add_argument("--output", required=True, metavar="FILE", help="where to write the responses")
     cli.add_model_options(command)
-    command.set_defaults(handler=predict)
     return parser
 
 

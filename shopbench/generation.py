@@ -20,6 +20,29 @@ class ModelError(RuntimeError):
 
 
 @dataclass
+class Answer:
+    """One response, with how it was made when the model says (`batch_answer`)."""
+
+    text: object  # what batch_predict returns for the question (a non-string is scored as empty)
+    task_type: str | None = None
+    profile: str | None = None
+    repaired: bool | None = None
+    generated_tokens: int | None = None
+
+
+def answer_batch(model, prompts: list[str], is_multiple_choice: bool) -> list[Answer]:
+    """The model's answers: from `batch_answer` when it offers one (our models, with
+    routing details), else from `batch_predict` alone, as the official evaluator calls."""
+    batch = {"prompt": prompts}
+    if hasattr(model, "batch_answer"):
+        return model.batch_answer(batch, is_multiple_choice)
+    responses = model.batch_predict(batch, is_multiple_choice)
+    if not isinstance(responses, (list, tuple)):
+        return responses
+    return [Answer(r) for r in responses]
+
+
+@dataclass
 class Batch:
     task_type: str
     size: int
@@ -32,9 +55,27 @@ class Batch:
 
 @dataclass
 class Generation:
-    responses: list  # one per question, as returned (a non-string is scored as empty)
+    answers: list[Answer]  # one per question, in question order
     seconds: list[float]  # per question: its batch's time shared equally
     batches: list[Batch]
+
+    @property
+    def responses(self) -> list:
+        return [a.text for a in self.answers]
+
+    def by_profile(self) -> dict:
+        """Questions, repairs, generated tokens and seconds per decoding profile, for
+        models that report them."""
+        table: dict[str, dict] = {}
+        for answer, seconds in zip(self.answers, self.seconds):
+            if answer.profile is None:
+                continue
+            row = table.setdefault(answer.profile, {"questions": 0, "repaired": 0, "generated_tokens": 0, "seconds": 0.0})
+            row["questions"] += 1
+            row["repaired"] += bool(answer.repaired)
+            row["generated_tokens"] += answer.generated_tokens or 0
+            row["seconds"] += seconds
+        return table
 
     def summary(self) -> dict:
         total = sum(b.seconds for b in self.batches)
@@ -53,6 +94,7 @@ class Generation:
                 task_type: sum(b.seconds for b in batches) / sum(b.size for b in batches)
                 for task_type, batches in by_type.items()
             },
+            "by_profile": self.by_profile(),
         }
 
 
@@ -81,7 +123,7 @@ def generate(model, questions: list[Question], batch_size: int | None = None, pr
     for position, question in enumerate(questions):
         groups.setdefault(question.task_type, []).append(position)
 
-    responses: list = [None] * len(questions)
+    answers: list = [None] * len(questions)
     seconds = [0.0] * len(questions)
     batches = []
     with tqdm(total=len(questions), desc="Generating", disable=not progress, unit="q") as bar:
@@ -93,14 +135,14 @@ def generate(model, questions: list[Question], batch_size: int | None = None, pr
                 prompts = [questions[p].input_field for p in chosen]
                 is_multiple_choice = all(questions[p].is_multiple_choice for p in chosen)
                 began = time.perf_counter()
-                answers = model.batch_predict({"prompt": prompts}, is_multiple_choice)
+                returned = answer_batch(model, prompts, is_multiple_choice)
                 elapsed = time.perf_counter() - began
-                if not isinstance(answers, (list, tuple)) or len(answers) != len(chosen):
-                    count = len(answers) if isinstance(answers, (list, tuple)) else type(answers).__name__
+                if not isinstance(returned, (list, tuple)) or len(returned) != len(chosen):
+                    count = len(returned) if isinstance(returned, (list, tuple)) else type(returned).__name__
                     raise ModelError(f"batch_predict returned {count} responses for a batch of {len(chosen)} prompts")
                 batches.append(Batch(task_type, len(chosen), elapsed))
-                for p, answer in zip(chosen, answers):
-                    responses[p] = answer
+                for p, answer in zip(chosen, returned):
+                    answers[p] = answer
                     seconds[p] = elapsed / len(chosen)
                 bar.update(len(chosen))
-    return Generation(responses, seconds, batches)
+    return Generation(answers, seconds, batches)

@@ -39,12 +39,25 @@ def format_report(report: Report, generation: dict | None = None) -> str:
     if report.non_string_responses:
         lines.append(f"Non-string responses scored as empty: {report.non_string_responses}")
     if generation:
-        lines.append(
-            f"Generation: {generation['questions']} questions in {generation['batches']} batches, "
-            f"{generation['seconds']:.1f} s, {generation['seconds_per_question']:.3f} s/question; "
-            f"worst batch {generation['worst_batch_seconds_per_question']:.3f} s/question "
-            f"(limit {generation['limit_seconds_per_question']:.0f})"
-        )
-        by_type = ", ".join(f"{t} {s:.3f}" for t, s in generation["seconds_per_question_by_task_type"].items())
-        lines.append(f"Seconds per question by task type: {by_type}")
+        lines.append(format_generation(generation))
+    return "\n".join(lines)
+
+
+def format_generation(generation: dict) -> str:
+    """Timings against the 10 s per question rule, and counters per decoding profile."""
+    lines = [
+        f"Generation: {generation['questions']} questions in {generation['batches']} batches, "
+        f"{generation['seconds']:.1f} s, {generation['seconds_per_question']:.3f} s/question; "
+        f"worst batch {generation['worst_batch_seconds_per_question']:.3f} s/question "
+        f"(limit {generation['limit_seconds_per_question']:.0f})"
+    ]
+    by_type = ", ".join(f"{t} {s:.3f}" for t, s in generation["seconds_per_question_by_task_type"].items())
+    lines.append(f"Seconds per question by task type: {by_type}")
+    if generation["by_profile"]:
+        rows = [
+            [profile, str(row["questions"]), str(row["repaired"]), str(row["generated_tokens"]),
+             f"{row['seconds'] / row['questions']:.3f}"]
+            for profile, row in generation["by_profile"].items()
+        ]
+        lines += ["", *_table(["decoding profile", "questions", "repaired", "tokens", "s/question"], rows, {1, 2, 3, 4})]
     return "\n".join(lines)

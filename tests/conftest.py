@@ -53,3 +53,37 @@ def qwen_vocabulary(qwen_tokenizer):
     from routing.constraints import Vocabulary
 
     return Vocabulary.scan(qwen_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2(tmp_path_factory):
+    from tests.tiny_models import make_tiny_qwen2
+
+    return make_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
+
+
+@pytest.fixture(scope="session")
+def transformers_engine(tiny_qwen2):
+    from models.engines.transformers_engine import TransformersEngine
+
+    return TransformersEngine(str(tiny_qwen2), max_model_len=2048)
+
+
+@pytest.fixture(scope="session")
+def vllm_engine(tiny_qwen2):
+    import os
+
+    # The engine core runs in this process: no worker processes to spawn under pytest.
+    os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+    from models.engines.vllm_engine import VllmEngine
+    from models.settings import VLLM_ON_CPU
+
+    return VllmEngine(str(tiny_qwen2), VLLM_ON_CPU)
+
+
+def tiny_shop_model(engine, **decoding):
+    from models.settings import ModelSettings
+    from models.shop_model import ShopModel
+    from routing.config import DecodingConfig
+
+    return ShopModel(ModelSettings("tiny", engine.name, "test", decoding=DecodingConfig(**decoding)), engine=engine)

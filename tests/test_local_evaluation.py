@@ -8,27 +8,40 @@ import local_evaluation
 from shopbench import spec
 from tests.conftest import DEV_DATA, ROOT, write_jsonl
 from tests.models_for_tests import RecordingModel
+from tests.validity import is_valid
+
+
+DUMMY = ("--model", "models.dummy_model:DummyModel")
 
 
 def run(capsys, *argv):
+    if "--model" not in argv and "--responses" not in argv:
+        argv = (*argv, *DUMMY)  # fast runs: the weightless model; the embedded default is tested below
     code = local_evaluation.main([*argv, "--no-progress"])
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_default_command_runs_the_dev_set_end_to_end(tmp_path):
+@pytest.mark.engine
+def test_default_command_runs_the_embedded_model_with_every_answer_valid(tmp_path, dev_records):
     output = tmp_path / "results.json"
     done = subprocess.run(
         [sys.executable, "local_evaluation.py", "--output", str(output)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stderr
-    for expected in ["task17", "T1 Shopping concept understanding", "T5 All-around", "Overall score", "Generation: 96"]:
+    assert "SmolLM2-135M-Instruct (embedded default) with the transformers engine" in done.stderr
+    for expected in ["task17", "T1 Shopping concept understanding", "T5 All-around", "Overall score",
+                     "Generation: 96", "decoding profile", "repaired"]:
         assert expected in done.stdout
     results = json.loads(output.read_text())
     assert len(results["samples"]) == 96 and len(results["tasks"]) == 18
     assert set(results["tracks"]) == {t.challenge_id for t in spec.TRACKS}
     assert all("seconds" in s for s in results["samples"])
+    for record, sample in zip(dev_records, results["samples"]):
+        assert is_valid(record["task_type"], sample["response"]), (record["task_name"], sample["response"])
+    profiles = results["generation"]["by_profile"]
+    assert sum(row["questions"] for row in profiles.values()) == 96
 
 
 def test_saved_responses_score_the_same_as_the_direct_run(tmp_path, capsys):

@@ -2,26 +2,43 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import local_evaluation
 import run
-from tests.conftest import ROOT
+from tests.conftest import DEV_DATA, ROOT
 
 
-def test_predict_then_score_equals_the_direct_run(tmp_path, capsys):
+DUMMY = ["--model", "models.dummy_model:DummyModel"]
+
+
+@pytest.mark.engine
+def test_predict_then_score_equals_the_direct_run_on_the_embedded_model(tmp_path, capsys):
     responses, direct, rescored = tmp_path / "r.jsonl", tmp_path / "direct.json", tmp_path / "rescored.json"
     assert run.main(["predict", "--output", str(responses), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "decoding profile" in printed and "Generation: 96" in printed
     lines = [json.loads(line) for line in responses.read_text().splitlines()]
     assert len(lines) == 96 and [line["index"] for line in lines] == list(range(96))
-    assert set(lines[0]) == {"index", "input_field", "response", "seconds"}
+    assert set(lines[0]) == {"index", "input_field", "response", "task_type", "profile", "repaired", "seconds"}
+    assert [line["task_type"] for line in lines] == [json.loads(r)["task_type"] for r in DEV_DATA.read_text().splitlines()]
     assert local_evaluation.main(["--responses", str(responses), "--output", str(rescored), "--no-progress"]) == 0
     assert local_evaluation.main(["--output", str(direct), "--no-progress"]) == 0
     capsys.readouterr()
-    assert json.loads(rescored.read_text())["overall"] == json.loads(direct.read_text())["overall"]
+    first, second = json.loads(rescored.read_text()), json.loads(direct.read_text())
+    assert (first["overall"], first["tracks"]) == (second["overall"], second["tracks"])
+
+
+def test_predict_writes_null_details_for_models_without_them(tmp_path, capsys):
+    responses = tmp_path / "r.jsonl"
+    assert run.main(["predict", "--output", str(responses), "--no-progress", *DUMMY]) == 0
+    line = json.loads(responses.read_text().splitlines()[0])
+    assert (line["task_type"], line["profile"], line["repaired"]) == (None, None, None)
 
 
 def test_predict_with_limit_pairs_with_evaluation_limit(tmp_path, capsys):
     responses = tmp_path / "r.jsonl"
-    assert run.main(["predict", "--output", str(responses), "--limit", "7", "--seed", "3", "--no-progress"]) == 0
+    assert run.main(["predict", "--output", str(responses), "--limit", "7", "--seed", "3", "--no-progress", *DUMMY]) == 0
     assert len(responses.read_text().splitlines()) == 7
     assert local_evaluation.main(["--responses", str(responses), "--limit", "7", "--seed", "3", "--no-progress"]) == 0
     # another seed selects other questions: their input_field no longer matches

@@ -1,0 +1,80 @@
+"""The submission engine: vLLM, with tensor parallelism and AWQ on the 4x T4 target.
+
+vLLM >= 0.6.3 (0.32 included) takes constraints as `allowed_token_ids` and `logit_bias`
+in `SamplingParams`; its GPU runner refuses more than 1024 entries, so that cap is checked
+here. vLLM 0.5.x, the stack proven on T4, only takes per-request logits processors: the
+same constraint then goes in as one additive row, built once per request.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from models.engines import Generated, Request, trim_at_stop
+from models.settings import VllmSettings
+from routing.config import TOKEN_LIST_CAP
+
+_FIRST_VERSION_WITH_TOKEN_LISTS = (0, 6, 3)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(c for c in piece if c.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def uses_token_lists(vllm_version: str) -> bool:
+    return _version(vllm_version) >= _FIRST_VERSION_WITH_TOKEN_LISTS
+
+
+def sampling_params(request: Request, token_lists: bool, seed: int):
+    """SamplingParams for one request: greedy, the constraint in the form the version takes."""
+    from vllm import SamplingParams
+
+    constraint = request.constraint
+    for name, entries in (("allowed_token_ids", constraint.allowed_token_ids), ("logit_bias", constraint.logit_bias)):
+        if entries is not None and len(entries) > TOKEN_LIST_CAP:
+            raise ValueError(f"{name} has {len(entries)} entries; vLLM accepts at most {TOKEN_LIST_CAP}")
+    common = dict(
+        temperature=0.0,
+        max_tokens=constraint.max_new_tokens,
+        repetition_penalty=1.0,
+        # The request's stop ids are the only stops, as in the transformers engine; they
+        # hold the tokenizer's eos whenever a request should end there.
+        ignore_eos=True,
+        stop_token_ids=list(request.stop_token_ids),
+        seed=seed,
+    )
+    if token_lists:
+        return SamplingParams(
+            **common,
+            allowed_token_ids=list(constraint.allowed_token_ids) if constraint.allowed_token_ids is not None else None,
+            logit_bias=dict(constraint.logit_bias) or None,
+        )
+    from models.engines.logits import RequestConstraintProcessor
+
+    return SamplingParams(**common, logits_processors=[RequestConstraintProcessor(constraint)])
+
+
+class VllmEngine:
+    name = "vllm"
+
+    def __init__(self, model_dir: str, settings: VllmSettings):
+        import vllm
+
+        self.settings = settings
+        self.token_lists = uses_token_lists(vllm.__version__)
+        self.llm = vllm.LLM(model=model_dir, tokenizer=model_dir, trust_remote_code=False, **asdict(settings))
+        self.tokenizer = self.llm.get_tokenizer()
+        self.max_model_len = settings.max_model_len
+
+    def generate(self, requests: list[Request]) -> list[Generated]:
+        params = [sampling_params(r, self.token_lists, self.settings.seed) for r in requests]
+        prompts = [{"prompt_token_ids": r.prompt_token_ids} for r in requests]
+        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        results = []
+        for request, output in zip(requests, outputs):
+            new = trim_at_stop(output.outputs[0].token_ids, set(request.stop_token_ids), request.constraint.max_new_tokens)
+            results.append(Generated(new, self.tokenizer.decode(new, skip_special_tokens=True)))
+        return results

@@ -1,0 +1,81 @@
+"""Which model the UserModel serves and how, as plain data.
+
+The evaluator builds `UserModel()` with no arguments, so choices come from here and from
+environment variables:
+    SHOPBENCH_MODEL_DIR   a model folder (Hugging Face layout) to serve instead
+    SHOPBENCH_ENGINE      "vllm" or "transformers" (default: vllm for the production
+                          weights, transformers otherwise)
+    SHOPBENCH_BATCH_SIZE  what get_batch_size() answers (1-16, default 16)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from routing.config import DecodingConfig
+from shopbench import spec
+
+ROOT = Path(__file__).resolve().parent.parent
+# Where the merged, padded, AWQ-quantized Qwen2-72B of the submission lives (git-lfs).
+PRODUCTION_MODEL_DIR = ROOT / "weights" / "qwen2-72b-shopbench-awq"
+ENGINES = ("vllm", "transformers")
+
+
+@dataclass(frozen=True)
+class VllmSettings:
+    """vllm.LLM arguments. The defaults are the winners' 4x T4 production settings."""
+
+    quantization: str | None = "awq"
+    tensor_parallel_size: int = 4
+    dtype: str = "float16"  # T4 (compute capability 7.5) has no bfloat16
+    max_model_len: int = 3072
+    gpu_memory_utilization: float = 0.95
+    enforce_eager: bool = True
+    distributed_executor_backend: str | None = "ray"
+    seed: int = spec.DEFAULT_SEED
+
+
+# The same engine on one CPU machine, for unquantized small models (tests, the embedded default).
+VLLM_ON_CPU = VllmSettings(
+    quantization=None,
+    tensor_parallel_size=1,
+    dtype="float32",
+    max_model_len=2048,
+    gpu_memory_utilization=0.2,  # on CPU: the share of memory kept for the KV cache
+    distributed_executor_backend=None,
+)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    model_dir: str | None  # None: the embedded default (SmolLM2-135M-Instruct)
+    engine: str
+    reason: str  # why this model and engine, for the one line logged at start
+    batch_size: int = spec.MAX_BATCH_SIZE
+    max_model_len: int = 2048  # transformers engine; vLLM takes its own
+    vllm: VllmSettings = field(default_factory=VllmSettings)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+
+
+def _batch_size() -> int:
+    text = os.environ.get("SHOPBENCH_BATCH_SIZE", str(spec.MAX_BATCH_SIZE))
+    if not text.isdigit() or not 1 <= int(text) <= spec.MAX_BATCH_SIZE:
+        raise ValueError(f"SHOPBENCH_BATCH_SIZE must be an integer from 1 to {spec.MAX_BATCH_SIZE}, got {text!r}")
+    return int(text)
+
+
+def from_environment() -> ModelSettings:
+    engine = os.environ.get("SHOPBENCH_ENGINE") or None
+    if engine is not None and engine not in ENGINES:
+        raise ValueError(f"SHOPBENCH_ENGINE must be one of {', '.join(ENGINES)}, got {engine!r}")
+    chosen = os.environ.get("SHOPBENCH_MODEL_DIR")
+    if chosen:
+        settings = ModelSettings(chosen, engine or "transformers", "SHOPBENCH_MODEL_DIR is set", vllm=VLLM_ON_CPU)
+    elif (PRODUCTION_MODEL_DIR / "config.json").is_file():
+        settings = ModelSettings(str(PRODUCTION_MODEL_DIR), engine or "vllm", "the production weights are present")
+    else:
+        settings = ModelSettings(
+            None, engine or "transformers", f"no production weights in {PRODUCTION_MODEL_DIR}", vllm=VLLM_ON_CPU
+        )
+    return replace(settings, batch_size=_batch_size())

@@ -1,0 +1,110 @@
+import logging
+
+import pytest
+
+from models import settings as settings_module
+from models.engines import Generated
+from shopbench import spec
+from tests.conftest import tiny_shop_model
+from tests.paraphrases import PARAPHRASES
+from tests.validity import is_valid
+
+pytestmark = pytest.mark.engine
+ODD_PROMPTS = ["", "   \n\t ", "日本語だけの質問です。答えてください。", "Ünïcödé ✓ 🚀 " * 40]
+
+
+def mixed_batch(dev_records):
+    by_type = {}
+    for record in dev_records:
+        by_type.setdefault(record["task_type"], []).append(record["input_field"])
+    batch = [(t, prompts[i]) for t, prompts in by_type.items() for i in range(2)]
+    batch += [(t, p) for p, flag, t, _ in PARAPHRASES if not flag][:2]
+    batch += [(None, p) for p in ODD_PROMPTS]
+    assert len(batch) == 16
+    return batch
+
+
+def test_mixed_batch_of_every_type_gets_one_valid_answer_each(transformers_engine, dev_records):
+    model = tiny_shop_model(transformers_engine)
+    batch = mixed_batch(dev_records)
+    answers = model.batch_answer({"prompt": [p for _, p in batch]}, False)
+    assert len(answers) == 16
+    for (task_type, _), answer in zip(batch, answers):
+        assert isinstance(answer.text, str) and answer.text.strip()
+        if task_type is not None:
+            assert is_valid(task_type, answer.text), (task_type, answer)
+    # the evaluator's flag: every answer of a multiple-choice batch is a digit
+    texts = model.batch_predict({"prompt": [p for _, p in batch]}, True)
+    assert all(is_valid(spec.MULTIPLE_CHOICE, t) for t in texts)
+
+
+def test_non_string_prompts_still_get_answers(transformers_engine):
+    model = tiny_shop_model(transformers_engine)
+    assert all(isinstance(t, str) and t for t in model.batch_predict({"prompt": [None, 3]}, False))
+
+
+class ShortContext:
+    """The tiny model behind a small context window."""
+
+    def __init__(self, engine, max_model_len):
+        self.engine, self.max_model_len = engine, max_model_len
+        self.name, self.tokenizer, self.seen = engine.name, engine.tokenizer, []
+
+    def generate(self, requests):
+        self.seen.extend(requests)
+        return self.engine.generate(requests)
+
+
+def test_long_prompts_are_shortened_to_fit_and_keep_their_options(transformers_engine, dev_records):
+    engine = ShortContext(transformers_engine, 400)
+    model = tiny_shop_model(engine)
+    records = [r for r in dev_records if r["task_name"] in ("task13", "task14", "task16", "task6")]
+    answers = model.batch_answer({"prompt": [r["input_field"] for r in records]}, False)
+    assert all(len(r.prompt_token_ids) + r.constraint.max_new_tokens <= 400 for r in engine.seen)
+    for record, answer, request in zip(records, answers, engine.seen):
+        assert is_valid(record["task_type"], answer.text)
+    decoded = [transformers_engine.tokenizer.decode(r.prompt_token_ids) for r in engine.seen]
+    assert any(" … " in text for text in decoded)
+    assert all("<|im_start|>assistant" in text for text in decoded)
+
+
+class BrokenEngine(ShortContext):
+    def generate(self, requests):
+        raise RuntimeError("CUDA out of memory")
+
+
+def test_an_engine_failure_still_returns_valid_answers(transformers_engine, dev_records, caplog):
+    model = tiny_shop_model(BrokenEngine(transformers_engine, 2048))
+    records = dev_records[::8]
+    with caplog.at_level(logging.ERROR, logger="shopbench.model"):
+        answers = model.batch_answer({"prompt": [r["input_field"] for r in records]}, False)
+    assert "CUDA out of memory" in caplog.text
+    assert all(a.repaired and a.generated_tokens == 0 for a in answers)
+    assert all(is_valid(r["task_type"], a.text) for r, a in zip(records, answers) if r["task_type"] != spec.MULTIPLE_CHOICE)
+
+
+def test_settings_from_the_environment(monkeypatch, tmp_path):
+    for name in ("SHOPBENCH_MODEL_DIR", "SHOPBENCH_ENGINE", "SHOPBENCH_BATCH_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(settings_module, "PRODUCTION_MODEL_DIR", tmp_path / "prod")
+    default = settings_module.from_environment()
+    assert (default.model_dir, default.engine, default.batch_size) == (None, "transformers", 16)
+    assert "no production weights" in default.reason
+    (tmp_path / "prod").mkdir()
+    (tmp_path / "prod" / "config.json").write_text("{}")
+    production = settings_module.from_environment()
+    assert (production.engine, production.vllm.tensor_parallel_size, production.vllm.quantization) == ("vllm", 4, "awq")
+    assert (production.vllm.dtype, production.vllm.max_model_len, production.vllm.distributed_executor_backend) == (
+        "float16", 3072, "ray")
+    monkeypatch.setenv("SHOPBENCH_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("SHOPBENCH_ENGINE", "vllm")
+    monkeypatch.setenv("SHOPBENCH_BATCH_SIZE", "4")
+    chosen = settings_module.from_environment()
+    assert (chosen.model_dir, chosen.engine, chosen.batch_size) == (str(tmp_path), "vllm", 4)
+    monkeypatch.setenv("SHOPBENCH_ENGINE", "onnx")
+    with pytest.raises(ValueError, match="SHOPBENCH_ENGINE"):
+        settings_module.from_environment()
+    monkeypatch.setenv("SHOPBENCH_ENGINE", "vllm")
+    monkeypatch.setenv("SHOPBENCH_BATCH_SIZE", "32")
+    with pytest.raises(ValueError, match="SHOPBENCH_BATCH_SIZE"):
+        settings_module.from_environment()
