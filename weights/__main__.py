@@ -1,0 +1,134 @@
+"""python -m weights {merge,pad,quantize,build,check}: make the served model."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from weights.checkpoint import CheckpointError
+
+
+def _progress(total: int, description: str):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=description, unit="shard")
+    return bar, bar.update
+
+
+def run_merge(args) -> dict:
+    from weights.checkpoint import Checkpoint
+    from weights.merge import merge, merge_as_adapter
+
+    if args.as_adapter:
+        return merge_as_adapter(args.base, args.adapter, args.out, force=args.force)
+    bar, update = _progress(len(Checkpoint(args.base).shards), "merge")
+    with bar:
+        return merge(args.base, args.adapter, args.out, dtype=args.dtype, force=args.force, progress=update)
+
+
+def run_pad(args) -> dict:
+    from weights.checkpoint import Checkpoint
+    from weights.pad import pad
+
+    bar, update = _progress(len(Checkpoint(args.model).shards), "pad")
+    with bar:
+        return pad(args.model, args.out, tp=args.tp, group_size=args.group_size,
+                   intermediate_size=args.intermediate_size, force=args.force, progress=update)
+
+
+def run_quantize(args) -> dict:
+    from weights.quantize import quantize
+
+    return quantize(args.model, args.out, calib=args.calib, samples=args.samples, seq_len=args.seq_len,
+                    tp=args.tp, force=args.force)
+
+
+def run_build(args) -> dict:
+    from tqdm.auto import tqdm
+
+    from weights.build import build
+
+    with tqdm(total=4, desc="build", unit="step") as bar:
+        def step_done(name: str) -> None:
+            bar.set_postfix_str(f"{name} done")
+            bar.update(1)
+
+        return build(args.recipe, force=args.force, progress=step_done)
+
+
+def run_check(args) -> int:
+    from weights.check import check
+
+    result = check(args.dir, tp=args.tp, group_size=args.group_size)
+    print(f"{result.folder}: {result.tensors} tensors, {result.total_bytes / 2**30:.2f} GiB, "
+          f"quantization {result.quantization}")
+    for problem in result.problems:
+        print(f"  problem: {problem}")
+    print("ok" if not result.problems else f"{len(result.problems)} problem(s)")
+    return 1 if result.problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m weights", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+
+    merge = commands.add_parser("merge", formatter_class=defaults,
+                                help="base + weighted LoRA adapters -> merged model (or one adapter)")
+    merge.add_argument("--base", required=True, metavar="DIR")
+    merge.add_argument("--adapter", required=True, action="append", metavar="DIR:WEIGHT",
+                       help="a PEFT LoRA adapter and its weight (repeat; one adapter with weight a is wise-ft)")
+    merge.add_argument("--out", required=True, metavar="DIR")
+    merge.add_argument("--as-adapter", action="store_true", help="write the weighted ensemble as one LoRA adapter")
+    merge.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
+    merge.set_defaults(run=run_merge)
+
+    pad = commands.add_parser("pad", formatter_class=defaults,
+                              help="zero-pad the MLP intermediate size to split across GPUs")
+    pad.add_argument("--model", required=True, metavar="DIR")
+    pad.add_argument("--out", required=True, metavar="DIR")
+    pad.add_argument("--tp", type=int, default=4, help="tensor-parallel size")
+    pad.add_argument("--group-size", type=int, default=128, help="quantization group size")
+    pad.add_argument("--intermediate-size", type=int, metavar="N", help="pad to exactly N instead")
+    pad.set_defaults(run=run_pad)
+
+    quantize = commands.add_parser("quantize", formatter_class=defaults,
+                                   help="AWQ 4-bit, calibrated on questions rendered as in inference")
+    quantize.add_argument("--model", required=True, metavar="DIR")
+    quantize.add_argument("--out", required=True, metavar="DIR")
+    quantize.add_argument("--calib", default="data/development.json", metavar="FILE")
+    quantize.add_argument("--samples", type=int, default=128, metavar="N")
+    quantize.add_argument("--seq-len", type=int, default=512, metavar="N")
+    quantize.add_argument("--tp", type=int, default=4, help="tensor-parallel size the model must split across")
+    quantize.set_defaults(run=run_quantize)
+
+    build = commands.add_parser("build", formatter_class=defaults, help="merge, pad, quantize and check from a recipe")
+    build.add_argument("recipe", metavar="RECIPE", help="a recipe file, e.g. weights/recipes/track1.toml")
+    build.set_defaults(run=run_build)
+
+    for command in (merge, pad, quantize, build):
+        command.add_argument("--force", action="store_true", help="replace an existing output")
+
+    check = commands.add_parser("check", formatter_class=defaults, help="find what would fail a submission")
+    check.add_argument("dir", metavar="DIR")
+    check.add_argument("--tp", type=int, default=4)
+    check.add_argument("--group-size", type=int, default=128)
+    check.set_defaults(run=run_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        outcome = args.run(args)
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(outcome, int):
+        return outcome
+    print(json.dumps(outcome, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""`python -m weights build RECIPE`: the whole chain for one track, from a recipe file.
+
+merge (base + weighted adapters, fp16) -> pad (intermediate size for TP and AWQ groups)
+-> quantize (AWQ 4-bit, in AutoAWQ's environment when this one lacks it) -> check.
+Paths in the recipe are relative to the current folder (run from the repository root).
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from weights.check import check
+from weights.checkpoint import CheckpointError, output_folder
+from weights.merge import merge
+from weights.pad import pad
+from weights.quantize import quantize
+
+
+def read_recipe(path) -> dict:
+    path = Path(path)
+    try:
+        recipe = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    for key in ("base", "out", "adapters"):
+        if key not in recipe:
+            raise CheckpointError(f"{path}: missing '{key}'")
+    for number, adapter in enumerate(recipe["adapters"], start=1):
+        if not isinstance(adapter.get("path"), str) or not isinstance(adapter.get("weight"), (int, float)):
+            raise CheckpointError(f"{path}: adapter {number} needs a path (string) and a weight (number)")
+    return recipe
+
+
+def _quantize_step(source: Path, out: Path, settings: dict, tp: int, force: bool) -> None:
+    arguments = dict(calib=settings.get("calib", "data/development.json"), samples=settings.get("samples", 128),
+                     seq_len=settings.get("seq_len", 512), tp=tp)
+    if importlib.util.find_spec("awq") is not None:
+        quantize(source, out, force=force, **arguments)
+        return
+    awq_python = Path(f"{sys.prefix}-awq") / "bin" / "python"
+    if not awq_python.is_file():
+        raise CheckpointError(f"AutoAWQ is not installed here and {awq_python} does not exist (scripts/install_cpu.sh makes it)")
+    command = [str(awq_python), "-m", "weights", "quantize", "--model", str(source), "--out", str(out),
+               "--calib", str(arguments["calib"]), "--samples", str(arguments["samples"]),
+               "--seq-len", str(arguments["seq_len"]), "--tp", str(tp)] + (["--force"] if force else [])
+    if subprocess.run(command).returncode != 0:
+        raise CheckpointError(f"quantize failed: {' '.join(command)}")
+
+
+def build(recipe_path, force: bool = False, progress=None) -> dict:
+    recipe = read_recipe(recipe_path)
+    out = Path(recipe["out"])
+    if out.exists() and not force:
+        raise CheckpointError(f"{out} exists; pass --force to replace it")
+    work = Path(recipe.get("work", "weights/build")) / out.name
+    pad_settings = recipe.get("pad", {})
+    tp, group = pad_settings.get("tp", 4), pad_settings.get("group_size", 128)
+    specs = [f"{a['path']}:{a['weight']}" for a in recipe["adapters"]]
+    done = progress or (lambda step: None)
+    steps = {"merge": merge(recipe["base"], specs, work / "merged", force=True)}
+    done("merge")
+    steps["pad"] = pad(work / "merged", work / "padded", tp=tp, group_size=group, force=True)
+    done("pad")
+    if "quantize" in recipe:
+        _quantize_step(work / "padded", out, recipe["quantize"], tp, force)
+    else:
+        with output_folder(out, force) as folder:
+            shutil.copytree(work / "padded", folder, dirs_exist_ok=True)
+    done("quantize" if "quantize" in recipe else "copy")
+    result = check(out, tp=tp, group_size=group)
+    steps["check"] = {"problems": result.problems, "bytes": result.total_bytes, "quantization": result.quantization}
+    done("check")
+    return steps

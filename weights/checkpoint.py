@@ -1,0 +1,152 @@
+"""Reading and writing Hugging Face checkpoints one shard at a time.
+
+Only safetensors are read or written (no pickle). A checkpoint is a folder with
+`config.json` and either `model.safetensors` or shards listed by
+`model.safetensors.index.json`. Outputs are built in a temporary folder beside the target
+and renamed when complete, so an interrupted run leaves nothing that looks finished.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+INDEX = "model.safetensors.index.json"
+SINGLE = "model.safetensors"
+LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
+# Files copied unchanged next to the weights.
+SIDE_FILES = (
+    "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+    "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json", "chat_template.jinja",
+)
+
+
+class CheckpointError(ValueError):
+    """A problem with an input or output folder; the message says which file and what."""
+
+
+def is_lfs_pointer(path: Path) -> bool:
+    """A git-lfs pointer file left where the real file should be (lfs not pulled)."""
+    if not path.is_file() or path.stat().st_size > 1024:
+        return False
+    with open(path, "rb") as handle:
+        return handle.read(len(LFS_POINTER_PREFIX)) == LFS_POINTER_PREFIX
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    dtype: str
+    shape: tuple[int, ...]
+
+
+def read_header(path: Path) -> dict[str, TensorInfo]:
+    """Names, dtypes and shapes of a safetensors file, without reading its tensors."""
+    if is_lfs_pointer(path):
+        raise CheckpointError(f"{path}: a git-lfs pointer, not the weights (run `git lfs pull`)")
+    try:
+        with open(path, "rb") as handle:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(length))
+    except (OSError, struct.error, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+    header.pop("__metadata__", None)
+    return {name: TensorInfo(info["dtype"], tuple(info["shape"])) for name, info in header.items()}
+
+
+class Checkpoint:
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        config = self.folder / "config.json"
+        if not config.is_file():
+            raise CheckpointError(f"{self.folder}: no config.json (not a Hugging Face model folder)")
+        self.config = json.loads(config.read_text())
+        if (self.folder / INDEX).is_file():
+            self.weight_map: dict[str, str] = json.loads((self.folder / INDEX).read_text())["weight_map"]
+        elif (self.folder / SINGLE).exists():
+            self.weight_map = {name: SINGLE for name in read_header(self.folder / SINGLE)}
+        else:
+            raise CheckpointError(f"{self.folder}: no {SINGLE} or {INDEX} (only safetensors checkpoints are read)")
+
+    @property
+    def shards(self) -> list[str]:
+        return sorted(set(self.weight_map.values()))
+
+    def header(self) -> dict[str, TensorInfo]:
+        infos: dict[str, TensorInfo] = {}
+        for shard in self.shards:
+            infos.update(read_header(self.folder / shard))
+        return infos
+
+    def read_shard(self, shard: str) -> dict:
+        from safetensors.torch import load_file
+
+        return load_file(self.folder / shard)
+
+
+@contextlib.contextmanager
+def output_folder(target, force: bool):
+    """Yield a temporary folder that becomes `target` when the block completes."""
+    target = Path(target)
+    if target.exists() and not force:
+        raise CheckpointError(f"{target} exists; pass --force to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        yield partial
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+class ShardWriter:
+    """Writes output shards named like the input's and the index that lists them."""
+
+    def __init__(self, folder: Path, shard_count: int):
+        self.folder, self.shard_count = folder, shard_count
+        self.weight_map: dict[str, str] = {}
+        self.total_bytes = 0
+
+    def write(self, number: int, tensors: dict) -> None:
+        from safetensors.torch import save_file
+
+        name = SINGLE if self.shard_count == 1 else f"model-{number + 1:05d}-of-{self.shard_count:05d}.safetensors"
+        save_file({k: v.contiguous() for k, v in tensors.items()}, self.folder / name, metadata={"format": "pt"})
+        self.weight_map.update(dict.fromkeys(tensors, name))
+        self.total_bytes += sum(t.numel() * t.element_size() for t in tensors.values())
+
+    def finish(self, source: Path, config: dict) -> None:
+        if self.shard_count > 1:
+            index = {"metadata": {"total_size": self.total_bytes}, "weight_map": dict(sorted(self.weight_map.items()))}
+            (self.folder / INDEX).write_text(json.dumps(index, indent=2) + "\n")
+        (self.folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        for name in SIDE_FILES:
+            if (source / name).is_file():
+                shutil.copy2(source / name, self.folder / name)
+
+
+def rewrite(model: Checkpoint, out, config: dict, transform, force: bool = False, progress=None) -> int:
+    """Write `model` to `out` shard by shard, each tensor through `transform(name, tensor)`,
+    with `config`; returns the bytes written. One shard is in memory at a time."""
+    with output_folder(out, force) as folder:
+        writer = ShardWriter(folder, len(model.shards))
+        for number, shard in enumerate(model.shards):
+            tensors = model.read_shard(shard)
+            writer.write(number, {name: transform(name, tensor) for name, tensor in tensors.items()})
+            del tensors
+            if progress:
+                progress(1)
+        writer.finish(model.folder, config)
+    return writer.total_bytes
+
+
+def torch_dtype(name: str):
+    import torch
+
+    return {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[name]
