@@ -3,16 +3,22 @@
     python run.py classify --data FILE [--output FILE]  # task type and decoding profile
     python run.py predict --data FILE --output FILE     # answers as JSON Lines, for
                                                         # local_evaluation.py --responses
+    python run.py check-submission --track N            # what would fail a push
+    python run.py submit --track N --tag NAME [--push]  # aicrowd.json, checks, tag, push
+    python run.py timing --track N [--throughput FILE]  # projected time against the limit
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from shopbench import cli, data, spec
 from shopbench.data import DataError
 from shopbench.generation import ModelError
+
+ROOT = Path(__file__).resolve().parent
 
 
 def predict(args) -> int:
@@ -71,6 +77,57 @@ def confusion_table(pairs: list[tuple[str, str]]) -> str:
     return "\n".join(rows)
 
 
+def track_of(number: int):
+    from shopbench.spec import TRACK_BY_NUMBER
+
+    return TRACK_BY_NUMBER[number]
+
+
+def check_submission(args) -> int:
+    from submission import checks
+
+    track = track_of(args.track)
+    found = checks.problems(ROOT, track, Path(args.weights) if args.weights else None)
+    for problem in found:
+        print(f"problem: {problem}")
+    print(f"track {track.number} ({track.challenge_id}): " + (f"{len(found)} problem(s)" if found else "ready to submit"))
+    return 1 if found else 0
+
+
+def submit(args) -> int:
+    from submission.git import submit as run_submit
+
+    return run_submit(ROOT, track_of(args.track), args.tag, args.push, Path(args.weights) if args.weights else None)
+
+
+def timing(args) -> int:
+    from submission import timing as projections
+
+    track = track_of(args.track)
+    try:
+        every_question = data.load_questions(args.data)
+    except DataError as exc:
+        return cli.fail(str(exc))
+    in_track = [q for q in every_question if track is spec.ALL_AROUND or q.track == track.challenge_id]
+    if not in_track:
+        return cli.fail(f"{args.data}: no questions of track {track.number} ({track.challenge_id})")
+    sample = data.select(in_track, args.sample, args.seed)
+    if args.throughput:
+        try:
+            throughput = projections.Throughput.read(args.throughput)
+        except ValueError as exc:
+            return cli.fail(str(exc))
+    else:
+        try:
+            throughput = projections.measure(cli.load_model(args), sample, args.batch_size)
+        except ModelError as exc:
+            return cli.fail(str(exc))
+        if args.save:
+            data.write_atomically(args.save, throughput.to_json())
+    print(projections.projection(track, throughput, projections.task_mix(sample)))
+    return 0
+
+
 def add_command(commands, name: str, handler, summary: str, description: str) -> argparse.ArgumentParser:
     command = commands.add_parser(
         name, help=summary, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -99,6 +156,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cli.add_question_options(command)
     command.add_argument("--output", required=True, metavar="FILE", help="where to write the responses")
+    cli.add_model_options(command)
+
+    def track_options(command, weights: bool) -> None:
+        command.add_argument("--track", type=int, required=True, choices=[t.number for t in spec.TRACKS])
+        if weights:
+            command.add_argument("--weights", metavar="DIR", help="check this weights folder instead of the track's")
+
+    command = add_command(
+        commands, "check-submission", check_submission, "list everything that would make a submission fail",
+        "Check aicrowd.json, the track's weights (present, not git-lfs pointers, splitting for TP=4), the "
+        "repository size, that models.user_config imports without loading weights, the vLLM pin and that "
+        "no runtime code reaches the network. Exits non-zero listing every problem.",
+    )
+    track_options(command, weights=True)
+    command = add_command(
+        commands, "submit", submit, "set the track, check, tag submission-NAME (push only with --push)",
+        "Set aicrowd.json's challenge_id for the track, run check-submission, commit aicrowd.json if it "
+        "changed and create the submission-NAME tag. Without --push, print the push commands and leave the "
+        "remote untouched. With problems, change nothing.",
+    )
+    track_options(command, weights=True)
+    command.add_argument("--tag", required=True, metavar="NAME", help="the tag is submission-NAME")
+    command.add_argument("--push", action="store_true", help="push HEAD and the tag to origin")
+    command = add_command(
+        commands, "timing", timing, "project the track's run time against its limit",
+        "Measure seconds per question per task type on a sample of the track's questions (or read figures "
+        "measured elsewhere with --throughput), project the track's full question count with the sample's "
+        "task-type mix, and compare with the track's limit and the 10 s per question rule.",
+    )
+    track_options(command, weights=False)
+    cli.add_question_options(command)
+    command.add_argument("--sample", type=int, metavar="K", help="measure K of the track's questions (default all)")
+    command.add_argument("--throughput", metavar="FILE", help="project from figures measured elsewhere")
+    command.add_argument("--save", metavar="FILE", help="save the measured figures for --throughput")
     cli.add_model_options(command)
     return parser
 

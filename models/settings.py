@@ -1,11 +1,14 @@
 """Which model the UserModel serves and how, as plain data.
 
-The evaluator builds `UserModel()` with no arguments, so choices come from here and from
+The evaluator builds `UserModel()` with no arguments, so choices come from here, from the
+track aicrowd.json names (its weights folder in shopbench.spec.TRACKS), and from
 environment variables:
     SHOPBENCH_MODEL_DIR   a model folder (Hugging Face layout) to serve instead
     SHOPBENCH_ENGINE      "vllm" or "transformers" (default: vllm for the production
                           weights, transformers otherwise)
     SHOPBENCH_BATCH_SIZE  what get_batch_size() answers (1-16, default 16)
+    SHOPBENCH_SECONDS_PER_QUESTION  the time guard's budget per question (default 8)
+    SHOPBENCH_TRACK_DEADLINE  START:SECONDS[:QUESTIONS], see models/time_guard.py
 """
 from __future__ import annotations
 
@@ -15,11 +18,16 @@ from pathlib import Path
 
 from routing.config import DecodingConfig
 from shopbench import spec
+from submission import aicrowd
 
 ROOT = Path(__file__).resolve().parent.parent
-# Where the merged, padded, AWQ-quantized Qwen2-72B of the submission lives (git-lfs).
-PRODUCTION_MODEL_DIR = ROOT / "weights" / "qwen2-72b-shopbench-awq"
 ENGINES = ("vllm", "transformers")
+
+
+def production_model_dir() -> Path:
+    """The merged, padded, AWQ Qwen2-72B of the track aicrowd.json names (git-lfs)."""
+    track = aicrowd.configured_track(ROOT) or spec.ALL_AROUND
+    return ROOT / track.weights_dir
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,9 @@ class ModelSettings:
     reason: str  # why this model and engine, for the one line logged at start
     batch_size: int = spec.MAX_BATCH_SIZE
     max_model_len: int = 2048  # transformers engine; vLLM takes its own
+    # Time guard: a batch of n questions gets n times this; the rule is 10 s, so 8 s leaves
+    # a 20% margin (SHOPBENCH_SECONDS_PER_QUESTION overrides).
+    seconds_per_question: float = 0.8 * spec.SECONDS_PER_QUESTION
     vllm: VllmSettings = field(default_factory=VllmSettings)
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
 
@@ -72,10 +83,15 @@ def from_environment() -> ModelSettings:
     chosen = os.environ.get("SHOPBENCH_MODEL_DIR")
     if chosen:
         settings = ModelSettings(chosen, engine or "transformers", "SHOPBENCH_MODEL_DIR is set", vllm=VLLM_ON_CPU)
-    elif (PRODUCTION_MODEL_DIR / "config.json").is_file():
-        settings = ModelSettings(str(PRODUCTION_MODEL_DIR), engine or "vllm", "the production weights are present")
+    elif (production_model_dir() / "config.json").is_file():
+        settings = ModelSettings(str(production_model_dir()), engine or "vllm", "the production weights are present")
     else:
         settings = ModelSettings(
-            None, engine or "transformers", f"no production weights in {PRODUCTION_MODEL_DIR}", vllm=VLLM_ON_CPU
+            None, engine or "transformers", f"no production weights in {production_model_dir()}", vllm=VLLM_ON_CPU
         )
-    return replace(settings, batch_size=_batch_size())
+    seconds = os.environ.get("SHOPBENCH_SECONDS_PER_QUESTION")
+    try:
+        per_question = float(seconds) if seconds else settings.seconds_per_question
+    except ValueError:
+        raise ValueError(f"SHOPBENCH_SECONDS_PER_QUESTION must be a number of seconds, got {seconds!r}") from None
+    return replace(settings, batch_size=_batch_size(), seconds_per_question=per_question)

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 
 import prompts
 from models.base_model import ShopBenchBaseModel
 from models.engines import Engine, Request
 from models.settings import ModelSettings, from_environment
+from models.time_guard import TimeGuard, TrackDeadline
 from routing import truncation
 from routing.classifier import Route, classify
 from routing.constraints import Vocabulary
 from routing.decoding import constraint_for
 from routing.repair import repair
+from shopbench import spec
 from shopbench.generation import Answer
+from submission import aicrowd
 
 log = logging.getLogger("shopbench.model")
 
@@ -45,10 +49,14 @@ def build_engine(settings: ModelSettings) -> tuple[Engine, str]:
 class ShopModel(ShopBenchBaseModel):
     def __init__(self, settings: ModelSettings | None = None, engine: Engine | None = None):
         self.settings = settings or from_environment()
+        name = self.settings.model_dir
         if engine is None:
             engine, name = build_engine(self.settings)
             print(f"ShopModel: serving {name} with the {engine.name} engine ({self.settings.reason})", file=sys.stderr)
+        self.description = f"{name} with the {engine.name} engine"
         self.engine = engine
+        track = aicrowd.configured_track() or spec.ALL_AROUND
+        self.guard = TimeGuard(self.settings.seconds_per_question, TrackDeadline.from_environment(track.questions))
         self.tokenizer = engine.tokenizer
         self.vocabulary = Vocabulary.scan(self.tokenizer)
 
@@ -61,13 +69,16 @@ class ShopModel(ShopBenchBaseModel):
     def batch_answer(self, batch: dict, is_multiple_choice: bool) -> list[Answer]:
         questions = [q if isinstance(q, str) else "" for q in batch["prompt"]]
         routes = [classify(q, is_multiple_choice) for q in questions]
+        began = self.guard.clock()
+        budget = self.guard.batch_budget(len(questions))
         requests = [self._request(q, route) for q, route in zip(questions, routes)]
-        outputs = self._generate(requests, routes)
+        outputs, guarded = self._generate(requests, routes, began, budget)
+        self.guard.answered += len(questions)
         answers = []
-        for question, route, output in zip(questions, routes, outputs):
+        for question, route, output, guard in zip(questions, routes, outputs, guarded):
             fixed = repair(route, question, output.text if output else "", self.settings.decoding)
             tokens = len(output.token_ids) if output else 0
-            answers.append(Answer(fixed.text, route.task_type, route.profile, fixed.repaired, tokens))
+            answers.append(Answer(fixed.text, route.task_type, route.profile, fixed.repaired, tokens, guard))
         return answers
 
     def _request(self, question: str, route: Route) -> Request:
@@ -84,21 +95,38 @@ class ShopModel(ShopBenchBaseModel):
         # where the generation prompt is.
         return Request(ids[-budget:], constraint, self.vocabulary.stops)
 
-    def _generate(self, requests: list[Request], routes: list[Route]):
-        """Engine outputs in request order; prompts of one profile decode together,
-        shortest first. A failing engine call is logged and its answers repaired from
-        nothing, so one bad batch cannot stop a whole run."""
-        outputs = [None] * len(requests)
+    def _generate(self, requests: list[Request], routes: list[Route], began: float, budget: float):
+        """Engine outputs in request order, and what the time guard did to each ("shortened",
+        "fallback" or None). Profiles decode cheapest first, each as one batch, shortest
+        prompt first. A failing engine call is logged and its answers repaired from nothing,
+        so one bad batch cannot stop a whole run."""
+        outputs: list = [None] * len(requests)
+        guarded: list = [None] * len(requests)
         groups: dict[str, list[int]] = {}
         for position, route in enumerate(routes):
             groups.setdefault(route.profile, []).append(position)
-        for profile, positions in groups.items():
-            positions.sort(key=lambda p: len(requests[p].prompt_token_ids))
+        longest = {profile: max(requests[p].constraint.max_new_tokens for p in ps) for profile, ps in groups.items()}
+        for profile in sorted(groups, key=longest.get):
+            positions = sorted(groups[profile], key=lambda p: len(requests[p].prompt_token_ids))
+            fit = self.guard.new_tokens_that_fit(budget - (self.guard.clock() - began), longest[profile])
+            if fit == 0:
+                for p in positions:
+                    guarded[p] = "fallback"
+                continue
+            batch = []
+            for p in positions:
+                constraint = requests[p].constraint
+                if constraint.max_new_tokens > fit:
+                    guarded[p] = "shortened"
+                    constraint = replace(constraint, max_new_tokens=fit)
+                batch.append(replace(requests[p], constraint=constraint))
+            started = self.guard.clock()
             try:
-                generated = self.engine.generate([requests[p] for p in positions])
+                generated = self.engine.generate(batch)
             except Exception as exc:  # noqa: BLE001 - the run must go on; the error is reported
                 log.error("engine failed on %d %s prompts: %s", len(positions), profile, exc)
                 continue
+            self.guard.record(self.guard.clock() - started, fit)
             for p, output in zip(positions, generated):
                 outputs[p] = output
-        return outputs
+        return outputs, guarded

@@ -44,14 +44,18 @@ def load_selected_questions(args) -> tuple[list[data.Question], list[data.Questi
     return every_question, data.select(every_question, args.limit, args.seed)
 
 
-def run_model(args, questions: list[data.Question]) -> Generation:
+def load_model(args):
+    """Seed everything from --seed, then build the --model class."""
     os.environ[spec.SEED_ENV] = str(args.seed)
     random.seed(args.seed)
     import numpy
 
     numpy.random.seed(args.seed % 2**32)
-    model = load_model_class(args.model)()
-    return generate(model, questions, args.batch_size, progress=not args.no_progress)
+    return load_model_class(args.model)()
+
+
+def run_model(args, questions: list[data.Question]) -> Generation:
+    return generate(load_model(args), questions, args.batch_size, progress=not args.no_progress)
 
 
 def fail(message: str) -> int:

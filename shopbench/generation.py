@@ -28,6 +28,7 @@ class Answer:
     profile: str | None = None
     repaired: bool | None = None
     generated_tokens: int | None = None
+    guard: str | None = None  # what the time guard did: "shortened", "fallback" or nothing
 
 
 def answer_batch(model, prompts: list[str], is_multiple_choice: bool) -> list[Answer]:
@@ -70,9 +71,14 @@ class Generation:
         for answer, seconds in zip(self.answers, self.seconds):
             if answer.profile is None:
                 continue
-            row = table.setdefault(answer.profile, {"questions": 0, "repaired": 0, "generated_tokens": 0, "seconds": 0.0})
+            row = table.setdefault(
+                answer.profile,
+                {"questions": 0, "repaired": 0, "shortened": 0, "fallback": 0, "generated_tokens": 0, "seconds": 0.0},
+            )
             row["questions"] += 1
             row["repaired"] += bool(answer.repaired)
+            if answer.guard:
+                row[answer.guard] += 1
             row["generated_tokens"] += answer.generated_tokens or 0
             row["seconds"] += seconds
         return table

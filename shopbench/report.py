@@ -55,9 +55,10 @@ def format_generation(generation: dict) -> str:
     lines.append(f"Seconds per question by task type: {by_type}")
     if generation["by_profile"]:
         rows = [
-            [profile, str(row["questions"]), str(row["repaired"]), str(row["generated_tokens"]),
-             f"{row['seconds'] / row['questions']:.3f}"]
+            [profile, str(row["questions"]), str(row["repaired"]), str(row["shortened"]), str(row["fallback"]),
+             str(row["generated_tokens"]), f"{row['seconds'] / row['questions']:.3f}"]
             for profile, row in generation["by_profile"].items()
         ]
-        lines += ["", *_table(["decoding profile", "questions", "repaired", "tokens", "s/question"], rows, {1, 2, 3, 4})]
+        header = ["decoding profile", "questions", "repaired", "shortened", "fallback", "tokens", "s/question"]
+        lines += ["", *_table(header, rows, {1, 2, 3, 4, 5, 6})]
     return "\n".join(lines)

@@ -71,23 +71,32 @@ def run_seed() -> int:
 @dataclass(frozen=True)
 class Track:
     number: int
-    challenge_id: str
+    challenge_id: str  # also aicrowd.json's challenge_id
     title: str
-    questions: int
-    minutes: int
+    questions: int  # in the hidden Phase 2 set
+    minutes: int  # Phase 2 time limit for the whole track
+    recipe: str  # how its served model is built (paper Table 6), relative to the repository
+    weights_dir: str  # where that model lives in the repository (git-lfs)
 
 
+# The one table of tracks: leaderboard facts and the model each submission serves.
 TRACKS = (
-    Track(1, "amazon-kdd-cup-24-understanding-shopping-concepts", "Shopping concept understanding", 6102, 70),
-    Track(2, "amazon-kdd-cup-24-shopping-knowledge-reasoning", "Shopping knowledge reasoning", 1896, 20),
-    Track(3, "amazon-kdd-cup-24-user-behavior-alignment", "User behavior alignment", 2373, 30),
-    Track(4, "amazon-kdd-cup-24-multi-lingual-abilities", "Multi-lingual abilities", 1349, 20),
-    Track(5, "amazon-kdd-cup-24-all-around", "All-around", 11720, 140),
+    Track(1, "amazon-kdd-cup-24-understanding-shopping-concepts", "Shopping concept understanding", 6102, 70,
+          "weights/recipes/track1.toml", "weights/track1-qwen2-72b-awq"),
+    Track(2, "amazon-kdd-cup-24-shopping-knowledge-reasoning", "Shopping knowledge reasoning", 1896, 20,
+          "weights/recipes/track2.toml", "weights/track2-qwen2-72b-awq"),
+    Track(3, "amazon-kdd-cup-24-user-behavior-alignment", "User behavior alignment", 2373, 30,
+          "weights/recipes/track3.toml", "weights/track3-qwen2-72b-awq"),
+    Track(4, "amazon-kdd-cup-24-multi-lingual-abilities", "Multi-lingual abilities", 1349, 20,
+          "weights/recipes/track4.toml", "weights/track4-qwen2-72b-awq"),
+    Track(5, "amazon-kdd-cup-24-all-around", "All-around", 11720, 140,
+          "weights/recipes/track5.toml", "weights/track5-qwen2-72b-awq"),
 )
 ALL_AROUND = TRACKS[4]
 # The leaderboard's T5 score is the mean of these four tracks' scores.
 COMPONENT_TRACKS = TRACKS[:4]
 TRACK_BY_ID = {track.challenge_id: track for track in TRACKS}
+TRACK_BY_NUMBER = {track.number: track for track in TRACKS}
 
 
 def track_label(challenge_id: str | None) -> str:

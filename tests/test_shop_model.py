@@ -86,7 +86,7 @@ def test_an_engine_failure_still_returns_valid_answers(transformers_engine, dev_
 def test_settings_from_the_environment(monkeypatch, tmp_path):
     for name in ("SHOPBENCH_MODEL_DIR", "SHOPBENCH_ENGINE", "SHOPBENCH_BATCH_SIZE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(settings_module, "PRODUCTION_MODEL_DIR", tmp_path / "prod")
+    monkeypatch.setattr(settings_module, "production_model_dir", lambda: tmp_path / "prod")
     default = settings_module.from_environment()
     assert (default.model_dir, default.engine, default.batch_size) == (None, "transformers", 16)
     assert "no production weights" in default.reason

@@ -10,6 +10,7 @@ found from the config and the safetensors headers alone (no tensor is loaded).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +90,11 @@ def check(folder, tp: int = 4, group_size: int = 128) -> CheckResult:
     result.total_bytes = sum(p.stat().st_size for p in files)
     pointers = [p for p in files if is_lfs_pointer(p)]
     result.problems += [f"{p}: a git-lfs pointer, not the file (run `git lfs pull`)" for p in pointers]
+    config_path = folder / "config.json"
+    if config_path.is_file() and config_path not in pointers:
+        problem = split_problem(json.loads(config_path.read_text()), tp, group_size)
+        if problem:
+            result.problems.append(problem)
     try:
         model = Checkpoint(folder)
     except CheckpointError as exc:
@@ -116,9 +122,6 @@ def check(folder, tp: int = 4, group_size: int = 128) -> CheckResult:
     result.tensors = len(found)
     config = model.config
     result.quantization = (config.get("quantization_config") or {}).get("quant_method", "none")
-    problem = split_problem(config, tp, group_size)
-    if problem:
-        result.problems.append(problem)
     if {"hidden_size", "num_hidden_layers", "vocab_size", "num_attention_heads", "intermediate_size"} <= set(config):
         for name, shape in _expected(config).items():
             if name in found:

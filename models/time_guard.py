@@ -1,0 +1,69 @@
+"""Keeping every batch inside its time, and the whole track inside its limit.
+
+The evaluator allows 10 s per question, enforced per batch. Each batch gets a budget
+(by default 80% of that, configurable); profiles are decoded cheapest first, and before
+each one the guard compares the time left with what the profile would take at the
+seconds per decoding step seen so far: when it would not fit, the profile gets fewer new
+tokens; when no time is left, its questions get repaired fallback answers.
+
+With SHOPBENCH_TRACK_DEADLINE="START:SECONDS" (unix time the track started, its time
+limit in seconds; optionally ":QUESTIONS", else the track aicrowd.json names) each batch
+also gets no more than its share of the track's remaining time, so a slow start shortens
+later batches instead of overrunning the track.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+DEADLINE_ENV = "SHOPBENCH_TRACK_DEADLINE"
+
+
+@dataclass(frozen=True)
+class TrackDeadline:
+    end: float  # unix time
+    questions: int
+
+    @classmethod
+    def from_environment(cls, default_questions: int) -> "TrackDeadline | None":
+        text = os.environ.get(DEADLINE_ENV)
+        if not text:
+            return None
+        parts = text.split(":")
+        try:
+            start, seconds = float(parts[0]), float(parts[1])
+            questions = int(parts[2]) if len(parts) > 2 else default_questions
+        except (IndexError, ValueError):
+            raise ValueError(f"{DEADLINE_ENV} must be START:SECONDS[:QUESTIONS], got {text!r}") from None
+        return cls(start + seconds, questions)
+
+
+class TimeGuard:
+    def __init__(self, seconds_per_question: float, deadline: TrackDeadline | None = None, clock=time.time):
+        self.seconds_per_question = seconds_per_question
+        self.deadline = deadline
+        self.clock = clock
+        self.answered = 0
+        self.step_seconds: float | None = None  # seconds per decoding step of a batch, as measured
+
+    def batch_budget(self, questions: int) -> float:
+        budget = self.seconds_per_question * questions
+        if self.deadline is not None:
+            left = max(0.0, self.deadline.end - self.clock())
+            remaining_questions = max(questions, self.deadline.questions - self.answered)
+            budget = min(budget, left * questions / remaining_questions)
+        return budget
+
+    def new_tokens_that_fit(self, seconds_left: float, max_new_tokens: int) -> int:
+        """How many new tokens a group can decode in `seconds_left` (0: none)."""
+        if seconds_left <= 0:
+            return 0
+        if self.step_seconds is None:
+            return max_new_tokens
+        return min(max_new_tokens, int(seconds_left / self.step_seconds))
+
+    def record(self, seconds: float, steps: int) -> None:
+        if steps > 0:
+            measured = seconds / steps
+            self.step_seconds = measured if self.step_seconds is None else 0.5 * (self.step_seconds + measured)

@@ -1,0 +1,1 @@
+"""Submitting one track at a time: aicrowd.json, pre-push checks, tags, time projections."""
