@@ -89,9 +89,10 @@ class ShopModel(ShopBenchBaseModel):
             rendered = prompts.render(text, route.profile, self.tokenizer)
             return self.tokenizer(rendered, add_special_tokens=False)["input_ids"]
 
-        fitted = truncation.fit(question, budget, lambda text: len(token_ids(text)))
-        ids = token_ids(fitted)
-        # Only a chat template longer than the context itself gets here: keep its end,
+        ids = token_ids(question)
+        if len(ids) > budget:
+            ids = token_ids(truncation.fit(question, budget, lambda text: len(token_ids(text))))
+        # Only a chat template longer than the context itself still overflows: keep its end,
         # where the generation prompt is.
         return Request(ids[-budget:], constraint, self.vocabulary.stops)
 
