@@ -77,16 +77,10 @@ def confusion_table(pairs: list[tuple[str, str]]) -> str:
     return "\n".join(rows)
 
 
-def track_of(number: int):
-    from shopbench.spec import TRACK_BY_NUMBER
-
-    return TRACK_BY_NUMBER[number]
-
-
 def check_submission(args) -> int:
     from submission import checks
 
-    track = track_of(args.track)
+    track = spec.TRACK_BY_NUMBER[args.track]
     found = checks.problems(ROOT, track, Path(args.weights) if args.weights else None)
     for problem in found:
         print(f"problem: {problem}")
@@ -97,13 +91,14 @@ def check_submission(args) -> int:
 def submit(args) -> int:
     from submission.git import submit as run_submit
 
-    return run_submit(ROOT, track_of(args.track), args.tag, args.push, Path(args.weights) if args.weights else None)
+    weights = Path(args.weights) if args.weights else None
+    return run_submit(ROOT, spec.TRACK_BY_NUMBER[args.track], args.tag, args.push, weights)
 
 
 def timing(args) -> int:
     from submission import timing as projections
 
-    track = track_of(args.track)
+    track = spec.TRACK_BY_NUMBER[args.track]
     try:
         every_question = data.load_questions(args.data)
     except DataError as exc:

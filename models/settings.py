@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ("vllm", "transformers")
 
 
-def production_model_dir() -> Path:
-    """The merged, padded, AWQ Qwen2-72B of the track aicrowd.json names (git-lfs)."""
-    track = aicrowd.configured_track(ROOT) or spec.ALL_AROUND
-    return ROOT / track.weights_dir
+def served_track() -> spec.Track:
+    """The track aicrowd.json names (T5 when it names none): its merged, padded, AWQ
+    Qwen2-72B is served, and its question count paces the time guard."""
+    return aicrowd.configured_track(ROOT) or spec.ALL_AROUND
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class ModelSettings:
     seconds_per_question: float = 0.8 * spec.SECONDS_PER_QUESTION
     vllm: VllmSettings = field(default_factory=VllmSettings)
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    track: spec.Track = spec.ALL_AROUND
 
 
 def _batch_size() -> int:
@@ -80,18 +81,20 @@ def from_environment() -> ModelSettings:
     engine = os.environ.get("SHOPBENCH_ENGINE") or None
     if engine is not None and engine not in ENGINES:
         raise ValueError(f"SHOPBENCH_ENGINE must be one of {', '.join(ENGINES)}, got {engine!r}")
+    track = served_track()
+    production = ROOT / track.weights_dir
     chosen = os.environ.get("SHOPBENCH_MODEL_DIR")
     if chosen:
         settings = ModelSettings(chosen, engine or "transformers", "SHOPBENCH_MODEL_DIR is set", vllm=VLLM_ON_CPU)
-    elif (production_model_dir() / "config.json").is_file():
-        settings = ModelSettings(str(production_model_dir()), engine or "vllm", "the production weights are present")
+    elif (production / "config.json").is_file():
+        settings = ModelSettings(str(production), engine or "vllm", "the production weights are present")
     else:
         settings = ModelSettings(
-            None, engine or "transformers", f"no production weights in {production_model_dir()}", vllm=VLLM_ON_CPU
+            None, engine or "transformers", f"no production weights in {production}", vllm=VLLM_ON_CPU
         )
     seconds = os.environ.get("SHOPBENCH_SECONDS_PER_QUESTION")
     try:
         per_question = float(seconds) if seconds else settings.seconds_per_question
     except ValueError:
         raise ValueError(f"SHOPBENCH_SECONDS_PER_QUESTION must be a number of seconds, got {seconds!r}") from None
-    return replace(settings, batch_size=_batch_size(), seconds_per_question=per_question)
+    return replace(settings, batch_size=_batch_size(), seconds_per_question=per_question, track=track)

@@ -22,9 +22,7 @@ from routing.classifier import Route, classify
 from routing.constraints import Vocabulary
 from routing.decoding import constraint_for
 from routing.repair import repair
-from shopbench import spec
 from shopbench.generation import Answer
-from submission import aicrowd
 
 log = logging.getLogger("shopbench.model")
 
@@ -55,8 +53,8 @@ class ShopModel(ShopBenchBaseModel):
             print(f"ShopModel: serving {name} with the {engine.name} engine ({self.settings.reason})", file=sys.stderr)
         self.description = f"{name} with the {engine.name} engine"
         self.engine = engine
-        track = aicrowd.configured_track() or spec.ALL_AROUND
-        self.guard = TimeGuard(self.settings.seconds_per_question, TrackDeadline.from_environment(track.questions))
+        deadline = TrackDeadline.from_environment(self.settings.track.questions)
+        self.guard = TimeGuard(self.settings.seconds_per_question, deadline)
         self.tokenizer = engine.tokenizer
         self.vocabulary = Vocabulary.scan(self.tokenizer)
 

@@ -1,4 +1,5 @@
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -86,9 +87,10 @@ def test_an_engine_failure_still_returns_valid_answers(transformers_engine, dev_
 def test_settings_from_the_environment(monkeypatch, tmp_path):
     for name in ("SHOPBENCH_MODEL_DIR", "SHOPBENCH_ENGINE", "SHOPBENCH_BATCH_SIZE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(settings_module, "production_model_dir", lambda: tmp_path / "prod")
+    served = replace(spec.TRACKS[0], weights_dir=str(tmp_path / "prod"))
+    monkeypatch.setattr(settings_module, "served_track", lambda: served)
     default = settings_module.from_environment()
-    assert (default.model_dir, default.engine, default.batch_size) == (None, "transformers", 16)
+    assert (default.model_dir, default.engine, default.batch_size, default.track) == (None, "transformers", 16, served)
     assert "no production weights" in default.reason
     (tmp_path / "prod").mkdir()
     (tmp_path / "prod" / "config.json").write_text("{}")

@@ -126,9 +126,14 @@ class ShardWriter:
             index = {"metadata": {"total_size": self.total_bytes}, "weight_map": dict(sorted(self.weight_map.items()))}
             (self.folder / INDEX).write_text(json.dumps(index, indent=2) + "\n")
         (self.folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        for name in SIDE_FILES:
-            if (source / name).is_file():
-                shutil.copy2(source / name, self.folder / name)
+        copy_side_files(source, self.folder)
+
+
+def copy_side_files(source: Path, target: Path, keep_existing: bool = False) -> None:
+    """Tokenizer and generation config files of `source`, copied unchanged into `target`."""
+    for name in SIDE_FILES:
+        if (source / name).is_file() and not (keep_existing and (target / name).exists()):
+            shutil.copy2(source / name, target / name)
 
 
 def rewrite(model: Checkpoint, out, config: dict, transform, force: bool = False, progress=None) -> int:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from weights.check import split_problem
-from weights.checkpoint import SIDE_FILES, Checkpoint, CheckpointError, output_folder
+from weights.checkpoint import Checkpoint, CheckpointError, copy_side_files, output_folder
 
 DEFAULT_CALIBRATION = Path(__file__).resolve().parent.parent / "data" / "development.json"
 QUANT_CONFIG = {"zero_point": True, "q_group_size": 128, "w_bit": 4, "version": "GEMM"}
@@ -52,8 +52,5 @@ def quantize(model_dir, out, calib=DEFAULT_CALIBRATION, samples: int = 128, seq_
             max_calib_samples=len(texts), max_calib_seq_len=seq_len, n_parallel_calib_samples=None,
         )
         awq_model.save_quantized(str(folder), safetensors=True)
-        for name in SIDE_FILES:
-            source = Path(model_dir) / name
-            if source.is_file() and not (folder / name).exists():
-                (folder / name).write_bytes(source.read_bytes())
+        copy_side_files(Path(model_dir), folder, keep_existing=True)  # AutoAWQ writes its own config
     return {"calibration_texts": len(texts), "bits": QUANT_CONFIG["w_bit"], "group_size": QUANT_CONFIG["q_group_size"]}
