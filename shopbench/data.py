@@ -5,13 +5,15 @@ anything is generated or scored.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import random
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TextIO
 
 from shopbench import spec
 
@@ -38,22 +40,28 @@ def _error(path, line: int, field: str | None, message: str) -> DataError:
 
 
 def read_json_lines(path) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, object) for each non-blank line; blank lines are skipped."""
+    """Yield (line number, object) for each non-blank line; blank lines are skipped.
+    A name ending in .gz is read through gzip."""
+    opener = gzip.open if str(path).endswith(".gz") else open
     try:
-        handle = open(path, encoding="utf-8")
+        handle = opener(path, "rt", encoding="utf-8")
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+    line_number = 0
     with handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise _error(path, line_number, None, f"not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise _error(path, line_number, None, "expected a JSON object")
-            yield line_number, record
+        try:
+            for line_number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise _error(path, line_number, None, f"not valid JSON ({exc.msg})") from None
+                if not isinstance(record, dict):
+                    raise _error(path, line_number, None, "expected a JSON object")
+                yield line_number, record
+        except (OSError, EOFError, UnicodeDecodeError) as exc:  # not UTF-8, or a damaged .gz
+            raise _error(path, line_number + 1, None, f"cannot read: {exc}") from None
 
 
 def _is_int(value) -> bool:
@@ -187,15 +195,23 @@ def load_responses(path, questions: list[Question], total: int) -> list[Any]:
     return responses
 
 
-def write_atomically(path, text: str) -> None:
-    """Write `text` to `path` through a temporary file, so no half-written file is left."""
+@contextmanager
+def atomic_writer(path) -> Iterator[TextIO]:
+    """A text handle whose content appears at `path` only when the block completes; on
+    any error the temporary file is removed and `path` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            yield handle
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def write_atomically(path, text: str) -> None:
+    """Write `text` to `path` through a temporary file, so no half-written file is left."""
+    with atomic_writer(path) as handle:
+        handle.write(text)

@@ -5,7 +5,7 @@ from shopbench import spec
 from shopbench.scoring import Report
 
 
-def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+def table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells):
@@ -15,7 +15,7 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
 
 
 def format_report(report: Report, generation: dict | None = None) -> str:
-    tasks = _table(
+    tasks = table(
         ["task", "track", "task type", "metric", "n", "score"],
         [
             [name, spec.track_label(t.track), t.task_type, t.metric, str(t.num_samples), f"{t.score:.4f}"]
@@ -34,7 +34,7 @@ def format_report(report: Report, generation: dict | None = None) -> str:
             name = f"{spec.track_label(track)} {official.title}" if official else track
             n = "T1-T4" if track == spec.ALL_AROUND.challenge_id and track not in counts else str(counts.get(track, 0))
             rows.append([name, n, f"{score:.4f}"])
-        lines += _table(["track", "tasks", "score"], rows, right={1, 2}) + [""]
+        lines += table(["track", "tasks", "score"], rows, right={1, 2}) + [""]
     lines.append(f"Overall score (mean of {len(report.tasks)} tasks, as the starter kit prints): {report.overall:.4f}")
     if report.non_string_responses:
         lines.append(f"Non-string responses scored as empty: {report.non_string_responses}")
@@ -60,5 +60,5 @@ def format_generation(generation: dict) -> str:
             for profile, row in generation["by_profile"].items()
         ]
         header = ["decoding profile", "questions", "repaired", "shortened", "fallback", "tokens", "s/question"]
-        lines += ["", *_table(header, rows, {1, 2, 3, 4, 5, 6})]
+        lines += ["", *table(header, rows, {1, 2, 3, 4, 5, 6})]
     return "\n".join(lines)
