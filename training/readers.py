@@ -1,0 +1,113 @@
+"""Reading the public datasets' files, with one-line errors that name the file, the line
+(or row) and the field. Only what a builder needs is read: the named columns of a parquet
+file, the named fields of JSON and CSV records.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+from typing import Iterator
+
+from shopbench.data import DataError, read_json_lines
+
+csv.field_size_limit(2**31 - 1)  # product descriptions run past csv's 128 KiB default
+
+
+def existing(path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: not found")
+    return path
+
+
+def parquet_columns(path, columns: tuple[str, ...]) -> dict[str, list]:
+    """The named columns as Python lists; a missing column or an empty table is an error."""
+    import pyarrow
+    import pyarrow.parquet as pq
+
+    path = existing(path)
+    try:
+        names = pq.read_schema(path).names
+        missing = [column for column in columns if column not in names]
+        if missing:
+            raise DataError(f"{path}: column '{missing[0]}' missing (the file has: {', '.join(names)})")
+        table = pq.read_table(path, columns=list(columns))
+    except (pyarrow.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: not a readable parquet file ({str(exc).splitlines()[0]})") from None
+    if table.num_rows == 0:
+        raise DataError(f"{path}: no rows")
+    return {column: table.column(column).to_pylist() for column in columns}
+
+
+def require(path, line: int, record: dict, fields: tuple[str, ...], where: str = "") -> None:
+    for name in fields:
+        if name not in record:
+            raise DataError(f"{path}:{where or line}: field '{name}': missing")
+
+
+def json_lines(path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
+    """(line, record) of a JSON Lines file (.gz too); every record must have `fields`."""
+    empty = True
+    for line, record in read_json_lines(existing(path)):
+        require(path, line, record, fields)
+        empty = False
+        yield line, record
+    if empty:
+        raise DataError(f"{path}: no records")
+
+
+def json_records(path, fields: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
+    """(where, record) of a JSON array file or a JSON Lines file, told apart by the first
+    character; `where` is "line N" or "record N" for error messages."""
+    path = existing(path)
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        start = handle.read(4096).lstrip()[:1]
+    if start != "[":
+        for line, record in json_lines(path, fields):
+            yield f"line {line}", record
+        return
+    with opener(path, "rt", encoding="utf-8") as handle:
+        try:
+            records = json.load(handle)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not records:
+        raise DataError(f"{path}: no records")
+    for number, record in enumerate(records, start=1):
+        where = f"record {number}"
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:{where}: expected a JSON object")
+        require(path, 0, record, fields, where)
+        yield where, record
+
+
+def csv_rows(path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
+    """(line, row) of a CSV file with a header that has every one of `columns`."""
+    path = existing(path)
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames
+        if not header:
+            raise DataError(f"{path}: empty file")
+        missing = [column for column in columns if column not in header]
+        if missing:
+            raise DataError(f"{path}:1: column '{missing[0]}' missing (the header has: {', '.join(header)})")
+        empty = True
+        for row in reader:
+            empty = False
+            yield reader.line_num, row
+        if empty:
+            raise DataError(f"{path}: no rows after the header")
+
+
+def csv_lists(path) -> Iterator[tuple[int, list[str]]]:
+    """(line, fields) of a CSV file without a header; blank lines are skipped."""
+    path = existing(path)
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        for fields in reader:
+            if fields:
+                yield reader.line_num, fields

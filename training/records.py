@@ -1,0 +1,128 @@
+"""What a builder makes, and the small text and sampling helpers every builder shares.
+
+A builder is a generator over one task: it yields a `Built` question for each unit of the
+source it can use and, for each unit it cannot, a short reason string, which the driver
+counts. All randomness comes from the `random.Random` it is given, so a build is fixed by
+its seed.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+from shopbench import spec
+
+
+@dataclass(frozen=True)
+class Built:
+    """One generated ShopBench question (the driver adds the task's name and type)."""
+
+    input_field: str
+    output_field: Any
+    metric: str | None = None  # when one task mixes metrics (titles: bleu, or jp-bleu for Japanese)
+
+
+Builder = Callable[[Any, random.Random], Iterator["Built | str"]]
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str  # the task_name written to every question
+    task_type: str
+    metric: str
+    summary: str  # one line for --help and reports
+    build: Builder
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # the SOURCE argument of `python -m training build`
+    input_help: str  # what --input must point at
+    load: Callable[[Any], Any]  # --input path -> the loaded data; raises DataError
+    tasks: tuple[Task, ...]
+
+
+def question_record(task: Task, built: Built) -> dict:
+    """The JSON Lines record of a generated question, in the shape of ShopBench's data."""
+    return {
+        "input_field": built.input_field,
+        "output_field": built.output_field,
+        "task_name": task.name,
+        "task_type": task.task_type,
+        "metric": built.metric or task.metric,
+        "is_multiple_choice": task.task_type == spec.MULTIPLE_CHOICE,
+    }
+
+
+_SPACE = re.compile(r"\s+")
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def one_line(text) -> str:
+    """Text on one line with single spaces; "" for None. Candidates, titles and queries go
+    through it, so a numbered list keeps one line per item and BLEU sees one line."""
+    if text is None:
+        return ""
+    return _SPACE.sub(" ", _HTML_BREAK.sub(" ", str(text))).strip()
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary and marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def numbered(items: Sequence[str], start: int) -> str:
+    return "\n".join(f"{number}. {item}" for number, item in enumerate(items, start=start))
+
+
+def place_answer(rng: random.Random, answer, distractors: Sequence) -> tuple[list, int]:
+    """The options with the answer at a random position, and that position."""
+    options = list(distractors)
+    position = rng.randrange(len(options) + 1)
+    options.insert(position, answer)
+    return options, position
+
+
+def choice_prompt(question: str, options: Sequence[str]) -> str:
+    """ShopBench's multiple-choice layout: the question, options numbered from 0, "Answer: "."""
+    return f"{question}\n{numbered(options, 0)}\nAnswer: "
+
+
+def multiple_choice(rng: random.Random, question: str, answer: str, distractors: Sequence[str]) -> Built:
+    options, position = place_answer(rng, answer, distractors)
+    return Built(choice_prompt(question, options), position)
+
+
+def shuffled(items: Sequence, rng: random.Random) -> list:
+    items = list(items)
+    rng.shuffle(items)
+    return items
+
+
+def interleaved(groups: dict, rng: random.Random) -> Iterator:
+    """Items of every group in turn (groups in sorted key order, each shuffled), so the
+    first N items are as balanced across groups as the data allows."""
+    queues = [shuffled(groups[key], rng) for key in sorted(groups)]
+    longest = max((len(queue) for queue in queues), default=0)
+    for position in range(longest):
+        for queue in queues:
+            if position < len(queue):
+                yield queue[position]
+
+
+def distinct_draws(rng: random.Random, pool: Sequence, count: int, accept: Callable[[Any], bool], tries: int = 50) -> list:
+    """`count` random items of `pool` that `accept` takes, distinct by identity of value;
+    fewer when `tries` draws do not find them (the caller skips the unit)."""
+    chosen: list = []
+    for _ in range(tries):
+        if len(chosen) == count or not pool:
+            break
+        candidate = pool[rng.randrange(len(pool))]
+        if candidate not in chosen and accept(candidate):
+            chosen.append(candidate)
+    return chosen

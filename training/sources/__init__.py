@@ -1,0 +1,9 @@
+"""The public datasets a training set is built from, by SOURCE name."""
+from __future__ import annotations
+
+from training.records import Source
+from training.sources import esci, general, m2, reviews
+
+SOURCES: dict[str, Source] = {
+    source.name: source for source in (esci.SOURCE, reviews.SOURCE, m2.SOURCE, general.MMLU, general.ALPACA)
+}

@@ -1,0 +1,268 @@
+"""ESCI shopping queries (Reddy et al., 2022) -> ranking, multiple-choice and retrieval
+questions about queries and products (paper Table 7, rows 5, 8, 21-35).
+
+Input: the folder of the official release with its two parquet files. Examples carry
+`query_id, query, product_id, product_locale, esci_label`; products carry
+`product_id, product_locale, product_title, product_brand`. A product is the pair
+(product_id, product_locale), as in the release.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shopbench import spec
+from shopbench.data import DataError
+from training import readers
+from training.records import (
+    Built, Source, Task, distinct_draws, interleaved, multiple_choice, numbered, one_line, shuffled,
+)
+
+EXAMPLES_FILE = "shopping_queries_dataset_examples.parquet"
+PRODUCTS_FILE = "shopping_queries_dataset_products.parquet"
+EXAMPLE_COLUMNS = ("query_id", "query", "product_id", "product_locale", "esci_label")
+PRODUCT_COLUMNS = ("product_id", "product_locale", "product_title", "product_brand")
+
+# The relevance weights of ShopBench's query-product ranking task (dev task 12).
+RELEVANCE = {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0}
+# What each label means, from the dataset paper; the relation task offers these as options.
+RELATIONS = {
+    "E": "exact: the product is relevant to the query and satisfies all of its specifications",
+    "S": "substitute: the product fails some aspects of the query but can serve as a functional substitute",
+    "C": "complement: the product does not fulfil the query but could be used together with a product that does",
+    "I": "irrelevant: the product has nothing to do with the query or fails a central aspect of it",
+}
+RANKED_PRODUCTS = 5
+MAX_RETRIEVAL_CANDIDATES = 10
+MAX_EXACT_ANSWERS = 3
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three"}
+
+
+@dataclass(eq=False)  # compared by identity
+class Product:
+    key: tuple[str, str]  # (product_id, product_locale)
+    title: str
+    brand: str
+
+
+@dataclass(eq=False)
+class Query:
+    query_id: object
+    text: str
+    locale: str
+    judged: list[tuple[Product, str]] = field(default_factory=list)  # products with a title, and their labels
+
+    def labelled(self, *labels: str) -> list[Product]:
+        return [product for product, label in self.judged if label in labels]
+
+
+@dataclass
+class EsciData:
+    queries: list[Query]
+    products: list[Product]  # with a title
+    queries_by_locale: dict[str, list[Query]]
+    exact_query_ids: dict[tuple[str, str], set]  # product key -> ids of the queries it exactly matches
+    unusable: dict[str, int]  # examples that could not be used, by reason
+
+
+def load(folder) -> EsciData:
+    folder = readers.existing(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: expected the folder that holds {EXAMPLES_FILE} and {PRODUCTS_FILE}")
+    products_columns = readers.parquet_columns(Path(folder) / PRODUCTS_FILE, PRODUCT_COLUMNS)
+    examples = readers.parquet_columns(Path(folder) / EXAMPLES_FILE, EXAMPLE_COLUMNS)
+
+    products: dict[tuple[str, str], Product] = {}
+    for product_id, locale, title, brand in zip(*(products_columns[c] for c in PRODUCT_COLUMNS)):
+        title = one_line(title)
+        if title:
+            products[(product_id, locale)] = Product((product_id, locale), title, one_line(brand))
+
+    queries: dict[object, Query] = {}
+    exact_query_ids: dict[tuple[str, str], set] = {}
+    unusable: dict[str, int] = {}
+    rows = zip(*(examples[c] for c in EXAMPLE_COLUMNS))
+    for row, (query_id, text, product_id, locale, label) in enumerate(rows, start=1):
+        if label not in RELEVANCE:
+            raise DataError(
+                f"{Path(folder) / EXAMPLES_FILE}:row {row}: field 'esci_label': expected one of E, S, C, I, got {label!r}"
+            )
+        text = one_line(text)
+        product = products.get((product_id, locale))
+        if not text or product is None:
+            reason = "example without a query" if not text else "example whose product has no title"
+            unusable[reason] = unusable.get(reason, 0) + 1
+            continue
+        query = queries.setdefault(query_id, Query(query_id, text, locale))
+        query.judged.append((product, label))
+        if label == "E":
+            exact_query_ids.setdefault(product.key, set()).add(query_id)
+
+    by_locale: dict[str, list[Query]] = {}
+    for query in queries.values():
+        by_locale.setdefault(query.locale, []).append(query)
+    return EsciData(list(queries.values()), list(products.values()), by_locale, exact_query_ids, unusable)
+
+
+def rank_products(data: EsciData, rng: random.Random):
+    for query in shuffled(data.queries, rng):
+        if len(query.judged) < RANKED_PRODUCTS:
+            yield f"query with fewer than {RANKED_PRODUCTS} judged products"
+            continue
+        chosen = rng.sample(query.judged, RANKED_PRODUCTS)
+        # Five products of one label teach nothing about order: swap one for another label.
+        others = [pair for pair in query.judged if pair[1] != chosen[0][1]]
+        if len({label for _, label in chosen}) == 1 and others:
+            chosen[rng.randrange(RANKED_PRODUCTS)] = rng.choice(others)
+        weights = [RELEVANCE[label] for _, label in chosen]
+        if max(weights) == 0:
+            yield "query whose judged products are all irrelevant"
+            continue
+        prompt = (
+            f"A user has made a query with keyword '{query.text}'. Given the following numbered list of "
+            f"{RANKED_PRODUCTS} products, please rank the products according to their relevance with the query.\n"
+            f"Product List:\n{numbered([p.title for p, _ in chosen], 1)}\n"
+            f"You should output a permutation of 1 to {RANKED_PRODUCTS}. There should be a comma separating two "
+            "numbers. Each product and its number should appear only once in the output. Only respond with the "
+            "ranking results. Do not say any word or explanations.\nOutput: "
+        )
+        yield Built(prompt, weights)
+
+
+def _exact_and_others(query: Query) -> tuple[list[Product], list[Product]]:
+    exact = query.labelled("E")
+    titles = {p.title.casefold() for p in exact}
+    others = [p for p in query.labelled("S", "C", "I") if p.title.casefold() not in titles]
+    return exact, others
+
+
+def product_for_query(data: EsciData, rng: random.Random):
+    for query in shuffled(data.queries, rng):
+        exact, others = _exact_and_others(query)
+        if not exact or len(others) < 3:
+            yield "query without an exact match and three other judged products"
+            continue
+        question = (
+            f"A user searches an online shopping website with the query '{query.text}'. "
+            "Which of the following products exactly matches the query?"
+        )
+        yield multiple_choice(rng, question, rng.choice(exact).title, [p.title for p in rng.sample(others, 3)])
+
+
+def query_for_product(data: EsciData, rng: random.Random):
+    for query in shuffled(data.queries, rng):
+        exact = query.labelled("E")
+        if not exact:
+            yield "query without an exact match"
+            continue
+        product = rng.choice(exact)
+        matched = data.exact_query_ids.get(product.key, set())
+        taken = {query.text.casefold()}
+
+        def unrelated(other: Query) -> bool:
+            if other.query_id in matched or other.text.casefold() in taken:
+                return False
+            taken.add(other.text.casefold())
+            return True
+
+        distractors = distinct_draws(rng, data.queries_by_locale[query.locale], 3, unrelated)
+        if len(distractors) < 3:
+            yield "too few other queries in the locale"
+            continue
+        question = (
+            f"The product '{product.title}' is sold on an online shopping website. For which of the following "
+            "search queries is this product an exact match?"
+        )
+        yield multiple_choice(rng, question, query.text, [q.text for q in distractors])
+
+
+def exact_matches(data: EsciData, rng: random.Random):
+    for query in shuffled(data.queries, rng):
+        exact, others = _exact_and_others(query)
+        if not exact or len(others) < 3:
+            yield "query without an exact match and three other judged products"
+            continue
+        count = min(MAX_EXACT_ANSWERS, len(exact))
+        positives = rng.sample(exact, count)
+        negatives = rng.sample(others, min(len(others), MAX_RETRIEVAL_CANDIDATES - count))
+        candidates = shuffled(positives + negatives, rng)
+        truth = sorted(candidates.index(p) + 1 for p in positives)
+        word = NUMBER_WORDS[count]
+        plural = "s" if count > 1 else ""
+        prompt = (
+            f"A user has searched an online shopping website with the query '{query.text}'. The following "
+            f"numbered list contains {len(candidates)} products. Select the {word} product{plural} that exactly "
+            f"match{'' if plural else 'es'} the query; the others are substitutes, complements or irrelevant.\n"
+            f"Product List:\n{numbered([p.title for p in candidates], 1)}\n"
+            f"You should output {word} number{plural}{', separated with comma' if plural else ''}. Only respond "
+            "with the numbers. Do not give explanations.\nOutput: "
+        )
+        yield Built(prompt, truth)
+
+
+def relation(data: EsciData, rng: random.Random):
+    by_label: dict[str, list] = {}
+    for query in data.queries:
+        for product, label in query.judged:
+            by_label.setdefault(label, []).append((query, product, label))
+    for query, product, label in interleaved(by_label, rng):
+        question = (
+            f"A user searched an online shopping website for '{query.text}' and was shown the product "
+            f"'{product.title}'. Which of the following best describes the relation between the query and the product?"
+        )
+        others = [RELATIONS[other] for other in shuffled(RELATIONS, rng) if other != label]
+        yield multiple_choice(rng, question, RELATIONS[label], others)
+
+
+def brand(data: EsciData, rng: random.Random):
+    brands_by_locale: dict[str, list[str]] = {}
+    seen: set[tuple[str, str]] = set()
+    for product in data.products:
+        locale = product.key[1]
+        if product.brand and (locale, product.brand.casefold()) not in seen:
+            seen.add((locale, product.brand.casefold()))
+            brands_by_locale.setdefault(locale, []).append(product.brand)
+    for product in shuffled(data.products, rng):
+        if not product.brand:
+            yield "product without a brand"
+            continue
+        title = product.title.casefold()
+        taken = {product.brand.casefold()}
+
+        def other_brand(candidate: str) -> bool:
+            folded = candidate.casefold()
+            if folded in taken or folded in title:
+                return False
+            taken.add(folded)
+            return True
+
+        distractors = distinct_draws(rng, brands_by_locale[product.key[1]], 3, other_brand)
+        if len(distractors) < 3:
+            yield "too few other brands in the locale"
+            continue
+        question = (
+            f"The product '{product.title}' is sold on an online shopping website. Which of the following is "
+            "the brand of the product?"
+        )
+        yield multiple_choice(rng, question, product.brand, distractors)
+
+
+SOURCE = Source(
+    name="esci",
+    input_help=f"folder with {EXAMPLES_FILE} and {PRODUCTS_FILE}",
+    load=load,
+    tasks=(
+        Task("esci-rank-products", spec.RANKING, spec.NDCG,
+             "rank 5 products for a query (weights E 1, S 0.1, C 0.01, I 0)", rank_products),
+        Task("esci-product-for-query", spec.MULTIPLE_CHOICE, spec.ACCURACY,
+             "pick the product that exactly matches a query", product_for_query),
+        Task("esci-query-for-product", spec.MULTIPLE_CHOICE, spec.ACCURACY,
+             "pick the query a product exactly matches", query_for_product),
+        Task("esci-exact-matches", spec.RETRIEVAL, spec.HIT_RATE_3,
+             "select the exact matches of a query among its judged products", exact_matches),
+        Task("esci-relation", spec.MULTIPLE_CHOICE, spec.ACCURACY,
+             "exact, substitute, complement or irrelevant, for a query and a product", relation),
+        Task("esci-brand", spec.MULTIPLE_CHOICE, spec.ACCURACY, "pick a product's brand from its title", brand),
+    ),
+)

@@ -1,0 +1,143 @@
+"""Amazon-M2 (Jin et al., 2023; KDD Cup 2023) -> next-product multiple choice and
+cross-locale title generation (paper Table 7, rows 9-10 and dev tasks 17-18).
+
+Input: the folder with the KDD Cup 2023 files `products_train.csv` (`id, locale, title`,
+...) and `sessions_train.csv` (`prev_items, next_item, locale`). `prev_items` is written
+as a Python-style list of quoted ids, with or without commas.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from shopbench import metrics, spec
+from shopbench.data import DataError
+from training import readers
+from training.records import Built, Source, Task, distinct_draws, multiple_choice, one_line, shuffled
+
+PRODUCTS_FILE = "products_train.csv"
+SESSIONS_FILE = "sessions_train.csv"
+PRODUCT_COLUMNS = ("id", "locale", "title")
+SESSION_COLUMNS = ("prev_items", "next_item", "locale")
+# The locales of Amazon-M2, as the marketplace's language is named in a ShopBench prompt.
+LANGUAGES = {"DE": "German", "JP": "Japanese", "UK": "English", "ES": "Spanish", "FR": "French", "IT": "Italian"}
+SESSION_SHOWN = 10  # the last products of a long session
+MIN_BLEU_TOKENS = 4  # BLEU-4 of a shorter reference is 0 even for an exact copy
+_QUOTED_ID = re.compile(r"""['"]([^'"\s]+)['"]""")
+
+
+@dataclass
+class Session:
+    line: int
+    prev_items: str
+    next_item: str
+    locale: str
+
+
+@dataclass
+class M2Data:
+    titles: dict[tuple[str, str], str]  # (id, locale) -> title
+    ids_by_locale: dict[str, list[str]]
+    locales_by_id: dict[str, list[str]]
+    sessions: list[Session]
+    unusable: dict[str, int]
+
+
+def load(folder) -> M2Data:
+    folder = readers.existing(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: expected the folder that holds {PRODUCTS_FILE} and {SESSIONS_FILE}")
+    titles: dict[tuple[str, str], str] = {}
+    ids_by_locale: dict[str, list[str]] = {}
+    locales_by_id: dict[str, list[str]] = {}
+    unusable: dict[str, int] = {}
+    for _, row in readers.csv_rows(Path(folder) / PRODUCTS_FILE, PRODUCT_COLUMNS):
+        title = one_line(row["title"])
+        if not title:
+            unusable["product without a title"] = unusable.get("product without a title", 0) + 1
+            continue
+        key = (row["id"], row["locale"])
+        if key not in titles:
+            ids_by_locale.setdefault(row["locale"], []).append(row["id"])
+            locales_by_id.setdefault(row["id"], []).append(row["locale"])
+        titles[key] = title
+    sessions = [
+        Session(line, row["prev_items"], row["next_item"], row["locale"])
+        for line, row in readers.csv_rows(Path(folder) / SESSIONS_FILE, SESSION_COLUMNS)
+    ]
+    return M2Data(titles, ids_by_locale, locales_by_id, sessions, unusable)
+
+
+def next_product(data: M2Data, rng: random.Random):
+    for session in shuffled(data.sessions, rng):
+        answer = data.titles.get((session.next_item, session.locale))
+        if answer is None:
+            yield "next product without a title"
+            continue
+        viewed_ids = _QUOTED_ID.findall(session.prev_items)
+        viewed = [data.titles[(i, session.locale)] for i in viewed_ids if (i, session.locale) in data.titles]
+        if not viewed:
+            yield "session without a viewed product that has a title"
+            continue
+        in_session = set(viewed_ids) | {session.next_item}
+        taken = {answer.casefold()}
+
+        def unseen(product_id: str) -> bool:
+            title = data.titles[(product_id, session.locale)].casefold()
+            if product_id in in_session or title in taken:
+                return False
+            taken.add(title)
+            return True
+
+        distractors = distinct_draws(rng, data.ids_by_locale.get(session.locale, []), 3, unseen)
+        if len(distractors) < 3:
+            yield "too few other products in the locale"
+            continue
+        history = "\n".join(f"- {title}" for title in viewed[-SESSION_SHOWN:])
+        question = (
+            "A user on an online shopping website viewed the following products, in this order:\n"
+            f"{history}\n\nWhich product is the user most likely to view next?"
+        )
+        yield multiple_choice(rng, question, answer, [data.titles[(i, session.locale)] for i in distractors])
+
+
+def title_translation(data: M2Data, rng: random.Random):
+    token_counters: dict[bool, object] = {}
+
+    def bleu_tokens(text: str, japanese: bool) -> int:
+        if japanese not in token_counters:
+            token_counters[japanese] = metrics.new_bleu(japanese).tokenizer
+        return len(token_counters[japanese](text).split())
+
+    for product_id in shuffled(data.locales_by_id, rng):
+        locales = [locale for locale in data.locales_by_id[product_id] if locale in LANGUAGES]
+        if len(locales) < 2:
+            yield "product sold in fewer than two known locales"
+            continue
+        source, target = rng.sample(locales, 2)
+        title = data.titles[(product_id, target)]
+        japanese = target == "JP"
+        if bleu_tokens(title, japanese) < MIN_BLEU_TOKENS:
+            yield f"target title shorter than {MIN_BLEU_TOKENS} BLEU tokens"
+            continue
+        prompt = (
+            f"A product entitled '{data.titles[(product_id, source)]}' exists on an online shopping website. "
+            f"Generate an adequate title for the product when it appears on a(n) {LANGUAGES[target]} online "
+            "shopping website.\nOutput: "
+        )
+        yield Built(prompt, title, spec.JP_BLEU if japanese else spec.BLEU)
+
+
+SOURCE = Source(
+    name="m2",
+    input_help=f"folder with the Amazon-M2 (KDD Cup 2023) {PRODUCTS_FILE} and {SESSIONS_FILE}",
+    load=load,
+    tasks=(
+        Task("m2-next-product", spec.MULTIPLE_CHOICE, spec.ACCURACY,
+             "pick the product a session views next", next_product),
+        Task("m2-title-translation", spec.GENERATION, spec.BLEU,
+             "a product's title on another locale's site (bleu; jp-bleu for Japanese)", title_translation),
+    ),
+)

@@ -1,0 +1,217 @@
+"""Amazon Reviews 2023 (Hou et al., 2024) -> review rating, helpfulness ranking and
+review aspects (paper Table 7, rows 3, 7 and 36).
+
+Input: a folder with review files `CATEGORY.jsonl` and item metadata `meta_CATEGORY.jsonl`
+(either may be gzipped), the names of the official release. Reviews carry `rating, title,
+text, parent_asin, helpful_vote`; metadata carries `parent_asin, title, main_category,
+categories`. Metadata is optional: without it a product is just "a product".
+
+The aspects a review covers come from a keyword lexicon (below), not from a language
+model as in the winners' set: a review covers an aspect when it uses one of its words.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from shopbench import spec
+from shopbench.data import DataError
+from training import readers
+from training.records import Built, Source, Task, interleaved, numbered, one_line, shorten, shuffled
+
+REVIEW_FIELDS = ("rating", "title", "text", "parent_asin", "helpful_vote")
+META_FIELDS = ("parent_asin", "title", "main_category", "categories")
+RATINGS = (1, 2, 3, 4, 5)
+RANKED_REVIEWS = 5
+ASPECTS_LISTED = 10
+ASPECTS_ANSWERED = 3
+MAX_REVIEW_CHARS = 1500  # longer reviews are cut at a word boundary
+MAX_LISTED_REVIEW_CHARS = 400  # a review inside a ranked list of five
+
+# Aspect -> the words that mark a review as covering it.
+ASPECT_WORDS = {
+    "comfort": r"comfortable|comfy|comfort|uncomfortable",
+    "fit": r"fits?|fitting|fitted",
+    "size": r"size|sizing|too small|too big|too large|runs small|runs large",
+    "quality": r"quality|well made|cheaply made|flimsy|well built",
+    "value": r"price|value|worth|money|expensive|affordable|overpriced",
+    "durability": r"durable|durability|broke|broken|fell apart|wore out|lasted|lasts|long[- ]lasting",
+    "color": r"colou?rs?|shade",
+    "appearance": r"looks?|beautiful|pretty|cute|stylish|gorgeous|ugly",
+    "material": r"material|fabric|cotton|leather|plastic|metal|wood",
+    "smell": r"smells?|scent|fragrance|odou?r",
+    "taste": r"tastes?|flavou?rs?|delicious",
+    "sound": r"sound|noise|noisy|loud|quiet",
+    "battery": r"battery|batteries|charger|charging",
+    "ease of use": r"easy to use|easy to install|simple to use|user friendly|easy to set up",
+    "instructions": r"instructions|manual|directions",
+    "packaging": r"packaging|packaged|package",
+    "delivery": r"shipping|delivery|delivered|arrived",
+    "customer service": r"customer service|seller|refund|replacement|warranty",
+    "weight": r"weight|heavy|lightweight|light weight",
+    "performance": r"performance|powerful|performs|works great|works well",
+    "support": r"support|supportive",
+    "softness": r"soft|softness|silky",
+    "warmth": r"warm|warmth",
+    "design": r"design|designed",
+    "cleaning": r"clean|cleaning|washes|washable|wash",
+    "scent strength": r"strong scent|overpowering|subtle scent",
+    "skin feel": r"skin|greasy|moisturi[sz]ing|hydrat(?:ing|ed)",
+    "storage": r"storage|pockets?|compartments?",
+    "stability": r"stable|stability|wobbl(?:y|es)|sturdy",
+    "speed": r"fast|slow|speed|quick|quickly",
+}
+_ASPECT_PATTERNS = {aspect: re.compile(rf"\b(?:{words})\b", re.IGNORECASE) for aspect, words in ASPECT_WORDS.items()}
+
+
+def covered_aspects(text: str) -> list[str]:
+    return [aspect for aspect, pattern in _ASPECT_PATTERNS.items() if pattern.search(text)]
+
+
+@dataclass(eq=False)
+class Review:
+    rating: object
+    title: str
+    text: str
+    parent_asin: str
+    helpful_vote: object
+
+
+@dataclass
+class Item:
+    title: str
+    product_type: str  # "" when unknown
+
+
+@dataclass
+class ReviewsData:
+    reviews: list[Review]
+    items: dict[str, Item]
+    unusable: dict[str, int]
+
+    def product_phrase(self, review: Review) -> str:
+        """"a(n) Leotard product", in the words of ShopBench's review tasks; "a product" when
+        the metadata does not say."""
+        item = self.items.get(review.parent_asin)
+        return f"a(n) {item.product_type} product" if item and item.product_type else "a product"
+
+
+def _files(folder: Path) -> tuple[list[Path], list[Path]]:
+    data = sorted(p for p in folder.iterdir() if p.is_file() and re.search(r"\.jsonl(?:\.gz)?$", p.name))
+    return [p for p in data if not p.name.startswith("meta_")], [p for p in data if p.name.startswith("meta_")]
+
+
+def load(folder) -> ReviewsData:
+    folder = readers.existing(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: expected a folder of CATEGORY.jsonl review files (and meta_CATEGORY.jsonl)")
+    review_files, meta_files = _files(folder)
+    if not review_files:
+        raise DataError(f"{folder}: no review files (CATEGORY.jsonl or CATEGORY.jsonl.gz, other than meta_*)")
+    items: dict[str, Item] = {}
+    for path in meta_files:
+        for _, record in readers.json_lines(path, META_FIELDS):
+            categories = record["categories"] if isinstance(record["categories"], list) else []
+            product_type = one_line(categories[-1] if categories else record["main_category"])
+            items[str(record["parent_asin"])] = Item(one_line(record["title"]), product_type)
+    reviews = []
+    for path in review_files:
+        for _, record in readers.json_lines(path, REVIEW_FIELDS):
+            text = re.sub(r"<br\s*/?>", "\n", str(record["text"] or ""), flags=re.IGNORECASE).strip()
+            reviews.append(
+                Review(record["rating"], one_line(record["title"]), text, str(record["parent_asin"]), record["helpful_vote"])
+            )
+    return ReviewsData(reviews, items, {})
+
+
+def _whole_rating(value) -> int | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == int(value) and int(value) in RATINGS:
+        return int(value)
+    return None
+
+
+def rating(data: ReviewsData, rng: random.Random):
+    by_rating: dict[int, list[Review]] = {}
+    for review in data.reviews:
+        stars = _whole_rating(review.rating)
+        if stars is None:
+            yield "rating not a whole number from 1 to 5"
+        elif not review.text:
+            yield "review without text"
+        else:
+            by_rating.setdefault(stars, []).append(review)
+    # Ratings in turn, so a sample is as balanced over 1-5 as the data allows.
+    for review in interleaved(by_rating, rng):
+        body = shorten(review.text, MAX_REVIEW_CHARS)
+        prompt = (
+            "Instructions: Evaluate the following product review on a scale of 1 to 5, with 1 being very negative "
+            f"and 5 being very positive.\nInput: a review text for {data.product_phrase(review)}\n"
+            f"{review.title}\n{body}\nOutput:\nAnswer: "
+        )
+        yield Built(prompt, _whole_rating(review.rating))
+
+
+def helpfulness(data: ReviewsData, rng: random.Random):
+    by_product: dict[str, list[Review]] = {}
+    for review in data.reviews:
+        by_product.setdefault(review.parent_asin, []).append(review)
+    for parent_asin in shuffled(by_product, rng):
+        by_votes: dict[int, list[Review]] = {}
+        for review in by_product[parent_asin]:
+            votes = review.helpful_vote
+            if isinstance(votes, int) and not isinstance(votes, bool) and votes >= 0 and review.text:
+                by_votes.setdefault(votes, []).append(review)
+        if len(by_votes) < RANKED_REVIEWS:
+            yield f"product with fewer than {RANKED_REVIEWS} reviews of different helpful-vote counts"
+            continue
+        chosen = [rng.choice(by_votes[votes]) for votes in rng.sample(sorted(by_votes), RANKED_REVIEWS)]
+        most = max(review.helpful_vote for review in chosen)
+        weights = [round(review.helpful_vote / most, 4) for review in chosen]
+        item = data.items.get(parent_asin)
+        product = f"The product '{item.title}'" if item and item.title else data.product_phrase(chosen[0]).capitalize()
+        listed = [shorten(one_line(f"{r.title}: {r.text}" if r.title else r.text), MAX_LISTED_REVIEW_CHARS) for r in chosen]
+        prompt = (
+            f"{product} has the following {RANKED_REVIEWS} reviews on an online shopping website. Rank the reviews "
+            "from the most helpful to the least helpful for other customers.\n"
+            f"Review List:\n{numbered(listed, 1)}\n"
+            f"You should output a permutation of 1 to {RANKED_REVIEWS}. There should be a comma separating two "
+            "numbers. Only respond with the ranking results. Do not give explanations.\nOutput: "
+        )
+        yield Built(prompt, weights)
+
+
+def aspects(data: ReviewsData, rng: random.Random):
+    for review in shuffled(data.reviews, rng):
+        body = shorten(review.text, MAX_REVIEW_CHARS)
+        covered = covered_aspects(f"{review.title}\n{body}")
+        if len(covered) < ASPECTS_ANSWERED:
+            yield f"review covering fewer than {ASPECTS_ANSWERED} lexicon aspects"
+            continue
+        positives = rng.sample(covered, ASPECTS_ANSWERED)
+        negatives = rng.sample([a for a in ASPECT_WORDS if a not in covered], ASPECTS_LISTED - ASPECTS_ANSWERED)
+        listed = shuffled(positives + negatives, rng)
+        prompt = (
+            f"You are given a user review of {data.product_phrase(review)} and a numbered list of "
+            f"{ASPECTS_LISTED} aspects. Please choose three aspects from the list that are covered by the review.\n"
+            "You should ONLY output three numbers, separated by comma. Do not generate explanations or other texts.\n"
+            f"Review:\n{one_line(f'{review.title}. {body}' if review.title else body)}\n"
+            f"Aspect List:\n{numbered(listed, 1)}\nOutput: "
+        )
+        yield Built(prompt, sorted(listed.index(a) + 1 for a in positives))
+
+
+SOURCE = Source(
+    name="reviews",
+    input_help="folder with Amazon Reviews 2023 CATEGORY.jsonl review files and meta_CATEGORY.jsonl metadata",
+    load=load,
+    tasks=(
+        Task("reviews-rating", spec.MULTIPLE_CHOICE, spec.ACCURACY,
+             "a review's star rating, 1-5, with no listed options", rating),
+        Task("reviews-helpfulness", spec.RANKING, spec.NDCG,
+             "rank 5 reviews of a product by helpful votes", helpfulness),
+        Task("reviews-aspects", spec.RETRIEVAL, spec.HIT_RATE_3,
+             "pick the 3 aspects a review covers from a list of 10", aspects),
+    ),
+)

@@ -1,0 +1,182 @@
+"""Files in the public datasets' own schemas, filled with generated records.
+
+The builders' tests and the throughput benchmark run on these; a user can also try the
+whole chain (build, check, export) without the real datasets. Every column and field of
+the official releases is written, used by the builders or not, so a reader that trips on
+an unexpected column would show here. The text is word salad from small vocabularies.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+from training.sources import esci, m2
+
+_BRANDS = ["Acme", "Nordlicht", "Sakura", "Veloz", "Bellamare", "Orion", "Kestrel", "Tundra", "Mirabel", "Zephyr",
+           "Halcyon", "Brightwood", "Quokka", "Lumen", "Ferro", "Aster"]
+_ADJECTIVES = ["waterproof", "wireless", "stainless", "organic", "portable", "vintage", "compact", "heavy duty",
+               "foldable", "rechargeable", "cotton", "leather", "ceramic", "bamboo", "magnetic", "adjustable"]
+_NOUNS = ["backpack", "headphones", "water bottle", "desk lamp", "phone case", "yoga mat", "coffee grinder",
+          "hiking boots", "charging cable", "cutting board", "sunglasses", "dog leash", "tent", "keyboard",
+          "frying pan", "rain jacket", "office chair", "bike light", "teapot", "watch strap"]
+_ESCI_LABELS = ["E"] * 12 + ["S"] * 4 + ["C"] + ["I"] * 3  # about the release's label shares
+_SENTENCES = ["It is very comfortable and the fit is true to size.", "The quality is great for the price.",
+              "Battery life is short and charging takes ages.", "The color is lovely and it looks stylish.",
+              "Shipping was fast and the packaging was neat.", "The material feels cheap and it broke quickly.",
+              "Customer service sent a replacement right away.", "The instructions were confusing.",
+              "It is lightweight and easy to use.", "The smell is strong at first.", "Works as expected.",
+              "I bought this as a gift.", "Not what I hoped for.", "My second one of these."]
+_LOCALE_WORDS = {"DE": "für Damen", "JP": "レディース 用 セット", "UK": "for women", "ES": "para mujer", "FR": "pour femme",
+                 "IT": "da donna"}
+
+
+def _title(rng: random.Random) -> tuple[str, str]:
+    brand = rng.choice(_BRANDS)
+    return brand, f"{brand} {rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)} {rng.randint(1, 99)} {rng.choice(['cm', 'pack', 'l', 'in'])}"
+
+
+def write_esci(folder, examples: int, seed: int = 0) -> Path:
+    """About `examples` judged query-product pairs, 2-16 per query."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = random.Random(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    product_rows: dict[str, list] = {name: [] for name in (
+        "product_id", "product_title", "product_description", "product_bullet_point", "product_brand",
+        "product_color", "product_locale")}
+    example_rows: dict[str, list] = {name: [] for name in (
+        "example_id", "query", "query_id", "product_id", "product_locale", "esci_label", "small_version",
+        "large_version", "split")}
+    query_id = 0
+    while len(example_rows["example_id"]) < examples:
+        locale = rng.choice(["us", "es", "jp"])
+        query = f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)}"
+        for _ in range(rng.randint(2, 16)):
+            product_id = f"B{len(product_rows['product_id']):09d}"
+            brand, title = _title(rng)
+            for name, value in (("product_id", product_id), ("product_title", title),
+                                ("product_description", f"{title}. {rng.choice(_SENTENCES)}"),
+                                ("product_bullet_point", "\n".join(rng.sample(_SENTENCES, 3))),
+                                ("product_brand", brand if rng.random() > 0.05 else None),
+                                ("product_color", rng.choice(["black", "red", None])), ("product_locale", locale)):
+                product_rows[name].append(value)
+            for name, value in (("example_id", len(example_rows["example_id"])), ("query", query),
+                                ("query_id", query_id), ("product_id", product_id), ("product_locale", locale),
+                                ("esci_label", rng.choice(_ESCI_LABELS)), ("small_version", 0),
+                                ("large_version", 1), ("split", rng.choice(["train", "test"]))):
+                example_rows[name].append(value)
+        query_id += 1
+    pq.write_table(pa.table(product_rows), folder / esci.PRODUCTS_FILE)
+    pq.write_table(pa.table(example_rows), folder / esci.EXAMPLES_FILE)
+    return folder
+
+
+def write_reviews(folder, count: int, seed: int = 0, category: str = "All_Beauty") -> Path:
+    """`count` reviews of about count/8 products, and the products' metadata."""
+    rng = random.Random(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    products = max(1, count // 8)
+    with open(folder / f"meta_{category}.jsonl", "w", encoding="utf-8") as meta:
+        for number in range(products):
+            _, title = _title(rng)
+            noun = title.split()[-3]
+            meta.write(json.dumps({
+                "main_category": category.replace("_", " "), "title": title, "average_rating": 4.1,
+                "rating_number": 8, "features": [rng.choice(_SENTENCES)], "description": [], "price": None,
+                "images": [], "videos": [], "store": title.split()[0],
+                "categories": [category.replace("_", " "), noun.title()] if rng.random() > 0.2 else [],
+                "details": {"Color": "Black"}, "parent_asin": f"P{number:09d}", "bought_together": None,
+            }) + "\n")
+    with open(folder / f"{category}.jsonl", "w", encoding="utf-8") as handle:
+        for number in range(count):
+            parent = f"P{rng.randrange(products):09d}"
+            text = " ".join(rng.sample(_SENTENCES, rng.randint(1, 5)))
+            handle.write(json.dumps({
+                "rating": float(rng.choice([1, 2, 3, 4, 5, 5, 5, 4])), "title": rng.choice(["Great", "Meh", "Love it", ""]),
+                "text": text.replace(". ", ".<br />", 1), "images": [], "asin": parent.replace("P", "A"),
+                "parent_asin": parent, "user_id": f"U{number}", "timestamp": 1588687728923 + number,
+                "helpful_vote": rng.choice([0, 0, 1, 2, 3, 5, 8, 13, 21]), "verified_purchase": True,
+            }) + "\n")
+    return folder
+
+
+def write_m2(folder, sessions: int, seed: int = 0) -> Path:
+    """`sessions` sessions over about sessions/2 products, many sold in several locales."""
+    rng = random.Random(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = [f"B0{number:08d}" for number in range(max(8, sessions // 2))]
+    locales_of = {i: rng.sample(sorted(m2.LANGUAGES), rng.randint(1, 3)) for i in ids}
+    with open(folder / m2.PRODUCTS_FILE, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "locale", "title", "price", "brand", "color", "size", "model", "material", "author", "desc"])
+        for product_id in ids:
+            brand, title = _title(rng)
+            for locale in locales_of[product_id]:
+                writer.writerow([product_id, locale, f"{title} {_LOCALE_WORDS[locale]}", "9.99", brand, "black", "",
+                                 "", "", "", rng.choice(_SENTENCES)])
+    by_locale: dict[str, list[str]] = {}
+    for product_id, locales in locales_of.items():
+        for locale in locales:
+            by_locale.setdefault(locale, []).append(product_id)
+    with open(folder / m2.SESSIONS_FILE, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["prev_items", "next_item", "locale"])
+        for _ in range(sessions):
+            locale = rng.choice(sorted(by_locale))
+            chosen = [rng.choice(by_locale[locale]) for _ in range(rng.randint(2, 8))]
+            writer.writerow(["[" + " ".join(f"'{i}'" for i in chosen[:-1]) + "]", chosen[-1], locale])
+    return folder
+
+
+def write_mmlu(path, count: int, seed: int = 0) -> Path:
+    rng = random.Random(seed)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        for number in range(count):
+            a, b = rng.randint(2, 99), rng.randint(2, 99)
+            options = [str(a * b + delta) for delta in rng.sample([0, 1, -1, 10], 4)]
+            writer.writerow([f"What is {a} times {b}? (question {number})", *options, "ABCD"[options.index(str(a * b))]])
+    return path
+
+
+def write_alpaca(path, count: int, seed: int = 0) -> Path:
+    rng = random.Random(seed)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = []
+    for _ in range(count):
+        noun = rng.choice(_NOUNS)
+        kind = rng.randrange(3)
+        if kind == 0:
+            records.append({"instruction": f"Describe a {noun} in one sentence.", "input": "",
+                            "output": f"A {noun} is something people use every day."})
+        elif kind == 1:
+            records.append({"instruction": "Rewrite the sentence in the passive voice.",
+                            "input": f"The customer bought the {noun}.", "output": f"The {noun} was bought by the customer."})
+        else:
+            records.append({"instruction": f"Give three tips for choosing a {noun}.", "input": "",
+                            "output": "1. Set a budget.\n2. Read the reviews.\n3. Check the return policy."})
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+WRITERS = {"esci": write_esci, "reviews": write_reviews, "m2": write_m2}
+
+
+def write_source(name: str, where, records: int, seed: int = 0) -> Path:
+    """The --input of `python -m training build NAME` with about `records` records."""
+    where = Path(where)
+    if name == "mmlu":
+        return write_mmlu(where / "synthetic_test.csv", records, seed)
+    if name == "alpaca":
+        return write_alpaca(where / "alpaca_data_cleaned.json", records, seed)
+    return WRITERS[name](where / name, records, seed)
+
