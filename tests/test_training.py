@@ -219,7 +219,8 @@ def test_reviews_unusable_records_are_skipped_and_counted(tmp_path):
 
     folder = tmp_path / "reviews"
     folder.mkdir()
-    records = [_review(rating=4.5), _review(text=""), _review(rating=2.0, text="Too small, cheap material, broke fast.")]
+    records = [_review(rating=4.5), _review(text=""),
+               _review(rating=2.0, title="", text="Two problems:<br />1. too small<br />2. broke fast.")]
     with gzip.open(folder / "Toys.jsonl.gz", "wt", encoding="utf-8") as handle:  # the release's .gz files read too
         handle.writelines(json.dumps(r) + "\n" for r in records)
     report = build(SOURCES["reviews"], folder, tmp_path / "out.jsonl")
@@ -229,7 +230,9 @@ def test_reviews_unusable_records_are_skipped_and_counted(tmp_path):
     assert tallies["reviews-helpfulness"].skipped == {
         "product with fewer than 5 reviews of different helpful-vote counts": 1}
     question = data.load_questions(tmp_path / "out.jsonl")[0]
-    assert question.output_field == 2 and "a review text for a product\n" in question.input_field
+    assert question.output_field == 2
+    assert "a review text for a product\nTwo problems: 1. too small 2. broke fast.\nOutput:" in question.input_field
+    assert classify(question.input_field, True).choices == (1, 2, 3, 4, 5)
 
 
 def test_review_aspects_come_from_the_lexicon():

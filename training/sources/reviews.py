@@ -144,11 +144,12 @@ def rating(data: ReviewsData, rng: random.Random):
             by_rating.setdefault(stars, []).append(review)
     # Ratings in turn, so a sample is as balanced over 1-5 as the data allows.
     for review in interleaved(by_rating, rng):
-        body = shorten(review.text, MAX_REVIEW_CHARS)
+        # The text on one line: a numbered list inside a review would read as answer options.
+        lines = "\n".join(part for part in (review.title, one_line(shorten(review.text, MAX_REVIEW_CHARS))) if part)
         prompt = (
             "Instructions: Evaluate the following product review on a scale of 1 to 5, with 1 being very negative "
             f"and 5 being very positive.\nInput: a review text for {data.product_phrase(review)}\n"
-            f"{review.title}\n{body}\nOutput:\nAnswer: "
+            f"{lines}\nOutput:\nAnswer: "
         )
         yield Built(prompt, _whole_rating(review.rating))
 
