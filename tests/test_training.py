@@ -416,7 +416,7 @@ def test_cli_help_names_every_source_and_task(capsys):
     assert exited.value.code == 0
     printed = capsys.readouterr().out
     for source in SOURCES.values():
-        assert f"{source.name}: --input is a" in printed
+        assert f"{source.name} (--input: {source.input_help})" in printed
         assert all(task.name in printed for task in source.tasks)
 
 

@@ -17,13 +17,17 @@ from training.sources import SOURCES
 def _sources_epilog() -> str:
     lines = ["sources:"]
     for source in SOURCES.values():
-        lines.append(f"  {source.name}: --input is a {source.input_help}")
+        lines.append(f"  {source.name} (--input: {source.input_help})")
         lines += [f"      {task.name} ({task.task_type}, {task.metric}): {task.summary}" for task in source.tasks]
     return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description="Training data for the QLoRA fine-tune: build ShopBench questions from public datasets, "
+        "check them, export them as chat records for axolotl.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser(
