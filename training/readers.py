@@ -41,10 +41,11 @@ def parquet_columns(path, columns: tuple[str, ...]) -> dict[str, list]:
     return {column: table.column(column).to_pylist() for column in columns}
 
 
-def require(path, line: int, record: dict, fields: tuple[str, ...], where: str = "") -> None:
+def require(path, where, record: dict, fields: tuple[str, ...]) -> None:
+    """`where`: the line number, or "record N" in a JSON array."""
     for name in fields:
         if name not in record:
-            raise DataError(f"{path}:{where or line}: field '{name}': missing")
+            raise DataError(f"{path}:{where}: field '{name}': missing")
 
 
 def json_lines(path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
@@ -80,7 +81,7 @@ def json_records(path, fields: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
         where = f"record {number}"
         if not isinstance(record, dict):
             raise DataError(f"{path}:{where}: expected a JSON object")
-        require(path, 0, record, fields, where)
+        require(path, where, record, fields)
         yield where, record
 
 

@@ -57,7 +57,7 @@ def question_record(task: Task, built: Built) -> dict:
 
 
 _SPACE = re.compile(r"\s+")
-_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 
 def one_line(text) -> str:
@@ -65,7 +65,7 @@ def one_line(text) -> str:
     through it, so a numbered list keeps one line per item and BLEU sees one line."""
     if text is None:
         return ""
-    return _SPACE.sub(" ", _HTML_BREAK.sub(" ", str(text))).strip()
+    return _SPACE.sub(" ", HTML_BREAK.sub(" ", str(text))).strip()
 
 
 def shorten(text: str, limit: int) -> str:

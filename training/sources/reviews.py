@@ -19,7 +19,7 @@ from pathlib import Path
 from shopbench import spec
 from shopbench.data import DataError
 from training import readers
-from training.records import Built, Source, Task, interleaved, numbered, one_line, shorten, shuffled
+from training.records import HTML_BREAK, Built, Source, Task, interleaved, numbered, one_line, shorten, shuffled
 
 REVIEW_FIELDS = ("rating", "title", "text", "parent_asin", "helpful_vote")
 META_FIELDS = ("parent_asin", "title", "main_category", "categories")
@@ -119,7 +119,7 @@ def load(folder) -> ReviewsData:
     reviews = []
     for path in review_files:
         for _, record in readers.json_lines(path, REVIEW_FIELDS):
-            text = re.sub(r"<br\s*/?>", "\n", str(record["text"] or ""), flags=re.IGNORECASE).strip()
+            text = HTML_BREAK.sub("\n", str(record["text"] or "")).strip()
             reviews.append(
                 Review(record["rating"], one_line(record["title"]), text, str(record["parent_asin"]), record["helpful_vote"])
             )
