@@ -1,6 +1,6 @@
 """The repository's tools for working with a ShopBench model.
 
-    python run.py classify --data FILE [--output FILE]  # task type and decoding profile
+    python run.py classify --data FILE [--output FILE] [--show-misses N]  # task type and decoding profile
     python run.py predict --data FILE --output FILE     # answers as JSON Lines, for
                                                         # local_evaluation.py --responses
     python run.py check-submission --track N            # what would fail a push
@@ -42,14 +42,14 @@ def predict(args) -> int:
 
 
 def classify(args) -> int:
-    """Route every question; with known task types, report accuracy and confusions."""
+    """Route every question; with known task types, report accuracy, confusions and misses."""
     from routing.classifier import classify as route_prompt
 
     try:
         prompts = data.load_prompts(args.data)
     except DataError as exc:
         return cli.fail(str(exc))
-    routes = [route_prompt(p.input_field, p.is_multiple_choice) for p in prompts]
+    routes = [route_prompt(p.input_field, None if args.ignore_flag else p.is_multiple_choice) for p in prompts]
     lines = "".join(json.dumps({"task_type": r.task_type, "profile": r.profile}) + "\n" for r in routes)
     if args.output:
         data.write_atomically(args.output, lines)
@@ -57,24 +57,40 @@ def classify(args) -> int:
     else:
         sys.stdout.write(lines)
         summary = sys.stderr
-    known = [(p.task_type, r.task_type) for p, r in zip(prompts, routes) if p.task_type is not None]
+    known = [(p, r.task_type) for p, r in zip(prompts, routes) if p.task_type is not None]
     if known:
-        print(confusion_table(known), file=summary)
+        print(routing_report(known, args.show_misses), file=summary)
     return 0
 
 
-def confusion_table(pairs: list[tuple[str, str]]) -> str:
-    """Accuracy, then a table of true task type (rows) by predicted task type (columns)."""
+def routing_report(routed: list[tuple[data.Prompt, str]], show_misses: int = 0) -> str:
+    """Accuracy; a table of true task type (rows) by predicted task type (columns); the
+    accuracy of each task, worst first, when the data names tasks; the first misses."""
+    from shopbench.report import table
+
+    pairs = [(prompt.task_type, guess) for prompt, guess in routed]
     right = sum(truth == guess for truth, guess in pairs)
     types = [t for t in spec.TASK_TYPES if any(t in pair for pair in pairs)]
     short = {t: "NER" if t == spec.NER else t for t in types}
-    width = max(len(s) for s in short.values())
-    rows = [f"task_type accuracy: {right}/{len(pairs)} ({right / len(pairs):.1%})", "",
-            "true \\ predicted".ljust(width) + "".join(short[t].rjust(width + 2) for t in types)]
-    for truth in types:
-        counts = [sum(1 for pair in pairs if pair == (truth, guess)) for guess in types]
-        rows.append(short[truth].ljust(width) + "".join(str(c).rjust(width + 2) for c in counts))
-    return "\n".join(rows)
+    lines = [f"task_type accuracy: {right}/{len(pairs)} ({right / len(pairs):.1%})", ""]
+    confusion = [[short[truth], *(str(pairs.count((truth, guess))) for guess in types)] for truth in types]
+    lines += table(["true \\ predicted", *(short[t] for t in types)], confusion, right=set(range(1, len(types) + 1)))
+    by_task: dict[str, list[bool]] = {}
+    for prompt, guess in routed:
+        if prompt.task_name is not None:
+            by_task.setdefault(prompt.task_name, []).append(prompt.task_type == guess)
+    if by_task:
+        rows = sorted(([name, str(sum(hits)), str(len(hits)), f"{sum(hits) / len(hits):.1%}"]
+                       for name, hits in by_task.items()), key=lambda row: (int(row[1]) / int(row[2]), row[0]))
+        lines += ["", *table(["task", "right", "n", "accuracy"], rows, right={1, 2, 3})]
+    misses = [(prompt, guess) for prompt, guess in routed if prompt.task_type != guess]
+    if show_misses and misses:
+        lines += ["", f"misrouted ({min(show_misses, len(misses))} of {len(misses)}):"]
+        for prompt, guess in misses[:show_misses]:
+            text = " ".join(prompt.input_field.split())[:80]
+            lines.append(f"  {prompt.task_name or '-'}: {short.get(prompt.task_type, prompt.task_type)} -> "
+                         f"{short.get(guess, guess)}: {text}")
+    return "\n".join(lines)
 
 
 def check_submission(args) -> int:
@@ -143,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--data", default=cli.DEFAULT_DATA, metavar="FILE",
                          help="JSON Lines with input_field (task_type and is_multiple_choice optional)")
     command.add_argument("--output", metavar="FILE", help="write the JSON lines here instead of standard output")
+    command.add_argument("--show-misses", type=int, default=0, metavar="N",
+                         help="list the first N misrouted questions (first 80 characters each)")
+    command.add_argument("--ignore-flag", action="store_true",
+                         help="route without is_multiple_choice, from the prompt's structure alone")
     command = add_command(
         commands, "predict", predict, "answer questions with the model and save the responses",
         "Answer every question with the model, in the official evaluator's batches, and write JSON Lines "

@@ -8,16 +8,70 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# "1. x", "1.x", "1) x", "1: x", "(1) x", "[1] x"; numbers of one or two digits.
-_NUMBERED_LINE = re.compile(r"^\s*(?:\((\d{1,2})\)|\[(\d{1,2})\]|(\d{1,2})\s*[.):](?!\d))\s*(.*)$")
-# "Label: value" lines such as "Query: tablette asus" or "Aspect: comfort".
-_LABELLED_LINE = re.compile(r"^\s*([A-Za-z][A-Za-z ]{0,40}?)\s*:\s*(.*)$")
+from routing import lexicon
+
+# How a candidate is numbered, numbers of one or two digits: at a line's start "1. x", "1.x",
+# "1) x", "1: x", "1 - x", "(1) x", "[1] x", "| 1 | x |" (a table row), "Listing 1 — x",
+# "\"1\": x" and {"id": 1, ...} (JSON); inside a JSON array, "\"1. x\"" several to a line.
+_NUMBERED_LINE = re.compile(
+    r"^\s*(?:[-*•]\s*)?(?:\((\d{1,2})\)|\[(\d{1,2})\]|(\d{1,2})(?:\s*[.):]|\s+[-–—])(?!\d)|\|\s*(\d{1,2})\s*\||"
+    r"[^\W\d_]{2,12}\s+#?(\d{1,2})\s*[:.)—–-]\s|\"(\d{1,2})\"\s*:|"
+    r"\{?\s*\"(?:id|n|no|num|number|idx|index|key)\"\s*:\s*\"?(\d{1,2})\b)"
+)
+_IN_JSON_ARRAY = re.compile(r"\"(\d{1,2})[.:)]\s")
 _ANSWER_SLOTS = {"output", "answer", "response", "result", "results"}
+# "Label: value" lines such as "Query: tablette asus", in any script; "**Label**:" too.
+_FIELD = re.compile(r"^(?:\*\*)?([^\W\d_][^:：\n]{0,40}?)(?:\*\*)?\s*[:：]\s*(.*)$")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])\s*")
+# A JSON or YAML-in-quotes pair: "task": "Return the ids of ...".
+_JSON_PAIR = re.compile(r'"([^"\n]{1,40})"\s*:\s*"((?:[^"\\\n]|\\.)*)"')
+# A blank to fill in a form: "Brand: ____", "Size: ...", JSON "brand": null.
+_BLANK = re.compile(r"^(?:_{2,}|\.{3,}|…|\?+|\[\s*\]|\(\s*\)|null)(?:\s|$)", re.IGNORECASE)
+_JSON_NULL = re.compile(r'"([^"\n]{1,40})"\s*:\s*null\b')
+# A Markdown heading names the block under it: "### Query".
+_HEADING = re.compile(r"^#{1,6}\s*([^\W\d_][^:：\n]{0,40}?)\s*[:：]?\s*$")
+# "从标题中提取品牌：<title>": a label that gives an order is the instruction, not a field.
+_INSTRUCTING_LABEL = lexicon.pattern(lexicon.COPY_VERBS, lexicon.WRITE_VERBS, lexicon.RANK_WORDS, lexicon.SELECT_WORDS)
+# A question someone else asked is the data of a question-answering task, not the instruction.
+_ASKED_BY_SOMEONE = re.compile(r"\b(?:customer|user|shopper|buyer|client|kunde|client|cliente)")
+# A line that gives an order rather than data ends a data block.
+_STARTS_INSTRUCTION = re.compile(
+    r"^(?:please|now|then|based on|given|using|according to|you|your|select|choose|pick|rank|sort|order|"
+    r"extract|identify|list|output|return|answer|respond|reply|write|generate|translate|summari[sz]e|describe|"
+    r"explain|find|which|what|how|do not|don't|only|retrieve|return|give|tell|name|put|arrange|rate|fill|"
+    r"complete|copy|tag|classify|bitte|veuillez|por favor|per favore)\b|^(?:以下|请|次の|下記)",
+    re.IGNORECASE,
+)
+# A quoted title or review (four words or more) is data; a short quoted name ('brand') may be the instruction's.
+_LONG_QUOTE = re.compile(
+    r"(?<!\w)'(?:[^'\n]|'(?=\w)){24,400}?'(?!\w)|\"[^\"\n]{24,400}?\"|“[^”\n]{24,400}?”|«[^»\n]{24,400}?»|"
+    r"「[^」\n]{8,400}?」|『[^』\n]{8,400}?』"
+)
 
 NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "dos": 2, "tres": 3,
+    "cuatro": 4, "cinco": 5, "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
 }
 _COUNT = r"(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")"
+# Verbs and question words that a count of items to pick follows: "select 3", "which three".
+_PICK = (
+    r"select|choose|pick|identify|retrieve|find|recommend|output|return|give|list|name|which|what|"
+    r"wähle\w*|auswählen|welche\w*|nenne\w*|choisi\w*|sélectionne\w*|quel\w*|eli[gj]\w*|selecciona\w*|"
+    r"cu[aá]les|scegli\w*|seleziona\w*|quali"
+)
+_ITEMS = (
+    r"numbers?|indices|indexes|ids?|items?|products?|candidates?|options?|answers?|snippets?|aspects?|quer(?:y|ies)|"
+    r"reviews?|results?|categor(?:y|ies)|titles?|keywords?|entr(?:y|ies)|choices?|labels?|keys?|listings?|"
+    r"produkte?|artikel|aspekte?|produits?|productos?|prodotti|categorías?|catégories?"
+)
+_PICK_WORD = re.compile(rf"(?<!\w)(?:{_PICK}|answer|output|return)(?!\w)")
+_COUNT_PATTERNS = (
+    re.compile(rf"(?<!\w)(?:{_PICK})\s+(?:only\s+|exactly\s+|the\s+|top\s+|de\s+|der\s+|of\s+)*{_COUNT}(?!\w)"),
+    re.compile(rf"(?<!\w){_COUNT}\s+(?:\w+\s+)?(?:{_ITEMS})(?!\w)"),
+    re.compile(rf"(?<!\w)top[\s-]?{_COUNT}(?!\w)"),
+    re.compile(r"(\d|[二两三四五])\s*(?:つ|個|个|件|項目|项|款|条)"),
+)
 
 
 @dataclass(frozen=True)
@@ -27,20 +81,23 @@ class CandidateList:
     last_line: int
 
 
-def _number(match: re.Match) -> int:
-    return int(next(g for g in match.groups()[:3] if g is not None))
+def _markers(prompt: str):
+    """(number, line) for every candidate number, in reading order."""
+    for line_number, line in enumerate(prompt.splitlines()):
+        match = _NUMBERED_LINE.match(line)
+        if match:
+            yield int(next(g for g in match.groups() if g is not None)), line_number
+        elif '"' in line:
+            for inline in _IN_JSON_ARRAY.finditer(line):
+                yield int(inline.group(1)), line_number
 
 
 def candidate_list(prompt: str) -> CandidateList | None:
-    """The prompt's list of numbered candidates: the last run of two or more lines numbered
+    """The prompt's list of numbered candidates: the last run of two or more items numbered
     consecutively from 0 or 1. Unnumbered lines inside a run continue the previous item."""
     runs: list[CandidateList] = []
     current: list[tuple[int, int]] = []  # (number, line)
-    for line_number, line in enumerate(prompt.splitlines()):
-        match = _NUMBERED_LINE.match(line)
-        if not match:
-            continue
-        number = _number(match)
+    for number, line_number in _markers(prompt):
         if current and number == current[-1][0] + 1:
             current.append((number, line_number))
             continue
@@ -53,11 +110,66 @@ def candidate_list(prompt: str) -> CandidateList | None:
 
 
 def instruction(prompt: str, candidates: CandidateList | None) -> str:
-    """The prompt without its candidate lines, lowercased: where the task is described."""
+    """The prompt's instruction alone, lowercased, one line per prompt line: candidate
+    lines, the values of labelled data fields ("Review: ...", and the block of lines under
+    an empty data label) and long quoted spans are removed, so that words inside a review
+    or a title ("rank", "entity", "translate") cannot steer routing."""
     lines = prompt.splitlines()
     if candidates is not None:
-        lines = lines[: candidates.first_line] + lines[candidates.last_line + 1 :]
-    return "\n".join(lines).lower()
+        lines = lines[: candidates.first_line] + [""] * (candidates.last_line + 1 - candidates.first_line) + lines[
+            candidates.last_line + 1 :
+        ]
+    kept: list[str] = []
+    in_data_block = False
+    ending = answer_label(prompt)
+    for line in lines:
+        kept.extend(value for key, value in _JSON_PAIR.findall(line) if _label_name(key) in lexicon.INSTRUCTION_LABELS)
+        stripped = _LONG_QUOTE.sub(" ", line).strip()
+        label = _field_label(stripped)
+        if label is not None:
+            in_data_block = False
+            name, value = label
+            instructs = name in lexicon.INSTRUCTION_LABELS and not _ASKED_BY_SOMEONE.search(name)
+            if instructs or _STARTS_INSTRUCTION.match(value):
+                kept.append(value)
+            elif not value and name not in _ANSWER_SLOTS:
+                in_data_block = True
+            else:
+                # 'Customer query: "...". Order the items above': an order after the data.
+                kept.extend(part for part in _SENTENCE_BREAK.split(value)[1:] if _STARTS_INSTRUCTION.match(part))
+            continue
+        if not stripped or _STARTS_INSTRUCTION.match(stripped.lower()):
+            in_data_block = False
+        if not in_data_block:
+            kept.append(stripped)
+    return "\n".join(kept + [ending]).lower()
+
+
+def _field_label(line: str) -> tuple[str, str] | None:
+    """("review", "great fit") for "Review: great fit", ("query", "") for "### Query";
+    None for a line that is no field."""
+    match = _FIELD.match(line) or _HEADING.match(line)
+    if not match or len(match.group(1).split()) > 4 or _STARTS_INSTRUCTION.match(match.group(1)):
+        return None
+    if _INSTRUCTING_LABEL.search(match.group(1).lower()):
+        return None
+    return _label_name(match.group(1)), match.group(2).strip() if match.re is _FIELD else ""
+
+
+def _label_name(label: str) -> str:
+    """"answer_format" and "Answer format" name the same label."""
+    return " ".join(label.replace("_", " ").lower().split())
+
+
+def blank_fields(prompt: str) -> list[str]:
+    """The labels of a form's blanks: "brand" for "Brand: ____" or JSON "brand": null."""
+    names = []
+    for line in prompt.splitlines():
+        label = _field_label(line.strip())
+        if label is not None and _BLANK.match(label[1]):
+            names.append(label[0])
+        names.extend(_label_name(key) for key in _JSON_NULL.findall(line))
+    return names
 
 
 def last_line(prompt: str) -> str:
@@ -65,14 +177,28 @@ def last_line(prompt: str) -> str:
     return lines[-1] if lines else ""
 
 
+def without_answer_slots(text: str) -> str:
+    """Lowercased instruction text less its "Answer:"-style lines; "" when that is all it has."""
+    return "\n".join(
+        line for line in text.splitlines() if line.strip() and line.strip().rstrip(":：").strip() not in _ANSWER_SLOTS
+    )
+
+
+def answer_label(prompt: str) -> str:
+    """The label of an empty field that ends the prompt ("brand" for "Brand:"), lowercased;
+    "" when the prompt ends otherwise. It names what the answer is."""
+    label = _field_label(last_line(prompt))
+    return label[0] if label is not None and not label[1] else ""
+
+
 def labelled_fields(prompt: str) -> list[tuple[str, str]]:
-    """("Query", "tablette asus")-style fields with a value, in order; answer slots
+    """("query", "tablette asus")-style fields with a value, in order; answer slots
     ("Output:", "Answer:") and empty values are left out."""
     fields = []
     for line in prompt.splitlines():
-        match = _LABELLED_LINE.match(line)
-        if match and match.group(2).strip() and match.group(1).strip().lower() not in _ANSWER_SLOTS:
-            fields.append((match.group(1).strip(), match.group(2).strip()))
+        label = _field_label(line.strip())
+        if label is not None and label[1] and label[0] not in _ANSWER_SLOTS:
+            fields.append(label)
     return fields
 
 
@@ -95,17 +221,17 @@ def subject_text(prompt: str) -> str:
 
 
 def requested_count(text: str) -> int | None:
-    """How many items the instruction asks for: "select 3", "three numbers", "top-3"."""
-    patterns = (
-        rf"\b(?:select|choose|pick|identify|retrieve|find|recommend|output|return|give|list)\s+(?:only\s+|exactly\s+|the\s+|top\s+)*{_COUNT}\b",
-        rf"\b{_COUNT}\s+(?:numbers|indices|indexes|ids|items|products|candidates|options|answers|snippets|aspects|queries|reviews|results)\b",
-        rf"\btop[\s-]?{_COUNT}\b",
-    )
-    for pattern in patterns:
-        match = re.search(pattern, text)
-        if match:
-            word = match.group(1)
-            return int(word) if word.isdigit() else NUMBER_WORDS[word]
+    """How many items the instruction asks for: "select 3", "three numbers", "top-3",
+    "wähle 3", "3つ選んで". "N products" counts only in a sentence that asks to pick ("you
+    will see one search query" does not)."""
+    for pattern in _COUNT_PATTERNS:
+        for sentence in _SENTENCE_BREAK.split(text) if pattern is _COUNT_PATTERNS[1] else [text]:
+            if pattern is _COUNT_PATTERNS[1] and not _PICK_WORD.search(sentence):
+                continue
+            match = pattern.search(sentence)
+            if match:
+                word = match.group(1)
+                return int(word) if word.isdigit() else NUMBER_WORDS[word]
     return None
 
 

@@ -1,51 +1,89 @@
-"""Which task a prompt is, read from its structure rather than from known sentences.
+"""Which task a prompt is, read from its structure and from what its instruction asks for.
 
 `task_type` is the official type, whose parser will read the answer; `profile` is how to
 decode it. They differ for extractive generation ("extract the keyphrase from the
 review"): scored as generation, decoded by copying from the prompt like NER.
 
-The rules, in order:
-1. The evaluator's `is_multiple_choice` flag is true only for multiple-choice batches, so
-   true means multiple choice. With the flag false (or unknown) a prompt is still multiple
-   choice when it ends in an "Answer:" slot, which only ShopBench's multiple-choice
-   prompts do; that keeps mixed batches right.
-2. An instruction about entities or entity types is NER.
-3. An instruction to extract a phrase, keyphrase or span is extractive generation.
-4. With a numbered candidate list: a requested count smaller than the list is retrieval;
-   otherwise ranking words (rank, permutation, order, sort) make a ranking; otherwise an
-   instruction to write text that never asks for numbers is generation (a list of
-   features to describe); otherwise a list longer than five is retrieval (the ranking
-   parser reads at most 5 items) and a list of five or fewer is a ranking.
+Only the instruction is read for words (`anatomy.instruction`: the prompt without its
+candidate list, its labelled data fields and long quoted text), so a review that says
+"rank" or a title that says "entity" steers nothing. The rules, in order:
+
+1. The evaluator's `is_multiple_choice` flag decides multiple choice whenever it is a
+   bool: the kit groups questions by task type and passes the flag with every batch, so
+   False means "not multiple choice", whatever the prompt ends with. Only an unknown flag
+   (None) is read from structure: an "Answer:" slot after options or a rating scale.
+2. A candidate list with an explicit request for its numbers (rank/sort/order words, a
+   count to select, "numbers", "indices") is ranking or retrieval.
+3. An instruction to pull something out of the given text is extraction. NER when it asks
+   for entities, for a stated value (brand, colour, size, material, an attribute's value),
+   or for a kind (product type, category) that must be copied from the text; extractive
+   generation when it copies a free phrase (keyphrase, snippet) out of a review.
+4. A candidate list with a request to select, and no request to write, is ranking or
+   retrieval: a requested count smaller than the list is retrieval, ranking words make a
+   ranking, otherwise a list longer than five is retrieval (the ranking parser reads at
+   most 5 items) and a shorter one a ranking.
 5. Everything else is generation.
+
+Where the evidence is weak, the cheaper mistake wins. A short span copied from the
+prompt scores well as generation too (ROUGE-L and embeddings reward the right words),
+while a sentence scored by micro-F1 scores 0; so an instruction that asks to name a stated
+value from the text is extraction even without the word "extract". Numbers given to a
+free-text question lose everything, so a numbered list inside free text makes ranking or
+retrieval only when the instruction asks for its numbers or for a selection. And a flag
+that is a bool is never second-guessed: overruling it costs a whole answer shape.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from routing import anatomy
+from routing import anatomy, lexicon
 from shopbench import spec
 
-_ENTITY = re.compile(
-    r"\bentit(?:y|ies)\b|named[- ]entity|\bner\b|entität|entité|entidad|entità|エンティティ|固有表現|实体"
-)
-_EXTRACT = re.compile(r"\bextract|\bcopy\b|\bquote\b|extrahier|extrai|extrae|estrai|抽出|抽取|提取")
-_PHRASE = re.compile(
-    r"key ?phrases?|\bphrases?\b|\bspans?\b|\bwords?\b|\bterms?\b|schlüssel|frase|phrase|キーフレーズ|フレーズ|关键"
-)
-_RANK = re.compile(
-    r"\brank|\bre-?rank|permutation|\bre-?order|\border (?:them|the|these|all)|\bsort|"
-    r"most relevant to (?:the )?least|rangier|ordne|sortier|classe[rz]|ordena|clasifica|ordina|並べ|順位|排序|排列"
-)
-_WRITE = re.compile(
-    r"\b(?:write|generate|describe|summari[sz]e|explain|translate|compose|draft|rewrite|paraphrase)\b"
-)
-_NUMBERS_WANTED = re.compile(
-    r"\bnumbers?\b|\bindi(?:ces|ce)\b|\bindex|\bids?\b|comma|\bselect|\bchoose|\bpick|\bwhich\b"
-)
-_ANSWER_SLOT = re.compile(r"^(?:answer|antwort|respuesta|réponse|risposta|回答|答案)\s*[:：]?$", re.IGNORECASE)
 _MAX_RANKING_ITEMS = 5  # the official ranking parser keeps values up to 5
 _DEFAULT_RETRIEVAL_COUNT = 3  # hit rate@3 reads the first three numbers
+_VERB_TO_SLOT_CHARS = 60  # how far a requested value may follow the verb asking for it
+_QUESTION_TO_SLOT_CHARS = 20  # "what is the brand", "which colour": a question word stays close
+
+
+_WRITE = lexicon.pattern(lexicon.WRITE_VERBS)
+_ASK = lexicon.pattern(lexicon.EXTRACT_VERBS)
+_COPY = lexicon.pattern(lexicon.COPY_VERBS)
+_VALUE = lexicon.pattern(lexicon.VALUE_SLOTS)
+_KIND = lexicon.pattern(lexicon.KIND_SLOTS)
+_PHRASE = lexicon.pattern(lexicon.PHRASE_SLOTS)
+_SOURCE = lexicon.pattern(lexicon.SOURCE_PHRASES)
+_ENTITY_TASK = lexicon.pattern(lexicon.ENTITY_TASK)
+_QUESTION = lexicon.pattern(lexicon.QUESTION_WORDS)
+_WHICH_WORDS = lexicon.pattern(lexicon.WHICH_WORDS)
+_OPINION_SOURCE = lexicon.pattern(lexicon.OPINION_SOURCES)
+_TRANSFORM = lexicon.pattern(lexicon.TRANSFORM_WORDS)
+# Searched once over the whole instruction, so that sentences are searched only for cues it has.
+_EXTRACTION_CUES = {
+    "transform": _TRANSFORM, "copy": _COPY, "write": _WRITE, "entity": _ENTITY_TASK, "source": _SOURCE,
+    "value": _VALUE, "kind": _KIND, "phrase": _PHRASE, "which words": _WHICH_WORDS,
+}
+_RANK = lexicon.pattern(lexicon.RANK_WORDS)
+_SELECT = lexicon.pattern(lexicon.SELECT_WORDS)
+_NUMBERS = lexicon.pattern(lexicon.NUMBER_WORDS)
+# Nouns of written output: "give a description of the material" asks for writing.
+_WRITTEN_THING = re.compile(
+    r"(?<!\w)(?:description|summary|explanation|paragraph|essay|title|headline|review|reason|sentence|story|"
+    r"advertisement|slogan|response|reply|answer|translation|overview)s?(?!\w)"
+)
+# "no brand", "without the colour": a value the answer must leave out.
+_NEGATION = re.compile(r"(?<!\w)(?:no|not|without|except|excluding|ohne|sans|sin|senza)\s+(?:\w+\s+)?$")
+# Arithmetic over values is reasoning, not extraction: "what is the total weight".
+_ARITHMETIC = re.compile(r"(?<!\w)(?:total|sum|combined|altogether|how many|how much|per unit|calculat\w*|comput\w*)(?!\w)")
+# "return the number of the item": one candidate's number (unless the sentence does arithmetic).
+_ONE_NUMBER = re.compile(
+    r"(?<!\w)(?:return|output|give|write|provide|answer with|reply with|respond with) (?:only )?(?:the|its) "
+    r"(?:\w+ )?number(?!\w)"
+)
+# A field that names what to extract when the prompt has no instruction sentence: "Attribute: colour".
+_EXTRACTION_FIELD = re.compile(r"attribute|entit")
+_SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*|\n+")
+_ANSWER_SLOT = re.compile(r"^(?:answer|antwort|respuesta|réponse|risposta|回答|答案)\s*[:：]?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -66,23 +104,105 @@ def _multiple_choice(prompt: str, candidates: anatomy.CandidateList | None) -> R
     return Route(spec.MULTIPLE_CHOICE, spec.MULTIPLE_CHOICE, candidates.numbers if candidates else (), 1, choices)
 
 
-def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:
-    candidates = anatomy.candidate_list(prompt)
-    if is_multiple_choice or _ANSWER_SLOT.match(anatomy.last_line(prompt)):
-        return _multiple_choice(prompt, candidates)
-    text = anatomy.instruction(prompt, candidates)
-    if _ENTITY.search(text):
-        return Route(spec.NER, spec.NER)
-    if candidates is None:
-        if _EXTRACT.search(text) and _PHRASE.search(text):
-            return Route(spec.GENERATION, spec.NER)
-        return Route(spec.GENERATION, spec.GENERATION)
-    numbers = candidates.numbers
+def _looks_multiple_choice(prompt: str, candidates: anatomy.CandidateList | None) -> bool:
+    """For an unknown flag: an answer slot after options or after a rating scale."""
+    has_answer_slot = bool(_ANSWER_SLOT.match(anatomy.last_line(prompt)))
+    return has_answer_slot and (candidates is not None or anatomy.rating_range(prompt.lower()) is not None)
+
+
+def _asks_for(sentence: str, slot: re.Pattern) -> bool:
+    """A verb asking for something followed closely by the slot, with no written thing
+    (a description, a summary) in between; in CJK text, both anywhere in the sentence."""
+    for verb in _ASK.finditer(sentence):
+        if ord(verb.group()[0]) >= 0x3000:
+            if slot.search(sentence):
+                return True
+            continue
+        reach = _QUESTION_TO_SLOT_CHARS if _QUESTION.fullmatch(verb.group()) else _VERB_TO_SLOT_CHARS
+        for found in slot.finditer(sentence, verb.end(), verb.end() + reach):
+            between = sentence[verb.end():found.start()]
+            if not _WRITTEN_THING.search(between) and not _NEGATION.search(between):
+                return True
+    return any(ord(found.group()[0]) >= 0x3000 for found in slot.finditer(sentence)) and bool(_ASK.search(sentence))
+
+
+def extraction(text: str) -> str | None:
+    """NER, extractive generation, or None, from the instruction's sentences. A sentence
+    that asks for writing (and not for copying) never counts."""
+    has = {name: bool(pattern.search(text)) for name, pattern in _EXTRACTION_CUES.items()}
+    if has["transform"] and not has["copy"]:
+        return None
+    phrase = False
+    for sentence in _SENTENCE_END.split(text):
+        copies = has["copy"] and bool(_COPY.search(sentence))
+        if has["write"] and not copies and _WRITE.search(sentence):
+            continue
+        if (has["entity"] and _ENTITY_TASK.search(sentence)) or (len(sentence) < 40 and _bare_slot(sentence)):
+            return spec.NER
+        sourced = copies or (has["source"] and bool(_SOURCE.search(sentence)))
+        if has["value"] and _asks_for(sentence, _VALUE) and (sourced or not _ARITHMETIC.search(sentence)):
+            return spec.NER
+        if sourced and has["kind"] and _asks_for(sentence, _KIND):
+            return spec.NER
+        phrase = phrase or (sourced and has["phrase"] and _asks_for(sentence, _PHRASE))
+        phrase = phrase or (has["which words"] and bool(_WHICH_WORDS.search(sentence)))
+    # A span asked for without naming a value ("the phrase about the aspect", "extract it
+    # exactly as written in the title"): from a review's opinions it is scored as
+    # generation (ROUGE-L); from a query or a title it is an entity.
+    if phrase or (has["copy"] and has["source"]):
+        return spec.GENERATION if _OPINION_SOURCE.search(text) else spec.NER
+    return None
+
+
+def _bare_slot(sentence: str) -> bool:
+    """A sentence that is only the name of a value: "brand?", "Colour:"."""
+    words = re.sub(r"[\W_]+", " ", sentence).strip()
+    return bool(words) and bool(_VALUE.fullmatch(words))
+
+
+def _extraction_slot(prompt: str, text: str) -> str | None:
+    """An answer slot that names a stated value ("Brand:", "Entities:") asks for extraction;
+    so does a field naming an attribute when the prompt has no instruction sentence."""
+    label = anatomy.answer_label(prompt)
+    if label and (_VALUE.search(label) or _ENTITY_TASK.search(label)):
+        return spec.NER
+    # A form of blanks: values are copied; kinds ("Product type: ____") only when copying is asked.
+    blanks = anatomy.blank_fields(prompt)
+    copying = bool(_COPY.search(text) or _SOURCE.search(text))
+    if any(_VALUE.search(name) or (copying and _KIND.search(name)) for name in blanks):
+        return spec.NER
+    names = [name for name, _ in anatomy.labelled_fields(prompt)]
+    if any(_ENTITY_TASK.search(name) for name in names) and not _WRITE.search(text):
+        return spec.NER
+    if not anatomy.without_answer_slots(text) and any(_EXTRACTION_FIELD.search(name) for name in names):
+        return spec.NER
+    return None
+
+
+def _list_route(text: str, numbers: tuple[int, ...]) -> Route:
     count = anatomy.requested_count(text)
     if count is not None and count < len(numbers):
         return Route(spec.RETRIEVAL, spec.RETRIEVAL, numbers, count)
-    if not _RANK.search(text) and _WRITE.search(text) and not _NUMBERS_WANTED.search(text):
-        return Route(spec.GENERATION, spec.GENERATION)
-    if _RANK.search(text) or len(numbers) <= _MAX_RANKING_ITEMS:
+    if _RANK.search(text) or (len(numbers) <= _MAX_RANKING_ITEMS and not _SELECT.search(text)):
         return Route(spec.RANKING, spec.RANKING, numbers, len(numbers))
     return Route(spec.RETRIEVAL, spec.RETRIEVAL, numbers, _DEFAULT_RETRIEVAL_COUNT)
+
+
+def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:
+    candidates = anatomy.candidate_list(prompt)
+    if is_multiple_choice if is_multiple_choice is not None else _looks_multiple_choice(prompt, candidates):
+        return _multiple_choice(prompt, candidates)
+    text = anatomy.instruction(prompt, candidates)
+    numbers = candidates.numbers if candidates is not None else ()
+    wants_numbers = bool(
+        _RANK.search(text) or _NUMBERS.search(text) or anatomy.requested_count(text)
+        or (_ONE_NUMBER.search(text) and not _ARITHMETIC.search(text))
+    )
+    if numbers and wants_numbers:
+        return _list_route(text, numbers)
+    extracted = extraction(text) or _extraction_slot(prompt, text)
+    if extracted is not None:
+        return Route(extracted, spec.NER)
+    if numbers and _SELECT.search(text) and not _WRITE.search(text):
+        return _list_route(text, numbers)
+    return Route(spec.GENERATION, spec.GENERATION)

@@ -35,6 +35,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
         parser.error("--limit must be at least 1")
     if getattr(args, "batch_size", None) is not None and not 1 <= args.batch_size <= spec.MAX_BATCH_SIZE:
         parser.error(f"--batch-size must be from 1 to {spec.MAX_BATCH_SIZE}")
+    if getattr(args, "show_misses", 0) < 0:
+        parser.error("--show-misses must be at least 0")
     return args
 
 

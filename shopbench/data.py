@@ -142,6 +142,7 @@ class Prompt:
     input_field: str
     task_type: str | None
     is_multiple_choice: bool | None
+    task_name: str | None = None
 
 
 def load_prompts(path) -> list[Prompt]:
@@ -159,7 +160,8 @@ def load_prompts(path) -> list[Prompt]:
             raise _error(path, line, "is_multiple_choice", "expected true or false")
         if flag is None and task_type is not None:
             flag = task_type == spec.MULTIPLE_CHOICE
-        prompts.append(Prompt(record["input_field"], task_type, flag))
+        task_name = record.get("task_name")
+        prompts.append(Prompt(record["input_field"], task_type, flag, task_name if isinstance(task_name, str) else None))
     if not prompts:
         raise DataError(f"{path}: no questions")
     return prompts

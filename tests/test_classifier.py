@@ -30,10 +30,23 @@ def test_paraphrases(prompt, flag, task_type, profile):
     assert (route.task_type, route.profile) == (task_type, profile)
 
 
-def test_flag_false_never_reads_options_as_multiple_choice_without_an_answer_slot():
-    prompt = "Which of these fit a query 'tent'?\n0. tent stakes\n1. sofa\n2. tarp\n3. pan\nOutput:"
-    assert classify(prompt, False).task_type == spec.RANKING
-    assert classify(prompt, True).task_type == spec.MULTIPLE_CHOICE
+def test_flag_false_is_never_multiple_choice(dev_records):
+    # Prompts that look most like multiple choice: options, a rating scale, an answer slot.
+    looks_like_mc = [r["input_field"] for r in dev_records if r["is_multiple_choice"]] + [
+        "Which of these fit a query 'tent'?\n0. tent stakes\n1. sofa\n2. tarp\n3. pan\nAnswer:",
+        "Rate this review on a scale of 1 to 5.\nReview: great\nAnswer:",
+        "What is the best product for the query 'shoes'?\nAnswer:",
+    ]
+    for prompt in looks_like_mc:
+        assert classify(prompt, False).task_type != spec.MULTIPLE_CHOICE
+        assert classify(prompt, True).task_type == spec.MULTIPLE_CHOICE
+
+
+def test_unknown_flag_reads_multiple_choice_from_structure():
+    assert classify("Pick one\n0. a\n1. b\n2. c\nAnswer:", None).task_type == spec.MULTIPLE_CHOICE
+    assert classify("Rate it from 1 to 5.\nReview: ok\nAnswer:", None).task_type == spec.MULTIPLE_CHOICE
+    # an answer slot alone is what many free-text prompts end with
+    assert classify("What is this category about?\nInput: Toggle Switch\nAnswer:", None).task_type == spec.GENERATION
 
 
 @pytest.mark.parametrize(
@@ -96,3 +109,25 @@ def test_classify_command_bad_data(tmp_path, capsys):
     path = write_jsonl(tmp_path / "p.jsonl", [{"input_field": "x"}, {"prompt": "y"}])
     assert run.main(["classify", "--data", str(path)]) == 2
     assert "p.jsonl:2: field 'input_field': missing" in capsys.readouterr().err
+
+
+def test_classify_command_reports_tasks_and_lists_misses(tmp_path, capsys):
+    rows = [
+        {"input_field": "Explain what a toggle switch is.\nOutput:", "task_type": spec.GENERATION, "task_name": "explain"},
+        {"input_field": "Explain what a router is.\nOutput:", "task_type": spec.GENERATION, "task_name": "explain"},
+        # labelled wrongly on purpose: routing says generation
+        {"input_field": "Describe this lamp in one sentence.\nOutput:", "task_type": spec.RANKING, "task_name": "odd"},
+    ]
+    path = write_jsonl(tmp_path / "p.jsonl", rows)
+    assert run.main(["classify", "--data", str(path), "--output", str(tmp_path / "r"), "--show-misses", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "task_type accuracy: 2/3" in out
+    task_rows = [line.split() for line in out.splitlines() if line.startswith(("odd ", "explain "))]
+    assert task_rows == [["odd", "0", "1", "0.0%"], ["explain", "2", "2", "100.0%"]]  # worst first
+    assert "misrouted (1 of 1):" in out and "odd: ranking -> generation: Describe this lamp in one sentence. Output:" in out
+
+
+def test_classify_command_refuses_a_negative_miss_count(capsys):
+    with pytest.raises(SystemExit) as stop:
+        run.main(["classify", "--show-misses", "-1"])
+    assert stop.value.code == 2 and "--show-misses must be at least 0" in capsys.readouterr().err

@@ -1,0 +1,181 @@
+"""The words routing listens for, as plain data, in the languages ShopBench prompts use
+(English, German, French, Spanish, Italian, Japanese, Chinese).
+
+Each entry is a regular-expression alternative matched against lowercased instruction
+text; Latin-script entries are matched at word starts, CJK ones anywhere. The classifier
+decides with them; nothing here decides anything.
+"""
+from __future__ import annotations
+
+import re
+
+# Labels that introduce the instruction rather than data ("Instructions: ...").
+INSTRUCTION_LABELS = (
+    "instruction", "instructions", "task", "your task", "question", "note", "notes", "requirement",
+    "requirements", "rule", "rules", "format", "output format", "answer format", "response format", "hint",
+    "directions", "guidelines", "system", "user", "prompt", "goal", "objective", "important", "constraints",
+    "request", "hinweis", "aufgabe", "anweisung", "anweisungen", "consigne", "consignes", "tâche", "instrucción",
+    "instrucciones", "tarea", "istruzioni", "compito", "指示", "タスク", "任务", "指令", "说明",
+)
+
+# Verbs that ask for text to be written: their presence alone never makes an extraction task.
+WRITE_VERBS = (
+    r"writ(?:e|es|ing)", r"generat(?:e|es|ing)", r"compos(?:e|ing)", r"translat(?:e|es|ing)", r"summari[sz](?:e|ing)", r"describ(?:e|ing)", r"explain(?:ing)?", r"rewrite",
+    r"rephrase", r"paraphrase", r"draft", r"create", r"suggest", r"propose", r"elaborate", r"reformulate",
+    r"produce", r"come up with", r"answer the (?:\w+(?:'s)? )?(?:question|query|inquiry)", r"reply to",
+    r"respond to", r"tell me (?:what|why|how|about)", r"shorten", r"expand",
+    r"schreib\w*", r"generier\w*", r"übersetz\w*", r"fasse\w*", r"beschreib\w*", r"erkläre", r"formulier\w*", r"verfass\w*",
+    r"écri[sv]\w*", r"génère", r"générez", r"tradui\w*", r"résume", r"résumez", r"décri[sv]\w*", r"explique\w*",
+    r"rédige\w*", r"reformule\w*", r"escrib\w*", r"genera", r"traduc\w*", r"resum\w*", r"describ(?:a|e|ir|an)", r"explica\w*", r"redact\w*",
+    r"scrivi\w*", r"tradu[ci]\w*", r"riassum\w*", r"descriv\w*", r"spiega\w*",
+    "翻訳", "訳し", "書い", "書き", "生成", "作成", "要約", "説明", "翻译", "写", "生成", "总结", "概括", "描述", "解释",
+)
+
+# Verbs that ask for something to be pulled out of, or named from, the given text.
+EXTRACT_VERBS = (
+    r"extract\w*", r"pull(?:ing)? out", r"copy", r"quote", r"identif\w*", r"recogni[sz]\w*", r"detect\w*", r"tag", r"find",
+    r"locate", r"list", r"output", r"return", r"give", r"name", r"spot", r"highlight", r"mark", r"pick out",
+    r"point out", r"determine", r"specify", r"state", r"tell", r"provide", r"get", r"report", r"what",
+    r"which", r"who",
+    r"liste[nrz]?", r"listar?", r"enumera\w*", r"elenca\w*", r"auflisten",
+    r"extrahier\w*", r"ermittel\w*", r"identifizier\w*", r"nenn\w*", r"finde", r"gib", r"welche[rsnm]?", r"was ist",
+    r"extrai\w*", r"identifie", r"relève", r"relevez", r"trouve", r"indique", r"donne", r"quel(?:le)?s?",
+    r"extra(?:e|ig|er)", r"identifi(?:ca|que)", r"indica", r"encuentra", r"cu[aá]l(?:es)?", r"qu[eé]",
+    r"estra(?:i|rre|gga)", r"individua", r"trova", r"qual(?:e|i)?",
+    "抽出", "抜き出", "取り出", "特定", "挙げ", "教えて", "何", "どの", "提取", "抽取", "找出", "识别", "列出", "指出",
+    "什么", "哪",
+)
+
+# Question words: they ask for a value only when it follows closely ("which brand").
+QUESTION_WORDS = (
+    r"what", r"which", r"who", r"welche[rsnm]?", r"was", r"quel(?:le)?s?", r"cu[aá]l(?:es)?", r"qu[eé]",
+    r"qual(?:e|i)?", "何", "どの", "什么", "哪",
+)
+
+# Asking for a value to be changed into another form: never a copy, whatever it names.
+TRANSFORM_WORDS = (
+    r"normali[sz]\w*", r"standardi[sz]\w*", r"canonical\w*", r"convert\w*", r"unif(?:y|ied)", r"clean(?:ed)? up",
+    r"normalis\w*", r"normalisier\w*", r"normalizz\w*",
+)
+
+# Verbs that mean "copy it out", as opposed to "name it" (which may need inference).
+COPY_VERBS = (
+    r"extract\w*", r"pull(?:ing)? out", r"cop(?:y|ied)", r"quote", r"recogni[sz]\w*", r"tag", r"highlight",
+    r"pick out", r"spot", r"locate", r"detect\w*", r"exact (?:words?|wording|text|spans?|phrases?|terms?)",
+    r"exactly as", r"verbatim", r"word for word", r"as (?:it )?(?:is )?written", r"kopier\w*", r"copie[zr]?",
+    r"copia\w*", r"unverändert\w*", r"tel quel", r"textuellement", r"sin cambios", r"invariat\w*",
+    r"palabras exactas", r"mots exacts", r"parole esatte", r"genauen? wort\w*", "コピー", "复制", "原文",
+    r"extrahier\w*", r"extrai\w*", r"relève", r"relevez", r"extra(?:e|ig|er)", r"estra(?:i|rre|gga)", r"individua",
+    "抽出", "抜き出", "取り出", "提取", "抽取", "找出", "识别",
+)
+
+# Values a text states and an answer copies: asked for by name, they make extraction.
+VALUE_SLOTS = (
+    r"brands?", r"brand names?", r"manufacturers?", r"makers?", r"colou?rs?", r"sizes?", r"materials?",
+    r"fabrics?", r"model(?: number| name)?s?", r"capacit(?:y|ies)", r"dimensions?", r"volumes?", r"weights?",
+    r"lengths?", r"widths?", r"heights?", r"counts?", r"ages?", r"gtin", r"upc", r"ean", r"isbn", r"flavou?rs?", r"scents?",
+    r"patterns?", r"quantit(?:y|ies)", r"pack sizes?", r"voltages?", r"wattages?", r"storage", r"sku",
+    r"part numbers?", r"values?", r"attribute values?", r"attributes?", r"entit(?:y|ies)", r"named entit(?:y|ies)",
+    r"marken?", r"markenname", r"hersteller", r"farben?", r"größen?", r"gr[oö]ße", r"materiale?", r"stoff",
+    r"modell", r"kapazität", r"werte?", r"attribute?", r"entität(?:en)?",
+    r"marques?", r"couleurs?", r"tailles?", r"matériaux?", r"matière", r"modèle", r"valeurs?", r"attributs?",
+    r"entités?", r"fabricant",
+    r"marcas?", r"colore?s?", r"tallas?", r"tamaños?", r"materiales?", r"modelo", r"valore?s?", r"atributos?",
+    r"entidad(?:es)?", r"fabricante",
+    r"marchi[oi]", r"colori?", r"taglie?", r"materiali?", r"modello", r"attributi?", r"entità", r"produttore",
+    "ブランド", "メーカー", "色", "カラー", "サイズ", "素材", "材質", "型番", "容量", "属性", "エンティティ", "固有表現",
+    "品牌", "颜色", "尺寸", "尺码", "材质", "材料", "型号", "容量", "属性", "实体",
+)
+
+# Kinds an answer may have to infer rather than copy: extraction only when copying is asked.
+KIND_SLOTS = (
+    r"product types?", r"product names?", r"product lines?", r"item types?", r"types? of product",
+    r"categor(?:y|ies)", r"product categor(?:y|ies)", r"styles?", r"genders?", r"keywords?", r"product terms?",
+    r"produkttyp(?:en)?", r"produktart(?:en)?", r"kategorien?", r"types? de produits?", r"catégories?",
+    r"tipos? de productos?", r"categorías?", r"tip[oi] di prodott[oi]", r"categori[ae]",
+    "商品タイプ", "商品の種類", "製品タイプ", "カテゴリ", "产品类型", "商品类型", "类别", "类目",
+)
+
+# Free-text pieces of a review or description: copying one out is scored as generation.
+PHRASE_SLOTS = (
+    r"key ?phrases?", r"phrases?", r"snippets?", r"sentences?", r"words?", r"terms?", r"expressions?",
+    r"excerpts?", r"passages?", r"segments?", r"parts?", r"portions?", r"spans?", r"mentions?",
+    r"schlüssel", r"phrasen?", r"satz", r"ausdr[uü]ck", r"frases?", r"expresi[oó]n", r"fragmento",
+    r"espressione", r"frase", r"mots?", r"termes?",
+    "キーフレーズ", "フレーズ", "語句", "表現", "关键", "短语", "词语", "句子",
+)
+
+# Free text whose copied phrases are scored as generation (ROUGE-L): a review's opinion on an aspect.
+OPINION_SOURCES = (
+    r"reviews?", r"aspects?", r"opinions?", r"comments?", r"feedback", r"rezension\w*", r"bewertung\w*", r"avis",
+    r"reseñas?", r"opini[oó]n\w*", r"recension\w*", "レビュー", "口コミ", "评论", "评价",
+)
+
+# Where copied text comes from: "in the query", "from the title".
+SOURCE_PHRASES = (
+    r"(?:in|from|within|of) (?:the |this |that |each |these |given |following |above |below )*"
+    r"(?:search |user(?:'s)? |customer(?:'s)? |shopping |product |original |provided |input )*"
+    r"(?:query|queries|title|titles|text|description|sentence|review|input|listing|name|passage|string|"
+    r"request|search|keywords?|utterance|data)",
+    r"mentioned", r"appear(?:s|ing)?", r"contained", r"present in", r"stated", r"written", r"verbatim",
+    r"as it appears", r"exactly as",
+    r"(?:aus|in) (?:der|dem|diesem|dieser|den) (?:suchanfrage|anfrage|titel|text|beschreibung|produkttitel)",
+    r"(?:de|dans) (?:la|le|cette|ce) (?:requête|titre|texte|description)",
+    r"(?:de|en|del) (?:la |el |esta |este )?(?:consulta|búsqueda|título|texto|descripción)",
+    r"(?:dalla|nella|dal|nel) (?:query|ricerca|titolo|testo|descrizione)",
+    "クエリ", "タイトル", "商品名", "テキスト", "検索", "查询", "标题", "文本", "搜索", "中",
+)
+
+# Words that name the open-ended named-entity task itself.
+ENTITY_TASK = (
+    r"named[- ]entit\w*", r"ner", r"entity[ _-]types?", r"entity recognition", r"entit(?:y|ies) of (?:the )?type",
+    r"entities", r"entity spans?", r"entitäten", r"entités", r"entidades", "エンティティ", "固有表現", "实体",
+)
+
+# "Which words in the query refer to ...": a question whose answer is a span of the text.
+WHICH_WORDS = (
+    r"(?:which|what) (?:words?|terms?|tokens?|parts?|phrases?|spans?|text)", r"welche (?:wörter|begriffe|teile)",
+    r"quels mots", r"quels termes", r"qu[eé] palabras", r"cu[aá]les palabras", r"quali parole", r"quali termini",
+    "どの単語", "どの語", "どの部分", "哪些词", "哪个词", "哪些字",
+)
+
+# Ordering a candidate list.
+RANK_WORDS = (
+    r"rank\w*", r"re-?rank\w*", r"permutation", r"re-?order", r"prioriti[sz]\w*",
+    r"order (?:\w+ )?(?:them|the|these|all|those|each|candidates?|items?|products?|results?|reviews?|options?|listings?|queries)",
+    r"in (?:the|an?) order", r"(?:most|best|highest|closest|strongest)(?: \w+){0,2} first",
+    r"sort\w*", r"arrang\w*", r"in (?:descending|ascending|decreasing) order", r"most (?:\w+ )?to (?:the )?least",
+    r"best (?:\w+ )?to (?:the )?worst(?: \w+)?", r"highest to lowest", r"from (?:the )?most", r"ordering", r"ranking",
+    r"in order(?! to)", r"in (?:the )?order of",
+    r"rangier\w*", r"ordne\w*", r"sortier\w*", r"reihenfolge", r"classe[rz]", r"ordonne", r"trie[rz]", r"ordena",
+    r"clasifica", r"ordina", r"classifica",
+    "並べ", "順位", "順番", "ランク", "排序", "排列", "排名",
+)
+
+# Picking some candidates of a list.
+SELECT_WORDS = (
+    r"select\w*", r"choos\w*", r"pick", r"recommend\w*", r"retriev\w*", r"which", r"welche\w*", r"quel(?:le)?s",
+    r"cu[aá]les", r"quali", r"identify (?:the )?(?:\w+ )?(?:products?|items?|"
+    r"queries|candidates?)", r"find (?:the )?(?:\w+ )?(?:products?|items?|queries|candidates?)",
+    r"wähle\w*", r"auswählen", r"choisi\w*", r"sélectionne\w*", r"eli[gj]\w*", r"eleg\w*", r"selecciona", r"scegli",
+    r"seleziona", "選んで", "選び", "選択", "选择", "选出", "挑选",
+)
+
+# Asking for numbers of the list as the answer.
+# ("the number" alone is as often a quantity: "answer with the number of grams".)
+NUMBER_WORDS = (
+    r"numbers", r"keys", r"indices", r"index(?:es)?", r"ids", r"positions", r"(?:item|candidate|product|option|list) numbers?",
+    r"number of (?:the|each|every) (?:item|candidate|product|option|query|review)s?", r"nummern", r"zahlen",
+    r"numéros", r"números", r"numeri", r"番号", r"编号", r"序号",
+)
+
+
+def pattern(*word_lists) -> re.Pattern:
+    """One regex for the words of the lists: Latin-script words bounded at both ends (their
+    endings written out, `\\w*` for a stem), CJK ones matched anywhere."""
+    words = [w for words in word_lists for w in words]
+    latin = [w for w in words if ord(w[0]) < 0x3000]
+    cjk = [w for w in words if ord(w[0]) >= 0x3000]
+    parts = [rf"(?<!\w)(?:{'|'.join(latin)})(?!\w)"] if latin else []
+    parts += [f"(?:{'|'.join(cjk)})"] if cjk else []
+    return re.compile("|".join(parts))
