@@ -12,7 +12,7 @@ import sys
 
 from shopbench import cli, data, resources, spec
 from shopbench.data import DataError
-from shopbench.generation import ModelError
+from shopbench.runner import ModelError
 
 
 def build_parser() -> argparse.ArgumentParser:

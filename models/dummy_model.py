@@ -22,6 +22,6 @@ class DummyModel(ShopBenchBaseModel):
     def _answer(self, is_multiple_choice: bool) -> str:
         if is_multiple_choice:
             return str(self.rng.randint(0, 3))
-        order = [1, 2, 3, 4, 5]
+        order = list(range(1, spec.RANKING_LIMIT + 1))
         self.rng.shuffle(order)
         return ", ".join(map(str, order))

@@ -12,22 +12,41 @@ environment variables:
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from routing.config import DecodingConfig
+from decoding.config import DecodingConfig
+from models.time_guard import TrackDeadline
 from shopbench import spec
-from submission import aicrowd
 
-ROOT = Path(__file__).resolve().parent.parent
+DEADLINE_ENV = "SHOPBENCH_TRACK_DEADLINE"
+
+ROOT = spec.ROOT
 ENGINES = ("vllm", "transformers")
+
+
+def aicrowd_json(root: Path = ROOT) -> Path:
+    return root / "aicrowd.json"
+
+
+def read_aicrowd_json(root: Path = ROOT) -> dict:
+    return json.loads(aicrowd_json(root).read_text())
+
+
+def configured_track(root: Path = ROOT) -> spec.Track | None:
+    """The track aicrowd.json names, or None when it names none (or cannot be read)."""
+    try:
+        return spec.TRACK_BY_ID.get(read_aicrowd_json(root).get("challenge_id"))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def served_track() -> spec.Track:
     """The track aicrowd.json names (T5 when it names none): its merged, padded, AWQ
     Qwen2-72B is served, and its question count paces the time guard."""
-    return aicrowd.configured_track(ROOT) or spec.ALL_AROUND
+    return configured_track() or spec.ALL_AROUND
 
 
 @dataclass(frozen=True)
@@ -35,7 +54,7 @@ class VllmSettings:
     """vllm.LLM arguments. The defaults are the winners' 4x T4 production settings."""
 
     quantization: str | None = "awq"
-    tensor_parallel_size: int = 4
+    tensor_parallel_size: int = spec.SUBMISSION_GPUS
     dtype: str = "float16"  # T4 (compute capability 7.5) has no bfloat16
     max_model_len: int = 3072
     gpu_memory_utilization: float = 0.95
@@ -68,6 +87,7 @@ class ModelSettings:
     vllm: VllmSettings = field(default_factory=VllmSettings)
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     track: spec.Track = spec.ALL_AROUND
+    deadline: TrackDeadline | None = None  # the whole track's, from SHOPBENCH_TRACK_DEADLINE
 
 
 def _batch_size() -> int:
@@ -97,4 +117,10 @@ def from_environment() -> ModelSettings:
         per_question = float(seconds) if seconds else settings.seconds_per_question
     except ValueError:
         raise ValueError(f"SHOPBENCH_SECONDS_PER_QUESTION must be a number of seconds, got {seconds!r}") from None
-    return replace(settings, batch_size=_batch_size(), seconds_per_question=per_question, track=track)
+    deadline_text = os.environ.get(DEADLINE_ENV)
+    try:
+        deadline = TrackDeadline.parse(deadline_text, track.questions) if deadline_text else None
+    except ValueError as exc:
+        raise ValueError(f"{DEADLINE_ENV}: {exc}") from None
+    return replace(settings, batch_size=_batch_size(), seconds_per_question=per_question, track=track,
+                   deadline=deadline)

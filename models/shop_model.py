@@ -14,15 +14,15 @@ from dataclasses import replace
 
 import prompts
 from models.base_model import ShopBenchBaseModel
+from models.protocol import Answer, GuardAction
 from models.engines import Engine, Request
 from models.settings import ModelSettings, from_environment
-from models.time_guard import TimeGuard, TrackDeadline
-from routing import truncation
+from models.time_guard import TimeGuard
+from prompts import truncation
 from routing.classifier import Route, classify
-from routing.constraints import Vocabulary
-from routing.decoding import constraint_for
-from routing.repair import repair
-from shopbench.generation import Answer
+from decoding.constraints import Vocabulary
+from decoding.profiles import constraint_for
+from decoding.repair import repair
 
 log = logging.getLogger("shopbench.model")
 
@@ -53,8 +53,7 @@ class ShopModel(ShopBenchBaseModel):
             print(f"ShopModel: serving {name} with the {engine.name} engine ({self.settings.reason})", file=sys.stderr)
         self.description = f"{name} with the {engine.name} engine"
         self.engine = engine
-        deadline = TrackDeadline.from_environment(self.settings.track.questions)
-        self.guard = TimeGuard(self.settings.seconds_per_question, deadline)
+        self.guard = TimeGuard(self.settings.seconds_per_question, self.settings.deadline)
         self.tokenizer = engine.tokenizer
         self.vocabulary = Vocabulary.scan(self.tokenizer)
 
@@ -69,7 +68,7 @@ class ShopModel(ShopBenchBaseModel):
         routes = [classify(q, is_multiple_choice) for q in questions]
         began = self.guard.clock()
         budget = self.guard.batch_budget(len(questions))
-        requests = [self._request(q, route) for q, route in zip(questions, routes)]
+        requests = [self.build_request(q, route) for q, route in zip(questions, routes)]
         outputs, guarded = self._generate(requests, routes, began, budget)
         self.guard.answered += len(questions)
         answers = []
@@ -79,8 +78,10 @@ class ShopModel(ShopBenchBaseModel):
             answers.append(Answer(fixed.text, route.task_type, route.profile, fixed.repaired, tokens, guard))
         return answers
 
-    def _request(self, question: str, route: Route) -> Request:
-        constraint = constraint_for(route, question, self.tokenizer, self.vocabulary, self.settings.decoding)
+    def build_request(self, question: str, route: Route) -> Request:
+        """The engine request for a routed question: rendered, tokenized, fitted to the context."""
+        constraint = constraint_for(route, question, self.tokenizer, self.vocabulary, self.settings.decoding,
+                                    self.engine.token_list_cap)
         budget = self.engine.max_model_len - constraint.max_new_tokens
 
         def token_ids(text: str) -> list[int]:
@@ -95,8 +96,8 @@ class ShopModel(ShopBenchBaseModel):
         return Request(ids[-budget:], constraint, self.vocabulary.stops)
 
     def _generate(self, requests: list[Request], routes: list[Route], began: float, budget: float):
-        """Engine outputs in request order, and what the time guard did to each ("shortened",
-        "fallback" or None). Profiles decode cheapest first, each as one batch, shortest
+        """Engine outputs in request order, and what the time guard did to each (a
+        GuardAction or None). Profiles decode cheapest first, each as one batch, shortest
         prompt first. A failing engine call is logged and its answers repaired from nothing,
         so one bad batch cannot stop a whole run."""
         outputs: list = [None] * len(requests)
@@ -110,13 +111,13 @@ class ShopModel(ShopBenchBaseModel):
             fit = self.guard.new_tokens_that_fit(budget - (self.guard.clock() - began), longest[profile])
             if fit == 0:
                 for p in positions:
-                    guarded[p] = "fallback"
+                    guarded[p] = GuardAction.FALLBACK
                 continue
             batch = []
             for p in positions:
                 constraint = requests[p].constraint
                 if constraint.max_new_tokens > fit:
-                    guarded[p] = "shortened"
+                    guarded[p] = GuardAction.SHORTENED
                     constraint = replace(constraint, max_new_tokens=fit)
                 batch.append(replace(requests[p], constraint=constraint))
             started = self.guard.clock()

@@ -13,11 +13,8 @@ later batches instead of overrunning the track.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
-
-DEADLINE_ENV = "SHOPBENCH_TRACK_DEADLINE"
 
 
 @dataclass(frozen=True)
@@ -26,16 +23,14 @@ class TrackDeadline:
     questions: int
 
     @classmethod
-    def from_environment(cls, default_questions: int) -> "TrackDeadline | None":
-        text = os.environ.get(DEADLINE_ENV)
-        if not text:
-            return None
+    def parse(cls, text: str, default_questions: int) -> "TrackDeadline":
+        """"START:SECONDS[:QUESTIONS]"; ValueError naming the form when it is not that."""
         parts = text.split(":")
         try:
             start, seconds = float(parts[0]), float(parts[1])
             questions = int(parts[2]) if len(parts) > 2 else default_questions
         except (IndexError, ValueError):
-            raise ValueError(f"{DEADLINE_ENV} must be START:SECONDS[:QUESTIONS], got {text!r}") from None
+            raise ValueError(f"expected START:SECONDS[:QUESTIONS], got {text!r}") from None
         return cls(start + seconds, questions)
 
 

@@ -21,8 +21,10 @@ TASK_DESCRIPTIONS = {
 }
 
 
-def system_prompt(task_type: str) -> str:
-    return SYSTEM_PROMPT.format(task=TASK_DESCRIPTIONS[task_type])
+def system_prompt(profile: str) -> str:
+    """The system prompt naming the task the model is to do: the route's decoding profile
+    (extractive generation is named as NER, since it decodes as NER)."""
+    return SYSTEM_PROMPT.format(task=TASK_DESCRIPTIONS[profile])
 
 
 def clean_question(question: str) -> str:
@@ -31,10 +33,10 @@ def clean_question(question: str) -> str:
     return re.sub(r" +\n", "\n", question).strip()
 
 
-def chat_messages(question: str, task_type: str, answer: str | None = None) -> list[dict]:
+def chat_messages(question: str, profile: str, answer: str | None = None) -> list[dict]:
     """System and user turns, plus the assistant's answer when one is given (training)."""
     messages = [
-        {"role": "system", "content": system_prompt(task_type)},
+        {"role": "system", "content": system_prompt(profile)},
         {"role": "user", "content": clean_question(question)},
     ]
     if answer is not None:
@@ -42,9 +44,9 @@ def chat_messages(question: str, task_type: str, answer: str | None = None) -> l
     return messages
 
 
-def render(question: str, task_type: str, tokenizer, answer: str | None = None) -> str:
+def render(question: str, profile: str, tokenizer, answer: str | None = None) -> str:
     """The chat-template text. Without an answer it ends in the generation prompt
     (inference, calibration); with one it is the whole exchange (training)."""
     return tokenizer.apply_chat_template(
-        chat_messages(question, task_type, answer), tokenize=False, add_generation_prompt=answer is None
+        chat_messages(question, profile, answer), tokenize=False, add_generation_prompt=answer is None
     )

@@ -15,7 +15,7 @@ from routing import lexicon
 # "\"1\": x" and {"id": 1, ...} (JSON); inside a JSON array, "\"1. x\"" several to a line.
 _NUMBERED_LINE = re.compile(
     r"^\s*(?:[-*•]\s*)?(?:\((\d{1,2})\)|\[(\d{1,2})\]|(\d{1,2})(?:\s*[.):]|\s+[-–—])(?!\d)|\|\s*(\d{1,2})\s*\||"
-    r"[^\W\d_]{2,12}\s+#?(\d{1,2})\s*[:.)—–-]\s|\"(\d{1,2})\"\s*:|"
+    r"[^\W\d_]{1,12}\s*#?(\d{1,2})\s*[:.)—–-]\s|\"(\d{1,2})\"\s*:|"
     r"\{?\s*\"(?:id|n|no|num|number|idx|index|key)\"\s*:\s*\"?(\d{1,2})\b)"
 )
 _IN_JSON_ARRAY = re.compile(r"\"(\d{1,2})[.:)]\s")
@@ -33,13 +33,13 @@ _HEADING = re.compile(r"^#{1,6}\s*([^\W\d_][^:：\n]{0,40}?)\s*[:：]?\s*$")
 # "从标题中提取品牌：<title>": a label that gives an order is the instruction, not a field.
 _INSTRUCTING_LABEL = lexicon.pattern(lexicon.COPY_VERBS, lexicon.WRITE_VERBS, lexicon.RANK_WORDS, lexicon.SELECT_WORDS)
 # A question someone else asked is the data of a question-answering task, not the instruction.
-_ASKED_BY_SOMEONE = re.compile(r"\b(?:customer|user|shopper|buyer|client|kunde|client|cliente)")
+_ASKED_BY_SOMEONE = re.compile(r"\b(?:customer|user|shopper|buyer|client|kunde|cliente)")
 # A line that gives an order rather than data ends a data block.
 _STARTS_INSTRUCTION = re.compile(
     r"^(?:please|now|then|based on|given|using|according to|you|your|select|choose|pick|rank|sort|order|"
     r"extract|identify|list|output|return|answer|respond|reply|write|generate|translate|summari[sz]e|describe|"
     r"explain|find|which|what|how|do not|don't|only|retrieve|return|give|tell|name|put|arrange|rate|fill|"
-    r"complete|copy|tag|classify|bitte|veuillez|por favor|per favore)\b|^(?:以下|请|次の|下記)",
+    r"complete|copy|tag|classify|bitte|veuillez|por favor|per favore)\b|^(?:以下|请|次の|次に|下記|上記|从)|ください|请",
     re.IGNORECASE,
 )
 # A quoted title or review (four words or more) is data; a short quoted name ('brand') may be the instruction's.
@@ -68,7 +68,7 @@ _ITEMS = (
 _PICK_WORD = re.compile(rf"(?<!\w)(?:{_PICK}|answer|output|return)(?!\w)")
 _COUNT_PATTERNS = (
     re.compile(rf"(?<!\w)(?:{_PICK})\s+(?:only\s+|exactly\s+|the\s+|top\s+|de\s+|der\s+|of\s+)*{_COUNT}(?!\w)"),
-    re.compile(rf"(?<!\w){_COUNT}\s+(?:\w+\s+)?(?:{_ITEMS})(?!\w)"),
+    re.compile(rf"(?<!\w){_COUNT}\s+(?:[\w-]+\s+){{0,2}}(?:{_ITEMS})(?!\w)"),
     re.compile(rf"(?<!\w)top[\s-]?{_COUNT}(?!\w)"),
     re.compile(r"(\d|[二两三四五])\s*(?:つ|個|个|件|項目|项|款|条)"),
 )
@@ -129,10 +129,11 @@ def instruction(prompt: str, candidates: CandidateList | None) -> str:
         if label is not None:
             in_data_block = False
             name, value = label
+            has_data = bool(value) or (stripped != line.strip() and _field_label(line.strip()) not in (None, (name, "")))
             instructs = name in lexicon.INSTRUCTION_LABELS and not _ASKED_BY_SOMEONE.search(name)
             if instructs or _STARTS_INSTRUCTION.match(value):
                 kept.append(value)
-            elif not value and name not in _ANSWER_SLOTS:
+            elif not has_data and name not in _ANSWER_SLOTS:
                 in_data_block = True
             else:
                 # 'Customer query: "...". Order the items above': an order after the data.

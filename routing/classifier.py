@@ -40,10 +40,13 @@ from dataclasses import dataclass
 from routing import anatomy, lexicon
 from shopbench import spec
 
-_MAX_RANKING_ITEMS = 5  # the official ranking parser keeps values up to 5
-_DEFAULT_RETRIEVAL_COUNT = 3  # hit rate@3 reads the first three numbers
 _VERB_TO_SLOT_CHARS = 60  # how far a requested value may follow the verb asking for it
 _QUESTION_TO_SLOT_CHARS = 20  # "what is the brand", "which colour": a question word stays close
+_LONGEST_SLOT_CHARS = 40  # a slot noun starting within reach is read whole
+# A question word asks for what follows it directly ("which brand", "what screen size") or
+# after a copula ("what is the brand"); "what the customer values" asks for no value.
+_DETERMINER = re.compile(r"(?<!\w)(?:the|a|an|la|le|les|el|los|las|der|die|das|il|lo|gli)(?!\w)")
+_COPULA = re.compile(r"'s|(?<!\w)(?:is|are|was|were|did|does|do|est|sont|ist|sind|es|son|è|sono)(?!\w)")
 
 
 _WRITE = lexicon.pattern(lexicon.WRITE_VERBS)
@@ -58,10 +61,20 @@ _QUESTION = lexicon.pattern(lexicon.QUESTION_WORDS)
 _WHICH_WORDS = lexicon.pattern(lexicon.WHICH_WORDS)
 _OPINION_SOURCE = lexicon.pattern(lexicon.OPINION_SOURCES)
 _TRANSFORM = lexicon.pattern(lexicon.TRANSFORM_WORDS)
+_ASPECT = lexicon.pattern(lexicon.ASPECT_SLOTS)
+_PROSE = lexicon.pattern(lexicon.PROSE_ANSWERS)
+_AS_PHRASE = lexicon.pattern(lexicon.PHRASE_ANSWERS)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# The nouns an asking verb can take, by kind; the nearest one after the verb is its object.
+_OBJECTS = (("value", _VALUE), ("kind", _KIND), ("aspect", _ASPECT), ("phrase", _PHRASE))
+# "the terms that describe ...": a span of the text, described by what it says.
+_SPAN_CLAUSE = re.compile(
+    r"(?<!\w)(?:that|which|who) (?:describes?|refers? to|names?|indicates?|denotes?|mentions?|specif(?:y|ies)|expresses?)"
+)
 # Searched once over the whole instruction, so that sentences are searched only for cues it has.
 _EXTRACTION_CUES = {
     "transform": _TRANSFORM, "copy": _COPY, "write": _WRITE, "entity": _ENTITY_TASK, "source": _SOURCE,
-    "value": _VALUE, "kind": _KIND, "phrase": _PHRASE, "which words": _WHICH_WORDS,
+    "ask": _ASK, "which words": _WHICH_WORDS, "prose": _PROSE,
 }
 _RANK = lexicon.pattern(lexicon.RANK_WORDS)
 _SELECT = lexicon.pattern(lexicon.SELECT_WORDS)
@@ -82,6 +95,11 @@ _ONE_NUMBER = re.compile(
 )
 # A field that names what to extract when the prompt has no instruction sentence: "Attribute: colour".
 _EXTRACTION_FIELD = re.compile(r"attribute|entit")
+# A writing verb after these describes someone else's writing: "a customer would write".
+_NOT_AN_ORDER = re.compile(
+    r"(?<!\w)(?:would|might|could|will|may|to|that|which|who|customers?|reviewers?|users?|buyers?|shoppers?|they|"
+    r"he|she|kunde|käufer|client|cliente)\s+$"
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*|\n+")
 _ANSWER_SLOT = re.compile(r"^(?:answer|antwort|respuesta|réponse|risposta|回答|答案)\s*[:：]?$", re.IGNORECASE)
 
@@ -89,7 +107,7 @@ _ANSWER_SLOT = re.compile(r"^(?:answer|antwort|respuesta|réponse|risposta|回�
 @dataclass(frozen=True)
 class Route:
     task_type: str  # the official type: which parser reads the answer
-    profile: str  # the decoding profile, one of the task types
+    profile: str  # how to decode and prompt it, named by a task type (extractive generation: NER)
     candidates: tuple[int, ...] = ()  # numbers of the prompt's candidate list
     answer_count: int = 1  # how many numbers a retrieval answer holds
     choices: tuple[int, ...] = ()  # multiple choice: the digits that are valid answers
@@ -110,48 +128,66 @@ def _looks_multiple_choice(prompt: str, candidates: anatomy.CandidateList | None
     return has_answer_slot and (candidates is not None or anatomy.rating_range(prompt.lower()) is not None)
 
 
-def _asks_for(sentence: str, slot: re.Pattern) -> bool:
-    """A verb asking for something followed closely by the slot, with no written thing
-    (a description, a summary) in between; in CJK text, both anywhere in the sentence."""
+def _asked_objects(sentence: str) -> set[str]:
+    """What the sentence asks for: after each asking verb, the nearest slot noun within reach
+    (nothing written and no negation between); in CJK text, where the verb comes last, any
+    slot of the sentence."""
+    found: set[str] = set()
+    cjk = any(ord(verb.group()[0]) >= 0x3000 for verb in _ASK.finditer(sentence))
     for verb in _ASK.finditer(sentence):
-        if ord(verb.group()[0]) >= 0x3000:
-            if slot.search(sentence):
-                return True
-            continue
         reach = _QUESTION_TO_SLOT_CHARS if _QUESTION.fullmatch(verb.group()) else _VERB_TO_SLOT_CHARS
-        for found in slot.finditer(sentence, verb.end(), verb.end() + reach):
-            between = sentence[verb.end():found.start()]
+        nearest = None
+        for name, slot in _OBJECTS:
+            match = slot.search(sentence, verb.end(), verb.end() + reach + _LONGEST_SLOT_CHARS)
+            if match and match.start() <= verb.end() + reach and (nearest is None or (match.start(), -len(match.group())) < (nearest[1].start(), -len(nearest[1].group()))):
+                nearest = (name, match)
+        if nearest is not None:
+            between = sentence[verb.end():nearest[1].start()]
+            if _QUESTION.fullmatch(verb.group()) and _DETERMINER.search(between) and not _COPULA.search(between):
+                continue
             if not _WRITTEN_THING.search(between) and not _NEGATION.search(between):
-                return True
-    return any(ord(found.group()[0]) >= 0x3000 for found in slot.finditer(sentence)) and bool(_ASK.search(sentence))
+                found.add(nearest[0])
+    if _CJK.search(sentence) and (cjk or any(ord(m.group()[0]) >= 0x3000 for _, slot in _OBJECTS for m in slot.finditer(sentence))):
+        if _ASK.search(sentence):
+            found.update(name for name, slot in _OBJECTS if any(ord(m.group()[0]) >= 0x3000 for m in slot.finditer(sentence)))
+    return found
 
 
 def extraction(text: str) -> str | None:
     """NER, extractive generation, or None, from the instruction's sentences. A sentence
     that asks for writing (and not for copying) never counts."""
     has = {name: bool(pattern.search(text)) for name, pattern in _EXTRACTION_CUES.items()}
-    if has["transform"] and not has["copy"]:
+    if (has["transform"] or has["prose"]) and not has["copy"]:
         return None
+    from_opinions = bool(_OPINION_SOURCE.search(text))
     phrase = False
     for sentence in _SENTENCE_END.split(text):
         copies = has["copy"] and bool(_COPY.search(sentence))
-        if has["write"] and not copies and _WRITE.search(sentence):
+        if has["write"] and not copies and _asks_writing(sentence):
             continue
         if (has["entity"] and _ENTITY_TASK.search(sentence)) or (len(sentence) < 40 and _bare_slot(sentence)):
             return spec.NER
         sourced = copies or (has["source"] and bool(_SOURCE.search(sentence)))
-        if has["value"] and _asks_for(sentence, _VALUE) and (sourced or not _ARITHMETIC.search(sentence)):
+        asked = _asked_objects(sentence) if has["ask"] else set()
+        if asked and _AS_PHRASE.search(sentence):
+            asked = {"phrase"}
+        if "value" in asked and (sourced or not _ARITHMETIC.search(sentence)):
             return spec.NER
-        if sourced and has["kind"] and _asks_for(sentence, _KIND):
+        if ("kind" in asked and sourced) or ("aspect" in asked and from_opinions):
             return spec.NER
-        phrase = phrase or (sourced and has["phrase"] and _asks_for(sentence, _PHRASE))
+        phrase = phrase or ("phrase" in asked and (sourced or bool(_SPAN_CLAUSE.search(sentence))))
         phrase = phrase or (has["which words"] and bool(_WHICH_WORDS.search(sentence)))
     # A span asked for without naming a value ("the phrase about the aspect", "extract it
     # exactly as written in the title"): from a review's opinions it is scored as
     # generation (ROUGE-L); from a query or a title it is an entity.
     if phrase or (has["copy"] and has["source"]):
-        return spec.GENERATION if _OPINION_SOURCE.search(text) else spec.NER
+        return spec.GENERATION if from_opinions else spec.NER
     return None
+
+
+def _asks_writing(text: str) -> bool:
+    """A writing verb given as an order, not "snippets a customer would write"."""
+    return any(not _NOT_AN_ORDER.search(text, max(0, found.start() - 24), found.start()) for found in _WRITE.finditer(text))
 
 
 def _bare_slot(sentence: str) -> bool:
@@ -179,13 +215,12 @@ def _extraction_slot(prompt: str, text: str) -> str | None:
     return None
 
 
-def _list_route(text: str, numbers: tuple[int, ...]) -> Route:
-    count = anatomy.requested_count(text)
+def _list_route(text: str, numbers: tuple[int, ...], count: int | None) -> Route:
     if count is not None and count < len(numbers):
         return Route(spec.RETRIEVAL, spec.RETRIEVAL, numbers, count)
-    if _RANK.search(text) or (len(numbers) <= _MAX_RANKING_ITEMS and not _SELECT.search(text)):
+    if _RANK.search(text) or (len(numbers) <= spec.RANKING_LIMIT and not _SELECT.search(text)):
         return Route(spec.RANKING, spec.RANKING, numbers, len(numbers))
-    return Route(spec.RETRIEVAL, spec.RETRIEVAL, numbers, _DEFAULT_RETRIEVAL_COUNT)
+    return Route(spec.RETRIEVAL, spec.RETRIEVAL, numbers, spec.RETRIEVAL_READS)
 
 
 def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:
@@ -193,16 +228,19 @@ def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:
     if is_multiple_choice if is_multiple_choice is not None else _looks_multiple_choice(prompt, candidates):
         return _multiple_choice(prompt, candidates)
     text = anatomy.instruction(prompt, candidates)
-    numbers = candidates.numbers if candidates is not None else ()
-    wants_numbers = bool(
-        _RANK.search(text) or _NUMBERS.search(text) or anatomy.requested_count(text)
-        or (_ONE_NUMBER.search(text) and not _ARITHMETIC.search(text))
-    )
-    if numbers and wants_numbers:
-        return _list_route(text, numbers)
+    if candidates is None:
+        extracted = extraction(text) or _extraction_slot(prompt, text)
+        return Route(extracted, spec.NER) if extracted is not None else Route(spec.GENERATION, spec.GENERATION)
+    numbers = candidates.numbers
+    count = anatomy.requested_count(text)
+    names_numbers = bool(_RANK.search(text) or _NUMBERS.search(text))
+    # "explain which one is best, in two sentences": a choice among the list, written out.
+    writes = not names_numbers and (count or 0) < 2 and _asks_writing(text)
+    if not writes and (names_numbers or count or (_ONE_NUMBER.search(text) and not _ARITHMETIC.search(text))):
+        return _list_route(text, numbers, count)
     extracted = extraction(text) or _extraction_slot(prompt, text)
     if extracted is not None:
         return Route(extracted, spec.NER)
-    if numbers and _SELECT.search(text) and not _WRITE.search(text):
-        return _list_route(text, numbers)
+    if _SELECT.search(text) and not writes:
+        return _list_route(text, numbers, count)
     return Route(spec.GENERATION, spec.GENERATION)

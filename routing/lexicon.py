@@ -14,7 +14,7 @@ INSTRUCTION_LABELS = (
     "instruction", "instructions", "task", "your task", "question", "note", "notes", "requirement",
     "requirements", "rule", "rules", "format", "output format", "answer format", "response format", "hint",
     "directions", "guidelines", "system", "user", "prompt", "goal", "objective", "important", "constraints",
-    "request", "hinweis", "aufgabe", "anweisung", "anweisungen", "consigne", "consignes", "tâche", "instrucción",
+    "request", "q", "hinweis", "aufgabe", "anweisung", "anweisungen", "consigne", "consignes", "tâche", "instrucción",
     "instrucciones", "tarea", "istruzioni", "compito", "指示", "タスク", "任务", "指令", "说明",
 )
 
@@ -22,7 +22,9 @@ INSTRUCTION_LABELS = (
 WRITE_VERBS = (
     r"writ(?:e|es|ing)", r"generat(?:e|es|ing)", r"compos(?:e|ing)", r"translat(?:e|es|ing)", r"summari[sz](?:e|ing)", r"describ(?:e|ing)", r"explain(?:ing)?", r"rewrite",
     r"rephrase", r"paraphrase", r"draft", r"create", r"suggest", r"propose", r"elaborate", r"reformulate",
-    r"produce", r"come up with", r"answer the (?:\w+(?:'s)? )?(?:question|query|inquiry)", r"reply to",
+    r"produce", r"come up with", r"compar(?:e|ing)",
+    r"in plain (?:language|english|words)", r"in your own words",
+    r"(?:provide|give|create|suggest)(?: \w+){0,3} (?:version|translation|summary|description|headline|paraphrase|explanation)", r"answer the (?:\w+(?:'s)? )?(?:question|query|inquiry)", r"reply to",
     r"respond to", r"tell me (?:what|why|how|about)", r"shorten", r"expand",
     r"schreib\w*", r"generier\w*", r"übersetz\w*", r"fasse\w*", r"beschreib\w*", r"erkläre", r"formulier\w*", r"verfass\w*",
     r"écri[sv]\w*", r"génère", r"générez", r"tradui\w*", r"résume", r"résumez", r"décri[sv]\w*", r"explique\w*",
@@ -31,11 +33,21 @@ WRITE_VERBS = (
     "翻訳", "訳し", "書い", "書き", "生成", "作成", "要約", "説明", "翻译", "写", "生成", "总结", "概括", "描述", "解释",
 )
 
+# An answer asked for as prose: never an extraction, whatever it is about.
+PROSE_ANSWERS = (
+    r"(?:in )?(?:one|two|three|a few|\d)(?: or (?:two|three|four|\d))? (?:short |full |complete )?sentences?",
+    r"(?:a|one|short) paragraph", r"not a list", r"in prose", r"full sentences?",
+)
+
+# An answer asked for as a phrase: whatever it names, the answer is a span of free text.
+PHRASE_ANSWERS = (r"as an? (?:short |brief |single )?(?:key ?)?phrase", r"in a few words",)
+
 # Verbs that ask for something to be pulled out of, or named from, the given text.
 EXTRACT_VERBS = (
     r"extract\w*", r"pull(?:ing)? out", r"copy", r"quote", r"identif\w*", r"recogni[sz]\w*", r"detect\w*", r"tag", r"find",
     r"locate", r"list", r"output", r"return", r"give", r"name", r"spot", r"highlight", r"mark", r"pick out",
     r"point out", r"determine", r"specify", r"state", r"tell", r"provide", r"get", r"report", r"what",
+    r"(?:answer|reply|respond) with", r"what's",
     r"which", r"who",
     r"liste[nrz]?", r"listar?", r"enumera\w*", r"elenca\w*", r"auflisten",
     r"extrahier\w*", r"ermittel\w*", r"identifizier\w*", r"nenn\w*", r"finde", r"gib", r"welche[rsnm]?", r"was ist",
@@ -62,7 +74,9 @@ TRANSFORM_WORDS = (
 COPY_VERBS = (
     r"extract\w*", r"pull(?:ing)? out", r"cop(?:y|ied)", r"quote", r"recogni[sz]\w*", r"tag", r"highlight",
     r"pick out", r"spot", r"locate", r"detect\w*", r"exact (?:words?|wording|text|spans?|phrases?|terms?)",
-    r"exactly as", r"verbatim", r"word for word", r"as (?:it )?(?:is )?written", r"kopier\w*", r"copie[zr]?",
+    r"exactly as", r"verbatim", r"word for word", r"as (?:it )?(?:is )?written",
+    r"use the (?:exact )?(?:span|words?|wording|phrase|text|terms?)", r"using (?:the|their|its) (?:own |exact )?words",
+    r"(?:answer|reply|respond) (?:using|with) the (?:exact )?words", r"kopier\w*", r"copie[zr]?",
     r"copia\w*", r"unverändert\w*", r"tel quel", r"textuellement", r"sin cambios", r"invariat\w*",
     r"palabras exactas", r"mots exacts", r"parole esatte", r"genauen? wort\w*", "コピー", "复制", "原文",
     r"extrahier\w*", r"extrai\w*", r"relève", r"relevez", r"extra(?:e|ig|er)", r"estra(?:i|rre|gga)", r"individua",
@@ -73,7 +87,8 @@ COPY_VERBS = (
 VALUE_SLOTS = (
     r"brands?", r"brand names?", r"manufacturers?", r"makers?", r"colou?rs?", r"sizes?", r"materials?",
     r"fabrics?", r"model(?: number| name)?s?", r"capacit(?:y|ies)", r"dimensions?", r"volumes?", r"weights?",
-    r"lengths?", r"widths?", r"heights?", r"counts?", r"ages?", r"gtin", r"upc", r"ean", r"isbn", r"flavou?rs?", r"scents?",
+    r"lengths?", r"widths?", r"heights?", r"counts?", r"ages?", r"gtin", r"upc", r"ean", r"isbn", r"power(?: ratings?)?",
+    r"country of origin", r"origin", r"warrant(?:y|ies)", r"sleeve length", r"recipients?", r"flavou?rs?", r"scents?",
     r"patterns?", r"quantit(?:y|ies)", r"pack sizes?", r"voltages?", r"wattages?", r"storage", r"sku",
     r"part numbers?", r"values?", r"attribute values?", r"attributes?", r"entit(?:y|ies)", r"named entit(?:y|ies)",
     r"marken?", r"markenname", r"hersteller", r"farben?", r"größen?", r"gr[oö]ße", r"materiale?", r"stoff",
@@ -83,6 +98,7 @@ VALUE_SLOTS = (
     r"marcas?", r"colore?s?", r"tallas?", r"tamaños?", r"materiales?", r"modelo", r"valore?s?", r"atributos?",
     r"entidad(?:es)?", r"fabricante",
     r"marchi[oi]", r"colori?", r"taglie?", r"materiali?", r"modello", r"attributi?", r"entità", r"produttore",
+    r"capacità", r"capacidad", r"capacité", r"fassungsvermögen", r"leistung",
     "ブランド", "メーカー", "色", "カラー", "サイズ", "素材", "材質", "型番", "容量", "属性", "エンティティ", "固有表現",
     "品牌", "颜色", "尺寸", "尺码", "材质", "材料", "型号", "容量", "属性", "实体",
 )
@@ -96,6 +112,14 @@ KIND_SLOTS = (
     "商品タイプ", "商品の種類", "製品タイプ", "カテゴリ", "产品类型", "商品类型", "类别", "类目",
 )
 
+# What a review talks about: naming these is aspect-term extraction (NER) when the text is a review.
+ASPECT_SLOTS = (
+    r"aspects?", r"aspect terms?", r"features?", r"components?", r"parts? of (?:the|this|that) (?:product|item|device)",
+    r"product features?", r"(?:like|dislike|love|hate|praise|criticise|criticize|complain about)d?s?",
+    r"listed as an? (?:negative|positive|con|pro)", r"aspekte?", r"merkmale?", r"caractéristiques?", r"características?", r"caratteristiche",
+    "側面", "特徴", "方面", "功能",
+)
+
 # Free-text pieces of a review or description: copying one out is scored as generation.
 PHRASE_SLOTS = (
     r"key ?phrases?", r"phrases?", r"snippets?", r"sentences?", r"words?", r"terms?", r"expressions?",
@@ -107,18 +131,18 @@ PHRASE_SLOTS = (
 
 # Free text whose copied phrases are scored as generation (ROUGE-L): a review's opinion on an aspect.
 OPINION_SOURCES = (
-    r"reviews?", r"aspects?", r"opinions?", r"comments?", r"feedback", r"rezension\w*", r"bewertung\w*", r"avis",
+    r"reviews?", r"reviewers?", r"aspects?", r"opinions?", r"comments?", r"feedback", r"rezension\w*", r"bewertung\w*", r"avis",
     r"reseñas?", r"opini[oó]n\w*", r"recension\w*", "レビュー", "口コミ", "评论", "评价",
 )
 
 # Where copied text comes from: "in the query", "from the title".
 SOURCE_PHRASES = (
-    r"(?:in|from|within|of) (?:the |this |that |each |these |given |following |above |below )*"
+    r"(?:in|from|within|of) (?:the |this |that |its |their |each |these |given |following |above |below )*"
     r"(?:search |user(?:'s)? |customer(?:'s)? |shopping |product |original |provided |input )*"
     r"(?:query|queries|title|titles|text|description|sentence|review|input|listing|name|passage|string|"
     r"request|search|keywords?|utterance|data)",
-    r"mentioned", r"appear(?:s|ing)?", r"contained", r"present in", r"stated", r"written", r"verbatim",
-    r"as it appears", r"exactly as",
+    r"mentioned", r"stated (?:here|above|below)", r"given (?:here|above|below)", r"verbatim", r"as it appears",
+    r"exactly as",
     r"(?:aus|in) (?:der|dem|diesem|dieser|den) (?:suchanfrage|anfrage|titel|text|beschreibung|produkttitel)",
     r"(?:de|dans) (?:la|le|cette|ce) (?:requête|titre|texte|description)",
     r"(?:de|en|del) (?:la |el |esta |este )?(?:consulta|búsqueda|título|texto|descripción)",
@@ -129,7 +153,8 @@ SOURCE_PHRASES = (
 # Words that name the open-ended named-entity task itself.
 ENTITY_TASK = (
     r"named[- ]entit\w*", r"ner", r"entity[ _-]types?", r"entity recognition", r"entit(?:y|ies) of (?:the )?type",
-    r"entities", r"entity spans?", r"entitäten", r"entités", r"entidades", "エンティティ", "固有表現", "实体",
+    r"entity", r"entities", r"entity spans?",
+    r"(?:attribute|value|entity|aspect|slot)(?: value| term)? (?:extraction|recognition|tagging|filling|identification)", r"entitäten", r"entités", r"entidades", "エンティティ", "固有表現", "实体",
 )
 
 # "Which words in the query refer to ...": a question whose answer is a span of the text.
@@ -141,10 +166,13 @@ WHICH_WORDS = (
 
 # Ordering a candidate list.
 RANK_WORDS = (
-    r"rank\w*", r"re-?rank\w*", r"permutation", r"re-?order", r"prioriti[sz]\w*",
+    r"rank(?:s|ing)?(?!\s*(?:#|no\.|\d)|\s+(?:it|this|them)\s+(?:among|above|below|as|higher|lower))",
+    r"ranked(?!\s*(?:#|no\.|\d|among|as|in the top))", r"re-?rank\w*", r"permutation", r"re-?order", r"prioriti[sz]\w*",
     r"order (?:\w+ )?(?:them|the|these|all|those|each|candidates?|items?|products?|results?|reviews?|options?|listings?|queries)",
     r"in (?:the|an?) order", r"(?:most|best|highest|closest|strongest)(?: \w+){0,2} first",
-    r"sort\w*", r"arrang\w*", r"in (?:descending|ascending|decreasing) order", r"most (?:\w+ )?to (?:the )?least",
+    r"sort\w*", r"(?:re-?)?arrang\w*", r"comes? first", r"first,? second", r"in (?:that|this|the right|the correct) order",
+    r"en qu[eé] orden", r"de mejor a peor", r"de (?:m[aá]s|mayor) a (?:menos|menor)", r"du meilleur au (?:pire|moins bon)",
+    r"du plus au moins", r"vom besten zum schlechtesten", r"dal migliore al peggiore", r"in che ordine", r"in (?:descending|ascending|decreasing) order", r"most (?:\w+ )?to (?:the )?least",
     r"best (?:\w+ )?to (?:the )?worst(?: \w+)?", r"highest to lowest", r"from (?:the )?most", r"ordering", r"ranking",
     r"in order(?! to)", r"in (?:the )?order of",
     r"rangier\w*", r"ordne\w*", r"sortier\w*", r"reihenfolge", r"classe[rz]", r"ordonne", r"trie[rz]", r"ordena",

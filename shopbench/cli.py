@@ -7,9 +7,9 @@ import random
 import sys
 
 from shopbench import data, spec
-from shopbench.generation import Generation, generate, load_model_class
+from shopbench.runner import ModelRun, load_model_class, run
 
-DEFAULT_DATA = "data/development.json"
+DEFAULT_DATA = spec.DEV_DATA_NAME
 DEFAULT_MODEL = "models.user_config:UserModel"
 
 
@@ -56,8 +56,8 @@ def load_model(args):
     return load_model_class(args.model)()
 
 
-def run_model(args, questions: list[data.Question]) -> Generation:
-    return generate(load_model(args), questions, args.batch_size, progress=not args.no_progress)
+def run_model(args, questions: list[data.Question]) -> ModelRun:
+    return run(load_model(args), questions, args.batch_size, progress=not args.no_progress)
 
 
 def fail(message: str) -> int:

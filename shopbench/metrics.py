@@ -11,13 +11,15 @@ import math
 
 import numpy as np
 
+from shopbench import spec
+
 
 def accuracy(parsed: int, truth: int) -> float:
     return float(parsed == truth)
 
 
 def hit_rate_3(parsed: list[int], truth: list[int]) -> float:
-    return len(set(truth) & set(parsed[:3])) / len(truth)
+    return len(set(truth) & set(parsed[: spec.RETRIEVAL_READS])) / len(truth)
 
 
 def _gain(relevance: float, position: int) -> float:

@@ -37,14 +37,14 @@ def _comma_separated_ints(response: str) -> list[int]:
 
 
 def parse_ranking(response: str) -> list[int]:
-    ranked = [n for n in _comma_separated_ints(response) if n <= 5][:5]
+    ranked = [n for n in _comma_separated_ints(response) if n <= spec.RANKING_LIMIT][: spec.RANKING_LIMIT]
     if len(ranked) != len(set(ranked)):
         return []
     return ranked
 
 
 def parse_retrieval(response: str) -> list[int]:
-    return _comma_separated_ints(response)[:3]
+    return _comma_separated_ints(response)[: spec.RETRIEVAL_READS]
 
 
 def parse_named_entity_recognition(response: str) -> list[str]:

@@ -1,6 +1,7 @@
 """Readable tables of a scored run: per task, per track, overall and timings."""
 from __future__ import annotations
 
+from models.protocol import GuardAction
 from shopbench import spec
 from shopbench.scoring import Report
 
@@ -55,10 +56,10 @@ def format_generation(generation: dict) -> str:
     lines.append(f"Seconds per question by task type: {by_type}")
     if generation["by_profile"]:
         rows = [
-            [profile, str(row["questions"]), str(row["repaired"]), str(row["shortened"]), str(row["fallback"]),
+            [profile, str(row["questions"]), str(row["repaired"]), *(str(row[action.value]) for action in GuardAction),
              str(row["generated_tokens"]), f"{row['seconds'] / row['questions']:.3f}"]
             for profile, row in generation["by_profile"].items()
         ]
-        header = ["decoding profile", "questions", "repaired", "shortened", "fallback", "tokens", "s/question"]
+        header = ["decoding profile", "questions", "repaired", *(action.value for action in GuardAction), "tokens", "s/question"]
         lines += ["", *table(header, rows, {1, 2, 3, 4, 5, 6})]
     return "\n".join(lines)

@@ -7,6 +7,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+# The repository root; paths the code names are relative to it.
+ROOT = Path(__file__).resolve().parent.parent
+# The 96 public development questions (JSON Lines), shipped in the repository.
+DEV_DATA_NAME = "data/development.json"
+DEV_DATA = ROOT / DEV_DATA_NAME
 
 MULTIPLE_CHOICE = "multiple-choice"
 RANKING = "ranking"
@@ -56,6 +63,12 @@ EMBEDDING_MODEL_NAMES = {
 
 # The official parser reads only this many characters of a response.
 MAX_RESPONSE_CHARS = 5000
+# The ranking parser keeps the values up to this one, then the first this many of them.
+RANKING_LIMIT = 5
+# hit rate@3: the retrieval parser keeps the first this many numbers.
+RETRIEVAL_READS = 3
+# Phase 2 hardware: 4x NVIDIA T4, over which the served model is split (tensor parallel).
+SUBMISSION_GPUS = 4
 # Phase 2 time rule: at most 10 s per question, enforced per batch.
 SECONDS_PER_QUESTION = 10.0
 MAX_BATCH_SIZE = 16

@@ -4,30 +4,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from models.settings import aicrowd_json as path
+from models.settings import read_aicrowd_json as read
 from shopbench import spec
+from shopbench.spec import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 KEYS = ("challenge_id", "authors", "gpu", "description")
 DESCRIPTION = (
     "Qwen2-72B-Instruct with LoRA ensemble + wise-ft, AWQ 4-bit, vLLM on 4x T4; "
     "task routing and constrained decoding"
 )
-
-
-def path(root: Path = ROOT) -> Path:
-    return root / "aicrowd.json"
-
-
-def read(root: Path = ROOT) -> dict:
-    return json.loads(path(root).read_text())
-
-
-def configured_track(root: Path = ROOT) -> spec.Track | None:
-    """The track aicrowd.json names, or None when it names none (or cannot be read)."""
-    try:
-        return spec.TRACK_BY_ID.get(read(root).get("challenge_id"))
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def problems(root: Path, track: spec.Track) -> list[str]:

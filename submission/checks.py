@@ -12,7 +12,7 @@ from submission import aicrowd
 
 MAX_REPOSITORY_BYTES = 200 * 10**9
 # The code the submitted model runs, which must never reach a network.
-RUNTIME_CODE = ("models", "routing", "prompts", "shopbench", "submission/aicrowd.py")
+RUNTIME_CODE = ("models", "routing", "decoding", "prompts", "shopbench")
 NETWORK_USE = re.compile(
     r"https?://|\brequests\.|\burllib\b|\bhuggingface_hub\b|hf_hub_download|snapshot_download|"
     r"local_files_only\s*=\s*False|trust_remote_code\s*=\s*True"
@@ -76,7 +76,7 @@ def network_problems(root: Path) -> list[str]:
     return found
 
 
-def problems(root: Path, track: spec.Track, weights_dir: Path | None = None, tp: int = 4) -> list[str]:
+def problems(root: Path, track: spec.Track, weights_dir: Path | None = None, tp: int = spec.SUBMISSION_GPUS) -> list[str]:
     folder = weights_dir or root / track.weights_dir
     found = aicrowd.problems(root, track)
     found += weights_problems(folder, track, tp)

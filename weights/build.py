@@ -6,18 +6,16 @@ Paths in the recipe are relative to the current folder (run from the repository 
 """
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
+from shopbench import spec
+from weights import awq, quantize
 from weights.check import check
 from weights.checkpoint import CheckpointError, output_folder
 from weights.merge import merge
 from weights.pad import pad
-from weights.quantize import quantize
 
 
 def read_recipe(path) -> dict:
@@ -36,19 +34,9 @@ def read_recipe(path) -> dict:
 
 
 def _quantize_step(source: Path, out: Path, settings: dict, tp: int, force: bool) -> None:
-    arguments = dict(calib=settings.get("calib", "data/development.json"), samples=settings.get("samples", 128),
-                     seq_len=settings.get("seq_len", 512), tp=tp)
-    if importlib.util.find_spec("awq") is not None:
-        quantize(source, out, force=force, **arguments)
-        return
-    awq_python = Path(f"{sys.prefix}-awq") / "bin" / "python"
-    if not awq_python.is_file():
-        raise CheckpointError(f"AutoAWQ is not installed here and {awq_python} does not exist (scripts/install_cpu.sh makes it)")
-    command = [str(awq_python), "-m", "weights", "quantize", "--model", str(source), "--out", str(out),
-               "--calib", str(arguments["calib"]), "--samples", str(arguments["samples"]),
-               "--seq-len", str(arguments["seq_len"]), "--tp", str(tp)] + (["--force"] if force else [])
-    if subprocess.run(command).returncode != 0:
-        raise CheckpointError(f"quantize failed: {' '.join(command)}")
+    quantize.quantize(source, out, calib=settings.get("calib", quantize.DEFAULT_CALIBRATION),
+                      samples=settings.get("samples", quantize.DEFAULT_SAMPLES),
+                      seq_len=settings.get("seq_len", quantize.DEFAULT_SEQ_LEN), tp=tp, force=force)
 
 
 def build(recipe_path, force: bool = False, progress=None) -> dict:
@@ -58,7 +46,7 @@ def build(recipe_path, force: bool = False, progress=None) -> dict:
         raise CheckpointError(f"{out} exists; pass --force to replace it")
     work = Path(recipe.get("work", "weights/build")) / out.name
     pad_settings = recipe.get("pad", {})
-    tp, group = pad_settings.get("tp", 4), pad_settings.get("group_size", 128)
+    tp, group = pad_settings.get("tp", spec.SUBMISSION_GPUS), pad_settings.get("group_size", awq.GROUP_SIZE)
     specs = [f"{a['path']}:{a['weight']}" for a in recipe["adapters"]]
     done = progress or (lambda step: None)
     steps = {"merge": merge(recipe["base"], specs, work / "merged", force=True)}

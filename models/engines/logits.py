@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from routing.constraints import Constraint
+from decoding.constraints import Constraint
 
 
 def additive_row(constraint: Constraint, width: int, device=None, dtype=torch.float32) -> torch.Tensor | None:

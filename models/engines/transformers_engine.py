@@ -14,6 +14,7 @@ from models.engines.logits import BatchConstraintProcessor
 
 class TransformersEngine:
     name = "transformers"
+    token_list_cap = None  # the logits processor takes any number of entries
 
     def __init__(self, model_dir: str, max_model_len: int, dtype: str = "float32", device: str | None = None):
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -43,10 +44,13 @@ class TransformersEngine:
         width = self.model.get_output_embeddings().weight.shape[0]
         processor = BatchConstraintProcessor([r.constraint for r in requests], width, self.device)
         stops = sorted({s for r in requests for s in r.stop_token_ids})
+        penalties = {r.constraint.repetition_penalty for r in requests}
+        if len(penalties) > 1:
+            raise ValueError(f"one repetition penalty per batch, got {sorted(penalties)}")
         config = GenerationConfig(
             max_new_tokens=max(r.constraint.max_new_tokens for r in requests),
             do_sample=False,
-            repetition_penalty=1.0,
+            repetition_penalty=penalties.pop(),
             eos_token_id=stops,
             pad_token_id=self.pad_token_id,
         )

@@ -1,8 +1,8 @@
 """The submission engine: vLLM, with tensor parallelism and AWQ on the 4x T4 target.
 
 vLLM >= 0.6.3 (0.32 included) takes constraints as `allowed_token_ids` and `logit_bias`
-in `SamplingParams`; its GPU runner refuses more than 1024 entries, so that cap is checked
-here. vLLM 0.5.x, the stack proven on T4, only takes per-request logits processors: the
+in `SamplingParams`; its GPU runner refuses more than 1024 entries, so the engine states
+that cap (constraints are built within it) and checks it. vLLM 0.5.x, the stack proven on T4, only takes per-request logits processors: the
 same constraint then goes in as one additive row, built once per request.
 """
 from __future__ import annotations
@@ -11,7 +11,8 @@ from dataclasses import asdict
 
 from models.engines import Generated, Request, trim_at_stop
 from models.settings import VllmSettings
-from routing.config import TOKEN_LIST_CAP
+
+TOKEN_LIST_CAP = 1024  # Model Runner V2's limit on allowed_token_ids and logit_bias entries
 
 _FIRST_VERSION_WITH_TOKEN_LISTS = (0, 6, 3)
 
@@ -37,9 +38,9 @@ def sampling_params(request: Request, token_lists: bool, seed: int):
         if entries is not None and len(entries) > TOKEN_LIST_CAP:
             raise ValueError(f"{name} has {len(entries)} entries; vLLM accepts at most {TOKEN_LIST_CAP}")
     common = dict(
-        temperature=0.0,
+        temperature=0.0,  # greedy: see decoding/config.py
         max_tokens=constraint.max_new_tokens,
-        repetition_penalty=1.0,
+        repetition_penalty=constraint.repetition_penalty,
         # The request's stop ids are the only stops, as in the transformers engine; they
         # hold the tokenizer's eos whenever a request should end there.
         ignore_eos=True,
@@ -59,6 +60,7 @@ def sampling_params(request: Request, token_lists: bool, seed: int):
 
 class VllmEngine:
     name = "vllm"
+    token_list_cap = TOKEN_LIST_CAP
 
     def __init__(self, model_dir: str, settings: VllmSettings):
         import vllm

@@ -11,6 +11,7 @@ import importlib
 import time
 from dataclasses import dataclass
 
+from models.protocol import Answer, ExplainsAnswers, GuardAction
 from shopbench import spec
 from shopbench.data import Question
 
@@ -19,23 +20,11 @@ class ModelError(RuntimeError):
     """The model broke the evaluator's interface."""
 
 
-@dataclass
-class Answer:
-    """One response, with how it was made when the model says (`batch_answer`)."""
-
-    text: object  # what batch_predict returns for the question (a non-string is scored as empty)
-    task_type: str | None = None
-    profile: str | None = None
-    repaired: bool | None = None
-    generated_tokens: int | None = None
-    guard: str | None = None  # what the time guard did: "shortened", "fallback" or nothing
-
-
 def answer_batch(model, prompts: list[str], is_multiple_choice: bool) -> list[Answer]:
     """The model's answers: from `batch_answer` when it offers one (our models, with
     routing details), else from `batch_predict` alone, as the official evaluator calls."""
     batch = {"prompt": prompts}
-    if hasattr(model, "batch_answer"):
+    if isinstance(model, ExplainsAnswers):
         return model.batch_answer(batch, is_multiple_choice)
     responses = model.batch_predict(batch, is_multiple_choice)
     if not isinstance(responses, (list, tuple)):
@@ -55,7 +44,7 @@ class Batch:
 
 
 @dataclass
-class Generation:
+class ModelRun:
     answers: list[Answer]  # one per question, in question order
     seconds: list[float]  # per question: its batch's time shared equally
     batches: list[Batch]
@@ -73,12 +62,13 @@ class Generation:
                 continue
             row = table.setdefault(
                 answer.profile,
-                {"questions": 0, "repaired": 0, "shortened": 0, "fallback": 0, "generated_tokens": 0, "seconds": 0.0},
+                {"questions": 0, "repaired": 0, **{action.value: 0 for action in GuardAction}, "generated_tokens": 0,
+                 "seconds": 0.0},
             )
             row["questions"] += 1
             row["repaired"] += bool(answer.repaired)
             if answer.guard:
-                row[answer.guard] += 1
+                row[GuardAction(answer.guard).value] += 1
             row["generated_tokens"] += answer.generated_tokens or 0
             row["seconds"] += seconds
         return table
@@ -122,7 +112,7 @@ def _batch_size(model, override: int | None) -> int:
     return size
 
 
-def generate(model, questions: list[Question], batch_size: int | None = None, progress: bool = False) -> Generation:
+def run(model, questions: list[Question], batch_size: int | None = None, progress: bool = False) -> ModelRun:
     from tqdm.auto import tqdm
 
     groups: dict[str, list[int]] = {}
@@ -151,4 +141,4 @@ def generate(model, questions: list[Question], batch_size: int | None = None, pr
                     answers[p] = answer
                     seconds[p] = elapsed / len(chosen)
                 bar.update(len(chosen))
-    return Generation(answers, seconds, batches)
+    return ModelRun(answers, seconds, batches)

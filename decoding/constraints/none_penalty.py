@@ -2,7 +2,7 @@
 scores, while any span from the question might."""
 from __future__ import annotations
 
-from routing.constraints import Vocabulary
+from decoding.constraints import Vocabulary
 
 
 def none_penalty(vocabulary: Vocabulary, penalty: float) -> dict[int, float]:

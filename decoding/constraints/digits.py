@@ -7,8 +7,8 @@ item, and no token carries a space or a letter.
 from __future__ import annotations
 
 from routing.classifier import Route
-from routing.config import DecodingConfig
-from routing.constraints import Constraint, Vocabulary
+from decoding.config import DecodingConfig
+from decoding.constraints import Constraint, Vocabulary
 from shopbench import spec
 
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 from routing import anatomy
 from routing.classifier import Route
-from routing.config import DEFAULT, DecodingConfig
+from decoding.config import DEFAULT, DecodingConfig
 from shopbench import parsers, spec
 
 _SENTENCE = re.compile(r"[^.!?。！？]*(?:[.!?。！？]+|$)")
 _FALLBACK_ENTITY = "unknown"
-_DEFAULT_RANKING = (1, 2, 3, 4, 5)
+_DEFAULT_RANKING = tuple(range(1, spec.RANKING_LIMIT + 1))
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def _multiple_choice(route: Route, response: str) -> str | None:
 
 
 def _ranking(route: Route, response: str) -> str | None:
-    readable = [n for n in route.candidates or _DEFAULT_RANKING if n <= 5][:5]
+    readable = [n for n in route.candidates or _DEFAULT_RANKING if n <= spec.RANKING_LIMIT][: spec.RANKING_LIMIT]
     parsed = parsers.parse_ranking(response)
     if sorted(parsed) == sorted(readable):
         return None

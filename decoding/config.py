@@ -1,12 +1,13 @@
-"""Decoding settings per profile, as plain data: the one place these numbers live."""
+"""Decoding settings per profile, as plain data: the one place these numbers live.
+
+Decoding is greedy in every engine, by design: the same model on the same data gives the
+same answers on any machine, so there is no temperature to set. Engine limits (vLLM's
+1024-entry token lists) belong to the engines (`Engine.token_list_cap`), not here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from shopbench import spec
-
-# vLLM's GPU runner refuses more entries than this in allowed_token_ids or logit_bias.
-TOKEN_LIST_CAP = 1024
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,10 @@ class DecodingConfig:
     limit_choices_to_options: bool = True
     # Generation: once an answer passes this many words, cut it to whole sentences (0: off).
     generation_word_limit: int = 15
+    # Both engines apply it to every request (1.0: off). Qwen2's generation_config carries
+    # 1.05, which newer vLLM would otherwise apply by default. Away from 1.0 the engines stop
+    # agreeing token for token: transformers counts a batch's left padding as seen tokens.
     repetition_penalty: float = 1.0
-    temperature: float = 0.0  # greedy
 
 
 DEFAULT = DecodingConfig()

@@ -22,6 +22,7 @@ class Constraint:
     max_new_tokens: int
     allowed_token_ids: tuple[int, ...] | None = None  # None: every token allowed
     logit_bias: dict[int, float] = field(default_factory=dict)
+    repetition_penalty: float = 1.0
 
 
 @dataclass(frozen=True)

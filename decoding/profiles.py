@@ -1,0 +1,27 @@
+"""The constraint each profile decodes under."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from prompts import clean_question
+from routing.classifier import Route
+from decoding.config import DEFAULT, DecodingConfig
+from decoding.constraints import Constraint, Vocabulary, digits, prompt_tokens
+from shopbench import spec
+
+
+def constraint_for(
+    route: Route, question: str, tokenizer, vocabulary: Vocabulary, config: DecodingConfig = DEFAULT,
+    token_list_cap: int | None = None,
+) -> Constraint:
+    """`token_list_cap`: the most entries the engine takes in a token list (None: no limit)."""
+    if route.profile == spec.MULTIPLE_CHOICE:
+        constraint = digits.multiple_choice(route, vocabulary, config)
+    elif route.profile in (spec.RANKING, spec.RETRIEVAL):
+        constraint = digits.number_list(route, vocabulary, config)
+    elif route.profile == spec.NER:
+        constraint = prompt_tokens.copy_from_question(clean_question(question), tokenizer, vocabulary, config,
+                                                      token_list_cap)
+    else:
+        constraint = Constraint(config.max_new_tokens[spec.GENERATION])
+    return replace(constraint, repetition_penalty=config.repetition_penalty)

@@ -1,0 +1,38 @@
+"""What our models tell the evaluator beyond `batch_predict`, in one small types module
+that the model side and the evaluator side both import.
+
+The official evaluator calls only `get_batch_size` and `batch_predict`
+(models/base_model.py). Our evaluator also reads, when a model offers `batch_answer`, how
+each answer was made: its route, whether it was repaired, and what the time guard did.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+class GuardAction(str, enum.Enum):
+    """What the time guard did to an answer (models/time_guard.py); None: nothing."""
+
+    SHORTENED = "shortened"  # decoded with fewer new tokens than its profile allows
+    FALLBACK = "fallback"  # not decoded at all: the repaired fallback answer
+
+
+@dataclass
+class Answer:
+    """One response, with how it was made when the model says (`batch_answer`)."""
+
+    text: object  # what batch_predict returns for the question (a non-string is scored as empty)
+    task_type: str | None = None
+    profile: str | None = None
+    repaired: bool | None = None
+    generated_tokens: int | None = None
+    guard: GuardAction | None = None
+
+
+@runtime_checkable
+class ExplainsAnswers(Protocol):
+    """A model that returns `Answer` records as well as the strings `batch_predict` returns."""
+
+    def batch_answer(self, batch: dict, is_multiple_choice: bool) -> list[Answer]: ...
