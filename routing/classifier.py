@@ -18,10 +18,10 @@ candidate list, its labelled data fields and long quoted text), so a review that
    for entities, for a stated value (brand, colour, size, material, an attribute's value),
    or for a kind (product type, category) that must be copied from the text; extractive
    generation when it copies a free phrase (keyphrase, snippet) out of a review.
-4. A candidate list with a request to select, and no request to write, is ranking or
-   retrieval: a requested count smaller than the list is retrieval, ranking words make a
-   ranking, otherwise a list longer than five is retrieval (the ranking parser reads at
-   most 5 items) and a shorter one a ranking.
+4. A candidate list with a request to select (and none to write) is retrieval of the
+   requested count, else of three. In rule 2, a requested count smaller than the list is
+   retrieval, ranking words make a ranking, and otherwise a list longer than five is
+   retrieval (the ranking parser reads at most 5 items) and a shorter one a ranking.
 5. Everything else is generation.
 
 Where the evidence is weak, the cheaper mistake wins. A short span copied from the
@@ -154,8 +154,9 @@ def _asked_objects(sentence: str) -> set[str]:
 
 
 def extraction(text: str) -> str | None:
-    """NER, extractive generation, or None, from the instruction's sentences. A sentence
-    that asks for writing (and not for copying) never counts."""
+    """NER, extractive generation, or None. An instruction that asks for a transformed
+    value or for sentences is never extraction; otherwise each sentence is read, and one that
+    asks for writing (and not for copying) never counts."""
     has = {name: bool(pattern.search(text)) for name, pattern in _EXTRACTION_CUES.items()}
     if (has["transform"] or has["prose"]) and not has["copy"]:
         return None
@@ -225,7 +226,7 @@ def _list_route(text: str, numbers: tuple[int, ...], count: int | None) -> Route
 
 def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:
     candidates = anatomy.candidate_list(prompt)
-    if is_multiple_choice if is_multiple_choice is not None else _looks_multiple_choice(prompt, candidates):
+    if is_multiple_choice if isinstance(is_multiple_choice, bool) else _looks_multiple_choice(prompt, candidates):
         return _multiple_choice(prompt, candidates)
     text = anatomy.instruction(prompt, candidates)
     if candidates is None:

@@ -2,7 +2,8 @@
 (English, German, French, Spanish, Italian, Japanese, Chinese).
 
 Each entry is a regular-expression alternative matched against lowercased instruction
-text; Latin-script entries are matched at word starts, CJK ones anywhere. The classifier
+text; Latin-script entries match whole words (a stem carries its own `\\w*`), CJK ones
+anywhere. The classifier
 decides with them; nothing here decides anything.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 INSTRUCTION_LABELS = (
     "instruction", "instructions", "task", "your task", "question", "note", "notes", "requirement",
     "requirements", "rule", "rules", "format", "output format", "answer format", "response format", "hint",
-    "directions", "guidelines", "system", "user", "prompt", "goal", "objective", "important", "constraints",
+    "directions", "guidelines", "system", "prompt", "goal", "objective", "important", "constraints",
     "request", "q", "hinweis", "aufgabe", "anweisung", "anweisungen", "consigne", "consignes", "tâche", "instrucción",
     "instrucciones", "tarea", "istruzioni", "compito", "指示", "タスク", "任务", "指令", "说明",
 )
@@ -30,7 +31,7 @@ WRITE_VERBS = (
     r"écri[sv]\w*", r"génère", r"générez", r"tradui\w*", r"résume", r"résumez", r"décri[sv]\w*", r"explique\w*",
     r"rédige\w*", r"reformule\w*", r"escrib\w*", r"genera", r"traduc\w*", r"resum\w*", r"describ(?:a|e|ir|an)", r"explica\w*", r"redact\w*",
     r"scrivi\w*", r"tradu[ci]\w*", r"riassum\w*", r"descriv\w*", r"spiega\w*",
-    "翻訳", "訳し", "書い", "書き", "生成", "作成", "要約", "説明", "翻译", "写", "生成", "总结", "概括", "描述", "解释",
+    "翻訳", "訳し", "書い", "書き", "生成", "作成", "要約", "説明", "翻译", "写", "总结", "概括", "描述", "解释",
 )
 
 # An answer asked for as prose: never an extraction, whatever it is about.
@@ -60,7 +61,7 @@ EXTRACT_VERBS = (
 
 # Question words: they ask for a value only when it follows closely ("which brand").
 QUESTION_WORDS = (
-    r"what", r"which", r"who", r"welche[rsnm]?", r"was", r"quel(?:le)?s?", r"cu[aá]l(?:es)?", r"qu[eé]",
+    r"what", r"what's", r"which", r"who", r"welche[rsnm]?", r"was ist", r"quel(?:le)?s?", r"cu[aá]l(?:es)?", r"qu[eé]",
     r"qual(?:e|i)?", "何", "どの", "什么", "哪",
 )
 
@@ -100,7 +101,7 @@ VALUE_SLOTS = (
     r"marchi[oi]", r"colori?", r"taglie?", r"materiali?", r"modello", r"attributi?", r"entità", r"produttore",
     r"capacità", r"capacidad", r"capacité", r"fassungsvermögen", r"leistung",
     "ブランド", "メーカー", "色", "カラー", "サイズ", "素材", "材質", "型番", "容量", "属性", "エンティティ", "固有表現",
-    "品牌", "颜色", "尺寸", "尺码", "材质", "材料", "型号", "容量", "属性", "实体",
+    "品牌", "颜色", "尺寸", "尺码", "材质", "材料", "型号", "实体",
 )
 
 # Kinds an answer may have to infer rather than copy: extraction only when copying is asked.
@@ -115,7 +116,7 @@ KIND_SLOTS = (
 # What a review talks about: naming these is aspect-term extraction (NER) when the text is a review.
 ASPECT_SLOTS = (
     r"aspects?", r"aspect terms?", r"features?", r"components?", r"parts? of (?:the|this|that) (?:product|item|device)",
-    r"product features?", r"(?:like|dislike|love|hate|praise|criticise|criticize|complain about)d?s?",
+    r"product features?", r"(?:likes?|liked|dislikes?|disliked|loves?|loved|hates?|hated|praised?|praises|critici[sz]e[sd]?|complain(?:s|ed)? about)",
     r"listed as an? (?:negative|positive|con|pro)", r"aspekte?", r"merkmale?", r"caractéristiques?", r"características?", r"caratteristiche",
     "側面", "特徴", "方面", "功能",
 )
@@ -124,7 +125,7 @@ ASPECT_SLOTS = (
 PHRASE_SLOTS = (
     r"key ?phrases?", r"phrases?", r"snippets?", r"sentences?", r"words?", r"terms?", r"expressions?",
     r"excerpts?", r"passages?", r"segments?", r"parts?", r"portions?", r"spans?", r"mentions?",
-    r"schlüssel", r"phrasen?", r"satz", r"ausdr[uü]ck", r"frases?", r"expresi[oó]n", r"fragmento",
+    r"schlüssel\w*", r"phrasen?", r"satz", r"ausdr[uü]ck\w*", r"frases?", r"expresi[oó]n", r"fragmento",
     r"espressione", r"frase", r"mots?", r"termes?",
     "キーフレーズ", "フレーズ", "語句", "表現", "关键", "短语", "词语", "句子",
 )
@@ -147,7 +148,7 @@ SOURCE_PHRASES = (
     r"(?:de|dans) (?:la|le|cette|ce) (?:requête|titre|texte|description)",
     r"(?:de|en|del) (?:la |el |esta |este )?(?:consulta|búsqueda|título|texto|descripción)",
     r"(?:dalla|nella|dal|nel) (?:query|ricerca|titolo|testo|descrizione)",
-    "クエリ", "タイトル", "商品名", "テキスト", "検索", "查询", "标题", "文本", "搜索", "中",
+    "クエリ", "タイトル", "商品名", "テキスト", "検索", "查询", "标题", "文本", "搜索",
 )
 
 # Words that name the open-ended named-entity task itself.
@@ -170,10 +171,10 @@ RANK_WORDS = (
     r"ranked(?!\s*(?:#|no\.|\d|among|as|in the top))", r"re-?rank\w*", r"permutation", r"re-?order", r"prioriti[sz]\w*",
     r"order (?:\w+ )?(?:them|the|these|all|those|each|candidates?|items?|products?|results?|reviews?|options?|listings?|queries)",
     r"in (?:the|an?) order", r"(?:most|best|highest|closest|strongest)(?: \w+){0,2} first",
-    r"sort\w*", r"(?:re-?)?arrang\w*", r"comes? first", r"first,? second", r"in (?:that|this|the right|the correct) order",
+    r"sort(?:s|ed|ing)?(?! of)", r"(?:re-?)?arrang\w*", r"comes? first", r"first,? second", r"in (?:that|this|the right|the correct) order",
     r"en qu[eé] orden", r"de mejor a peor", r"de (?:m[aá]s|mayor) a (?:menos|menor)", r"du meilleur au (?:pire|moins bon)",
     r"du plus au moins", r"vom besten zum schlechtesten", r"dal migliore al peggiore", r"in che ordine", r"in (?:descending|ascending|decreasing) order", r"most (?:\w+ )?to (?:the )?least",
-    r"best (?:\w+ )?to (?:the )?worst(?: \w+)?", r"highest to lowest", r"from (?:the )?most", r"ordering", r"ranking",
+    r"best (?:\w+ )?to (?:the )?worst(?: \w+)?", r"highest to lowest", r"from (?:the )?most", r"ordering",
     r"in order(?! to)", r"in (?:the )?order of",
     r"rangier\w*", r"ordne\w*", r"sortier\w*", r"reihenfolge", r"classe[rz]", r"ordonne", r"trie[rz]", r"ordena",
     r"clasifica", r"ordina", r"classifica",

@@ -68,8 +68,7 @@ def requirements_problems(root: Path) -> list[str]:
 def network_problems(root: Path) -> list[str]:
     found = []
     for part in RUNTIME_CODE:
-        paths = [root / part] if part.endswith(".py") else sorted((root / part).rglob("*.py"))
-        for path in paths:
+        for path in sorted((root / part).rglob("*.py")):
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
                 if NETWORK_USE.search(line):
                     found.append(f"{path.relative_to(root)}:{number}: may reach the network: {line.strip()[:100]}")

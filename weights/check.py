@@ -49,7 +49,7 @@ def _linear_shapes(config: dict) -> dict[str, tuple[int, int]]:
 def _expected(config: dict) -> dict[str, tuple[int, ...]]:
     quant = config.get("quantization_config") or {}
     is_awq = quant.get("quant_method") == "awq"
-    pack = 32 // quant.get("bits", 4) if is_awq else 1
+    pack = 32 // quant.get("bits", awq.QUANT_CONFIG["w_bit"]) if is_awq else 1
     group = quant.get("group_size", awq.GROUP_SIZE)
     hidden, vocab = config["hidden_size"], config["vocab_size"]
     shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (vocab, hidden), "model.norm.weight": (hidden,)}
