@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from models.settings import MODEL_DIR_ENV
+from shopbench.data import give_umask_mode
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -56,6 +57,7 @@ def safetensors_copy() -> Path:
     try:
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
+        give_umask_mode(partial, directory=True)
         os.replace(partial, target)
     except OSError:
         if not (target / "config.json").is_file():  # not another process finishing first

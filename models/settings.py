@@ -13,6 +13,7 @@ environment variables:
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -122,7 +123,9 @@ def from_environment() -> ModelSettings:
     try:
         per_question = float(seconds) if seconds else settings.seconds_per_question
     except ValueError:
-        raise ValueError(f"{SECONDS_ENV} must be a number of seconds, got {seconds!r}") from None
+        per_question = math.nan
+    if not (math.isfinite(per_question) and per_question > 0):
+        raise ValueError(f"{SECONDS_ENV} must be a positive number of seconds, got {seconds!r}")
     deadline_text = os.environ.get(DEADLINE_ENV)
     try:
         deadline = TrackDeadline.parse(deadline_text, track.questions) if deadline_text else None

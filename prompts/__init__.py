@@ -27,6 +27,16 @@ def system_prompt(profile: str) -> str:
     return SYSTEM_PROMPT.format(task=TASK_DESCRIPTIONS[profile])
 
 
+# Code points no tokenizer takes: lone surrogates (legal in JSON), NUL and the other C0
+# controls but tab and newlines, and the noncharacters U+FFFE and U+FFFF.
+_UNTOKENIZABLE = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def tokenizable(text: str) -> str:
+    """The text with every code point a tokenizer would refuse replaced by a space."""
+    return _UNTOKENIZABLE.sub(" ", text)
+
+
 def clean_question(question: str) -> str:
     """ShopBench questions carry trailing spaces on many lines; they are dropped, and the
     question stripped, as the winning solution did in training and inference."""

@@ -5,6 +5,7 @@ Pure string work, shared by the classifier, the constraints and the answer repai
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -12,14 +13,20 @@ from routing import lexicon
 
 # How a candidate is numbered, numbers of one or two digits: at a line's start "1. x", "1.x",
 # "1) x", "1: x", "1 - x", "(1) x", "[1] x", "| 1 | x |" (a table row), "Listing 1 — x",
-# "\"1\": x" and {"id": 1, ...} (JSON); inside a JSON array, "\"1. x\"" several to a line.
+# "#1 x", "option (1) x", "no. 1 x", "A/1 - x", "\"1\": x" and {"id": 1, ...} (JSON); inside a
+# JSON array, "\"1. x\"" several to a line.
 _NUMBERED_LINE = re.compile(
     r"^\s*(?:[-*•]\s*)?(?:\((\d{1,2})\)|\[(\d{1,2})\]|(\d{1,2})(?:\s*[.):]|\s+[-–—])(?!\d)|\|\s*(\d{1,2})\s*\||"
     r"[^\W\d_]{1,12}\s*#?(\d{1,2})\s*[:.)—–-]\s|\"(\d{1,2})\"\s*:|"
-    r"\{?\s*\"(?:id|n|no|num|number|idx|index|key)\"\s*:\s*\"?(\d{1,2})\b)"
+    r"\{?\s*\"(?:id|n|no|num|number|idx|index|key)\"\s*:\s*\"?(\d{1,2})\b|"
+    r"(?:#|n[or]\.|n°|[A-Za-z]/|(?:option|item|product|candidate|choice|listing)\s*[#(\[]?)\s*(\d{1,2})[)\]]?(?:\s*[.:)—–-])?\s)",
+    re.IGNORECASE,
 )
 _IN_JSON_ARRAY = re.compile(r"\"(\d{1,2})[.:)]\s")
-_ANSWER_SLOTS = {"output", "answer", "response", "result", "results"}
+_ANSWER_SLOTS = {
+    "output", "answer", "response", "result", "results", "your answer", "antwort", "réponse", "respuesta", "risposta",
+    "antwoord", "resposta", "回答", "答え", "答案", "解答", "ausgabe", "sortie", "salida",
+}
 # "Label: value" lines such as "Query: tablette asus", in any script; "**Label**:" too.
 _FIELD = re.compile(r"^(?:\*\*)?([^\W\d_][^:：\n]{0,40}?)(?:\*\*)?\s*[:：]\s*(.*)$")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])\s*")
@@ -58,20 +65,22 @@ _LONG_QUOTE = re.compile(
 
 NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-    "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "dos": 2, "tres": 3,
+    "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "twee": 2, "drie": 3, "vijf": 5, "dois": 2, "três": 3, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "dos": 2, "tres": 3,
     "cuatro": 4, "cinco": 5, "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
 }
 _COUNT = r"(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")"
 # Verbs and question words that a count of items to pick follows: "select 3", "which three".
 _PICK = (
-    r"select|choose|pick|identify|retrieve|find|recommend|output|return|give|list|name|which|what|"
+    r"select|choose|pick|identify|retrieve|find|recommend|output|return|give|list|name|which|what|show(?: me)?|"
+    r"suggest|get|rufe|gib|zeige?|geef|kies|noem|toon|welke|dame|indica|elenca|donne\w*|montre\w*|"
     r"wähle\w*|auswählen|welche\w*|nenne\w*|choisi\w*|sélectionne\w*|quel\w*|eli[gj]\w*|selecciona\w*|"
     r"cu[aá]les|scegli\w*|seleziona\w*|quali"
 )
 _ITEMS = (
     r"numbers?|indices|indexes|ids?|items?|products?|candidates?|options?|answers?|snippets?|aspects?|quer(?:y|ies)|"
     r"reviews?|results?|categor(?:y|ies)|titles?|keywords?|entr(?:y|ies)|choices?|labels?|keys?|listings?|"
-    r"produkte?|artikel|aspekte?|produits?|productos?|prodotti|categorías?|catégories?"
+    r"produkte?|artikel|aspekte?|produits?|productos?|prodotti|categorías?|catégories?|producten|resultaten|"
+    r"kandidaten|resultate|ergebnisse|risultati|resultados|résultats"
 )
 _PICK_WORD = re.compile(rf"(?<!\w)(?:{_PICK}|answer|output|return)(?!\w)")
 _COUNT_PATTERNS = (
@@ -155,6 +164,7 @@ def instruction(prompt: str, candidates: CandidateList | None) -> str:
     return "\n".join(kept + [ending]).lower()
 
 
+@functools.lru_cache(maxsize=512)  # one prompt's lines are read for its instruction and its fields
 def _field_label(line: str) -> tuple[str, str] | None:
     """("review", "great fit") for "Review: great fit", ("query", "") for "### Query";
     None for a line that is no field."""

@@ -45,7 +45,7 @@ _QUESTION_TO_SLOT_CHARS = 20  # "what is the brand", "which colour": a question 
 _LONGEST_SLOT_CHARS = 40  # a slot noun starting within reach is read whole
 # A question word asks for what follows it directly ("which brand", "what screen size") or
 # after a copula ("what is the brand"); "what the customer values" asks for no value.
-_DETERMINER = re.compile(r"(?<!\w)(?:the|a|an|la|le|les|el|los|las|der|die|das|il|lo|gli)(?!\w)")
+_DETERMINER = re.compile(r"(?<!\w)(?:the|a|an|these|those|this|that|my|your|our|la|le|les|el|los|las|der|die|das|il|lo|gli)(?!\w)")
 _COPULA = re.compile(r"'s|(?<!\w)(?:is|are|was|were|did|does|do|est|sont|ist|sind|es|son|è|sono)(?!\w)")
 
 
@@ -153,14 +153,15 @@ def _asked_objects(sentence: str) -> set[str]:
     return found
 
 
-def extraction(text: str) -> str | None:
+def extraction(text: str, reviewed: bool = False) -> str | None:
     """NER, extractive generation, or None. An instruction that asks for a transformed
     value or for sentences is never extraction; otherwise each sentence is read, and one that
-    asks for writing (and not for copying) never counts."""
+    asks for writing (and not for copying) never counts. `reviewed`: the prompt's data holds
+    a review (a "Review:" field), whose opinions spans are copied from."""
     has = {name: bool(pattern.search(text)) for name, pattern in _EXTRACTION_CUES.items()}
     if (has["transform"] or has["prose"]) and not has["copy"]:
         return None
-    from_opinions = bool(_OPINION_SOURCE.search(text))
+    from_opinions = reviewed or bool(_OPINION_SOURCE.search(text))
     phrase = False
     for sentence in _SENTENCE_END.split(text):
         copies = has["copy"] and bool(_COPY.search(sentence))
@@ -229,8 +230,9 @@ def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:
     if is_multiple_choice if isinstance(is_multiple_choice, bool) else _looks_multiple_choice(prompt, candidates):
         return _multiple_choice(prompt, candidates)
     text = anatomy.instruction(prompt, candidates)
+    reviewed = any(_OPINION_SOURCE.search(name) for name, _ in anatomy.labelled_fields(prompt))
     if candidates is None:
-        extracted = extraction(text) or _extraction_slot(prompt, text)
+        extracted = extraction(text, reviewed) or _extraction_slot(prompt, text)
         return Route(extracted, spec.NER) if extracted is not None else Route(spec.GENERATION, spec.GENERATION)
     numbers = candidates.numbers
     count = anatomy.requested_count(text)
@@ -239,7 +241,7 @@ def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:
     writes = not names_numbers and (count or 0) < 2 and _asks_writing(text)
     if not writes and (names_numbers or count or (_ONE_NUMBER.search(text) and not _ARITHMETIC.search(text))):
         return _list_route(text, numbers, count)
-    extracted = extraction(text) or _extraction_slot(prompt, text)
+    extracted = extraction(text, reviewed) or _extraction_slot(prompt, text)
     if extracted is not None:
         return Route(extracted, spec.NER)
     if _SELECT.search(text) and not writes:

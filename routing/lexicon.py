@@ -15,7 +15,8 @@ INSTRUCTION_LABELS = (
     "instruction", "instructions", "task", "your task", "question", "note", "notes", "requirement",
     "requirements", "rule", "rules", "format", "output format", "answer format", "response format", "hint",
     "directions", "guidelines", "system", "prompt", "goal", "objective", "important", "constraints",
-    "request", "q", "hinweis", "aufgabe", "anweisung", "anweisungen", "consigne", "consignes", "tâche", "instrucción",
+    "request", "q", "hinweis", "aufgabe", "frage", "domanda", "pregunta", "vraag", "opdracht", "taak", "tarefa",
+    "pergunta", "質問", "问题", "anweisung", "anweisungen", "consigne", "consignes", "tâche", "instrucción",
     "instrucciones", "tarea", "istruzioni", "compito", "指示", "タスク", "任务", "指令", "说明",
 )
 
@@ -50,7 +51,8 @@ EXTRACT_VERBS = (
     r"point out", r"determine", r"specify", r"state", r"tell", r"provide", r"get", r"report", r"what",
     r"(?:answer|reply|respond) with", r"what's",
     r"which", r"who",
-    r"liste[nrz]?", r"listar?", r"enumera\w*", r"elenca\w*", r"auflisten",
+    r"liste[nrz]?", r"listar?", r"enumera\w*", r"elenca\w*", r"auflisten", r"wer", r"wie", r"welk[e]?", r"wat",
+    r"geef", r"noem", r"donne[zr]?", r"indiquez", r"rufe", r"zeige?",
     r"extrahier\w*", r"ermittel\w*", r"identifizier\w*", r"nenn\w*", r"finde", r"gib", r"welche[rsnm]?", r"was ist",
     r"extrai\w*", r"identifie", r"relève", r"relevez", r"trouve", r"indique", r"donne", r"quel(?:le)?s?",
     r"extra(?:e|ig|er)", r"identifi(?:ca|que)", r"indica", r"encuentra", r"cu[aá]l(?:es)?", r"qu[eé]",
@@ -61,7 +63,8 @@ EXTRACT_VERBS = (
 
 # Question words: they ask for a value only when it follows closely ("which brand").
 QUESTION_WORDS = (
-    r"what", r"what's", r"which", r"who", r"welche[rsnm]?", r"was ist", r"quel(?:le)?s?", r"cu[aá]l(?:es)?", r"qu[eé]",
+    r"what", r"what's", r"which", r"who", r"welche[rsnm]?", r"was ist", r"wer", r"welk[e]?", r"wat",
+    r"quel(?:le)?s?", r"cu[aá]l(?:es)?", r"qu[eé]",
     r"qual(?:e|i)?", "何", "どの", "什么", "哪",
 )
 
@@ -78,7 +81,8 @@ COPY_VERBS = (
     r"exactly as", r"verbatim", r"word for word", r"as (?:it )?(?:is )?written",
     r"use the (?:exact )?(?:span|words?|wording|phrase|text|terms?)", r"using (?:the|their|its) (?:own |exact )?words",
     r"(?:answer|reply|respond) (?:using|with) the (?:exact )?words", r"kopier\w*", r"copie[zr]?",
-    r"copia\w*", r"unverändert\w*", r"tel quel", r"textuellement", r"sin cambios", r"invariat\w*",
+    r"copia\w*", r"recopie\w*", r"letterlijk", r"wörtlich", r"textuellement", r"tal (?:como|cual)",
+    r"tel(?:le)?s? qu.?(?:écrit|elles? apparai|il apparai)\w*", r"unverändert\w*", r"tel quel", r"textuellement", r"sin cambios", r"invariat\w*",
     r"palabras exactas", r"mots exacts", r"parole esatte", r"genauen? wort\w*", "コピー", "复制", "原文",
     r"extrahier\w*", r"extrai\w*", r"relève", r"relevez", r"extra(?:e|ig|er)", r"estra(?:i|rre|gga)", r"individua",
     "抽出", "抜き出", "取り出", "提取", "抽取", "找出", "识别",
@@ -89,7 +93,8 @@ VALUE_SLOTS = (
     r"brands?", r"brand names?", r"manufacturers?", r"makers?", r"colou?rs?", r"sizes?", r"materials?",
     r"fabrics?", r"model(?: number| name)?s?", r"capacit(?:y|ies)", r"dimensions?", r"volumes?", r"weights?",
     r"lengths?", r"widths?", r"heights?", r"counts?", r"ages?", r"gtin", r"upc", r"ean", r"isbn", r"power(?: ratings?)?",
-    r"country of origin", r"origin", r"warrant(?:y|ies)", r"sleeve length", r"recipients?", r"flavou?rs?", r"scents?",
+    r"country of origin", r"origin", r"warrant(?:y|ies)", r"sleeve length", r"recipients?", r"(?:compatible )?devices?",
+    r"made of", r"made from", r"fib(?:re|er)s?", r"composition", r"flavou?rs?", r"scents?",
     r"patterns?", r"quantit(?:y|ies)", r"pack sizes?", r"voltages?", r"wattages?", r"storage", r"sku",
     r"part numbers?", r"values?", r"attribute values?", r"attributes?", r"entit(?:y|ies)", r"named entit(?:y|ies)",
     r"marken?", r"markenname", r"hersteller", r"farben?", r"größen?", r"gr[oö]ße", r"materiale?", r"stoff",
@@ -99,7 +104,8 @@ VALUE_SLOTS = (
     r"marcas?", r"colore?s?", r"tallas?", r"tamaños?", r"materiales?", r"modelo", r"valore?s?", r"atributos?",
     r"entidad(?:es)?", r"fabricante",
     r"marchi[oi]", r"colori?", r"taglie?", r"materiali?", r"modello", r"attributi?", r"entità", r"produttore",
-    r"capacità", r"capacidad", r"capacité", r"fassungsvermögen", r"leistung",
+    r"capacità", r"capacidad", r"capacité", r"fassungsvermögen", r"leistung", r"merk", r"kleur", r"maat", r"materiaal",
+    r"kenmerk\w*", r"waarde", r"hersteller\w*", r"wielmaat",
     "ブランド", "メーカー", "色", "カラー", "サイズ", "素材", "材質", "型番", "容量", "属性", "エンティティ", "固有表現",
     "品牌", "颜色", "尺寸", "尺码", "材质", "材料", "型号", "实体",
 )
@@ -108,7 +114,7 @@ VALUE_SLOTS = (
 KIND_SLOTS = (
     r"product types?", r"product names?", r"product lines?", r"item types?", r"types? of product",
     r"categor(?:y|ies)", r"product categor(?:y|ies)", r"styles?", r"genders?", r"keywords?", r"product terms?",
-    r"produkttyp(?:en)?", r"produktart(?:en)?", r"kategorien?", r"types? de produits?", r"catégories?",
+    r"produkttyp(?:en)?", r"produktart(?:en)?", r"producttype\w*", r"productsoort", r"kategorien?", r"types? de produits?", r"catégories?",
     r"tipos? de productos?", r"categorías?", r"tip[oi] di prodott[oi]", r"categori[ae]",
     "商品タイプ", "商品の種類", "製品タイプ", "カテゴリ", "产品类型", "商品类型", "类别", "类目",
 )
@@ -117,7 +123,8 @@ KIND_SLOTS = (
 ASPECT_SLOTS = (
     r"aspects?", r"aspect terms?", r"features?", r"components?", r"parts? of (?:the|this|that) (?:product|item|device)",
     r"product features?", r"(?:likes?|liked|dislikes?|disliked|loves?|loved|hates?|hated|praised?|praises|critici[sz]e[sd]?|complain(?:s|ed)? about)",
-    r"listed as an? (?:negative|positive|con|pro)", r"aspekte?", r"merkmale?", r"caractéristiques?", r"características?", r"caratteristiche",
+    r"listed as an? (?:negative|positive|con|pro)", r"aspekte?", r"produktaspekte?", r"aspetti", r"aspectos?",
+    r"productaspect(?:en)?", r"aspecten", r"merkmale?", r"caractéristiques?", r"características?", r"caratteristiche",
     "側面", "特徴", "方面", "功能",
 )
 
@@ -132,7 +139,8 @@ PHRASE_SLOTS = (
 
 # Free text whose copied phrases are scored as generation (ROUGE-L): a review's opinion on an aspect.
 OPINION_SOURCES = (
-    r"reviews?", r"reviewers?", r"aspects?", r"opinions?", r"comments?", r"feedback", r"rezension\w*", r"bewertung\w*", r"avis",
+    r"reviews?", r"reviewers?", r"aspects?", r"opinions?", r"comments?", r"feedback", r"\w*rezension\w*",
+    r"\w*bewertung\w*", r"avis", r"recensie\w*", r"beoordeling\w*", r"avalia\w*",
     r"reseñas?", r"opini[oó]n\w*", r"recension\w*", "レビュー", "口コミ", "评论", "评价",
 )
 
@@ -148,6 +156,7 @@ SOURCE_PHRASES = (
     r"(?:de|dans) (?:la|le|cette|ce) (?:requête|titre|texte|description)",
     r"(?:de|en|del) (?:la |el |esta |este )?(?:consulta|búsqueda|título|texto|descripción)",
     r"(?:dalla|nella|dal|nel) (?:query|ricerca|titolo|testo|descrizione)",
+    r"(?:uit|in|van) (?:de|het|deze) (?:titel|producttitel|zoekopdracht|tekst|beschrijving|review)",
     "クエリ", "タイトル", "商品名", "テキスト", "検索", "查询", "标题", "文本", "搜索",
 )
 
@@ -173,7 +182,12 @@ RANK_WORDS = (
     r"in (?:the|an?) order", r"(?:most|best|highest|closest|strongest)(?: \w+){0,2} first",
     r"sort(?:s|ed|ing)?(?! of)", r"(?:re-?)?arrang\w*", r"comes? first", r"first,? second", r"in (?:that|this|the right|the correct) order",
     r"en qu[eé] orden", r"de mejor a peor", r"de (?:m[aá]s|mayor) a (?:menos|menor)", r"du meilleur au (?:pire|moins bon)",
-    r"du plus au moins", r"vom besten zum schlechtesten", r"dal migliore al peggiore", r"in che ordine", r"in (?:descending|ascending|decreasing) order", r"most (?:\w+ )?to (?:the )?least",
+    r"du plus au moins", r"vom besten zum schlechtesten", r"dal migliore al peggiore", r"in che ordine",
+    r"sorteer\w*", r"rangschik\w*", r"volgorde", r"van (?:de )?(?:meest|best)\w* \w* ?naar", r"ordene\w*", r"classifique\w*",
+    r"ordina\w*", r"ordinal\w*", r"quale ordine", r"quel ordre", r"qu[eé] orden", r"welche reihenfolge", r"absteigend\w*",
+    r"aufsteigend\w*", r"dal(?:la|lo|l')? più .{1,20}? al(?:la|lo|l')? meno", r"del más .{1,20}? al menos",
+    r"vom \w+ zum \w+", r"du plus .{1,20}? au moins",
+    r"do mais (?:ao|para o) menos", r"in (?:descending|ascending|decreasing) order", r"most (?:\w+ )?to (?:the )?least",
     r"best (?:\w+ )?to (?:the )?worst(?: \w+)?", r"highest to lowest", r"from (?:the )?most", r"ordering",
     r"in order(?! to)", r"in (?:the )?order of",
     r"rangier\w*", r"ordne\w*", r"sortier\w*", r"reihenfolge", r"classe[rz]", r"ordonne", r"trie[rz]", r"ordena",
@@ -187,7 +201,7 @@ SELECT_WORDS = (
     r"cu[aá]les", r"quali", r"identify (?:the )?(?:\w+ )?(?:products?|items?|"
     r"queries|candidates?)", r"find (?:the )?(?:\w+ )?(?:products?|items?|queries|candidates?)",
     r"wähle\w*", r"auswählen", r"choisi\w*", r"sélectionne\w*", r"eli[gj]\w*", r"eleg\w*", r"selecciona", r"scegli",
-    r"seleziona", "選んで", "選び", "選択", "选择", "选出", "挑选",
+    r"seleziona", r"kies", r"selecteer", r"welke", r"quali", r"rufe", r"geef", r"show me", r"toon", r"escolh\w*", r"selecione", "選んで", "選び", "選択", "选择", "选出", "挑选",
 )
 
 # Asking for numbers of the list as the answer.

@@ -7,7 +7,7 @@ import random
 import sys
 
 from shopbench import data, spec
-from shopbench.runner import ModelRun, load_model_class, run
+from shopbench.runner import ModelError, ModelRun, load_model_class, run
 
 DEFAULT_DATA = spec.DEV_DATA_NAME
 DEFAULT_MODEL = "models.user_config:UserModel"
@@ -18,8 +18,9 @@ def add_question_options(parser: argparse.ArgumentParser) -> None:
                         help="ShopBench JSON Lines (input_field, output_field, task_name, task_type, metric)")
     parser.add_argument("--limit", type=int, metavar="N",
                         help="a random sample of N questions (chosen by --seed, kept in file order)")
-    parser.add_argument("--seed", type=int, default=spec.run_seed(),
-                        help=f"seed for --limit and for the model (exported as {spec.SEED_ENV})")
+    parser.add_argument("--seed", type=int,
+                        help=f"seed for --limit and for the model (exported as {spec.SEED_ENV}; default: "
+                             f"{spec.SEED_ENV} or {spec.DEFAULT_SEED})")
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +32,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
     """Parse, then check the shared options' values (argparse's usage error, exit 2)."""
     args = parser.parse_args(argv)
+    if hasattr(args, "seed") and args.seed is None:
+        try:
+            args.seed = spec.run_seed()
+        except ValueError as exc:
+            parser.error(str(exc))
     if getattr(args, "limit", None) is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     if getattr(args, "batch_size", None) is not None and not 1 <= args.batch_size <= spec.MAX_BATCH_SIZE:
@@ -53,7 +59,10 @@ def load_model(args):
     import numpy
 
     numpy.random.seed(args.seed % 2**32)
-    return load_model_class(args.model)()
+    try:
+        return load_model_class(args.model)()
+    except ValueError as exc:  # a setting the model reads from the environment, named in the message
+        raise ModelError(f"{args.model}: {exc}") from None
 
 
 def run_model(args, questions: list[data.Question]) -> ModelRun:

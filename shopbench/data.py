@@ -197,6 +197,14 @@ def load_responses(path, questions: list[Question], total: int) -> list[Any]:
     return responses
 
 
+def give_umask_mode(path, directory: bool = False) -> None:
+    """Temporary files and folders are made private (0600/0700); what they become gets the
+    mode a plain open() or mkdir() would have given under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask)
+
+
 @contextmanager
 def atomic_writer(path) -> Iterator[TextIO]:
     """A text handle whose content appears at `path` only when the block completes; on
@@ -207,6 +215,7 @@ def atomic_writer(path) -> Iterator[TextIO]:
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             yield handle
+        give_umask_mode(temporary)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)

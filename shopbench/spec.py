@@ -78,7 +78,11 @@ DEFAULT_SEED = 3142
 
 
 def run_seed() -> int:
-    return int(os.environ.get(SEED_ENV, DEFAULT_SEED))
+    text = os.environ.get(SEED_ENV, str(DEFAULT_SEED))
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{SEED_ENV} must be an integer, got {text!r}") from None
 
 
 @dataclass(frozen=True)

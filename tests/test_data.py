@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 
 import pytest
 
@@ -108,3 +110,17 @@ def test_write_atomically_leaves_nothing_on_failure(tmp_path):
         data.write_atomically(target, Unwritable())
     assert target.read_text() == "complete\n"
     assert [p.name for p in target.parent.iterdir()] == ["results.json"]
+
+
+def test_atomic_outputs_keep_the_umask_mode(tmp_path):
+    from weights.checkpoint import output_folder
+
+    previous = os.umask(0o027)
+    try:
+        data.write_atomically(tmp_path / "results.json", "{}")
+        with output_folder(tmp_path / "model", force=False) as folder:
+            (folder / "config.json").write_text("{}")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "results.json").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o750

@@ -53,3 +53,16 @@ def test_help_and_missing_command():
     assert done.returncode == 0 and "--output" in done.stdout
     done = subprocess.run([sys.executable, "run.py"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and "COMMAND" in done.stderr
+
+
+def test_bad_settings_in_the_environment_are_one_line_before_any_model_loads(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("SHOPBENCH_BATCH_SIZE", "abc")
+    assert local_evaluation.main(["--limit", "2", "--output", str(tmp_path / "r.json"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "SHOPBENCH_BATCH_SIZE must be an integer" in err and "Traceback" not in err
+    assert not (tmp_path / "r.json").exists()
+    monkeypatch.delenv("SHOPBENCH_BATCH_SIZE")
+    monkeypatch.setenv("AICROWD_RUN_SEED", "abc")
+    with pytest.raises(SystemExit) as stop:
+        run.main(["predict", "--output", str(tmp_path / "p.jsonl")])
+    assert stop.value.code == 2 and "AICROWD_RUN_SEED must be an integer, got 'abc'" in capsys.readouterr().err

@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 
 from models import settings as settings_module
-from shopbench import spec
+from shopbench import parsers, spec
 from tests.conftest import tiny_shop_model
 from tests.paraphrases import PARAPHRASES
 from tests.validity import is_valid
@@ -112,3 +112,49 @@ def test_settings_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("SHOPBENCH_BATCH_SIZE", "32")
     with pytest.raises(ValueError, match="SHOPBENCH_BATCH_SIZE"):
         settings_module.from_environment()
+    monkeypatch.setenv("SHOPBENCH_BATCH_SIZE", "4")
+    for bad in ("nan", "inf", "-1", "0", "soon"):  # a guard that would raise later or answer nothing
+        monkeypatch.setenv("SHOPBENCH_SECONDS_PER_QUESTION", bad)
+        with pytest.raises(ValueError, match="SHOPBENCH_SECONDS_PER_QUESTION must be a positive number"):
+            settings_module.from_environment()
+
+
+class Garbling(ShortContext):
+    """An engine whose every answer ends inside a multi-byte character."""
+
+    def generate(self, requests):
+        return [replace(g, text=g.text + "\ufffd") for g in self.engine.generate(requests)]
+
+
+def test_prompts_no_tokenizer_takes_still_get_valid_answers(transformers_engine):
+    odd = ["Query: red shoe \ud800\nBrand:", "nul\x00byte in a title", "\ufffe\uffff", "\ud83d" * 3, "😀" * 50]
+    with pytest.raises(TypeError):  # a lone surrogate, legal in JSON, breaks the tokenizer
+        transformers_engine.tokenizer(odd[0])
+    model = tiny_shop_model(transformers_engine)
+    answers = model.batch_answer({"prompt": odd}, False)
+    # cleaned first, each one is decoded for real rather than given a fallback
+    assert [a.guard for a in answers] == [None] * len(odd) and all(a.generated_tokens for a in answers)
+    texts = model.batch_predict({"prompt": odd}, False)
+    assert all(isinstance(t, str) and t.strip() and not t.endswith("\ufffd") for t in texts)
+
+
+def test_answers_never_end_in_a_broken_character(transformers_engine, dev_records):
+    model = tiny_shop_model(Garbling(transformers_engine, 2048))
+    free_text = [r["input_field"] for r in dev_records if r["task_type"] in (spec.GENERATION, spec.NER)][:6]
+    assert not any(t.endswith("\ufffd") for t in model.batch_predict({"prompt": free_text}, False))
+
+
+def test_batch_predict_never_raises(transformers_engine, dev_records, monkeypatch):
+    model = tiny_shop_model(transformers_engine)
+    records = [r for r in dev_records if not r["is_multiple_choice"]][::6]
+    batch = {"prompt": [r["input_field"] for r in records]}
+
+    def broken(*args):
+        raise RuntimeError("tokenizer exploded")
+
+    monkeypatch.setattr(model, "build_request", broken)  # one question's request: a repaired fallback
+    answers = model.batch_answer(batch, False)
+    assert all(a.repaired and is_valid(r["task_type"], a.text) for r, a in zip(records, answers))
+    monkeypatch.setattr(model, "batch_answer", broken)  # anything else: "1", which every parser reads
+    assert model.batch_predict(batch, False) == ["1"] * len(records)
+    assert all(parsers.parse(task_type, "1") not in (-1, [], "") for task_type in spec.TASK_TYPES)

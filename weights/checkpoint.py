@@ -16,6 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from shopbench.data import give_umask_mode
+
 INDEX = "model.safetensors.index.json"
 SINGLE = "model.safetensors"
 LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
@@ -98,6 +100,7 @@ def output_folder(target, force: bool):
     partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
         yield partial
+        give_umask_mode(partial, directory=True)
         if target.exists():
             shutil.rmtree(target)
         os.replace(partial, target)
