@@ -111,6 +111,8 @@ def from_environment() -> ModelSettings:
     track = served_track()
     production = ROOT / track.weights_dir
     chosen = os.environ.get(MODEL_DIR_ENV)
+    if chosen and not (Path(chosen) / "config.json").is_file():
+        raise ValueError(f"{MODEL_DIR_ENV} {chosen}: not a model folder (no config.json)")
     if chosen:
         settings = ModelSettings(chosen, engine or "transformers", f"{MODEL_DIR_ENV} is set", vllm=VLLM_ON_CPU)
     elif (production / "config.json").is_file():

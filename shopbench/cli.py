@@ -43,7 +43,20 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
         parser.error(f"--batch-size must be from 1 to {spec.MAX_BATCH_SIZE}")
     if getattr(args, "show_misses", 0) < 0:
         parser.error("--show-misses must be at least 0")
+    check_outputs(parser, args)
     return args
+
+
+OUTPUT_OPTIONS = ("output", "out", "save")  # every command's options that name a file it writes
+
+
+def check_outputs(parser: argparse.ArgumentParser, args) -> None:
+    """Refuse an output that cannot be written before any data loads or model runs."""
+    for name in OUTPUT_OPTIONS:
+        path = getattr(args, name, None)
+        problem = data.writable_problem(path) if path else None
+        if problem:
+            parser.error(f"--{name} {path}: {problem}")
 
 
 def load_selected_questions(args) -> tuple[list[data.Question], list[data.Question]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import random
 import tempfile
@@ -44,13 +45,18 @@ def read_json_lines(path) -> Iterator[tuple[int, dict]]:
     A name ending in .gz is read through gzip."""
     opener = gzip.open if str(path).endswith(".gz") else open
     try:
-        handle = opener(path, "rt", encoding="utf-8")
+        handle = opener(path, "rb")
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror}") from None
     line_number = 0
     with handle:
         try:
-            for line_number, line in enumerate(handle, start=1):
+            # Lines are decoded one by one, so a byte that is not UTF-8 is reported on its own line.
+            for line_number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise _error(path, line_number, None, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
                 if not line.strip():
                     continue
                 try:
@@ -60,7 +66,7 @@ def read_json_lines(path) -> Iterator[tuple[int, dict]]:
                 if not isinstance(record, dict):
                     raise _error(path, line_number, None, "expected a JSON object")
                 yield line_number, record
-        except (OSError, EOFError, UnicodeDecodeError) as exc:  # not UTF-8, or a damaged .gz
+        except (OSError, EOFError) as exc:  # a damaged .gz
             raise _error(path, line_number + 1, None, f"cannot read: {exc}") from None
 
 
@@ -69,7 +75,8 @@ def _is_int(value) -> bool:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite number: JSON's NaN and Infinity, which Python reads, make no gold value."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_str_list(value) -> bool:
@@ -195,6 +202,27 @@ def load_responses(path, questions: list[Question], total: int) -> list[Any]:
             raise _error(path, line, "input_field", f"does not match question {question.index + 1} of the data file")
         responses.append(record["response"])
     return responses
+
+
+def writable_problem(path) -> str | None:
+    """Why `path` cannot be written as an output, found before any work: it is a folder, or
+    the nearest existing folder on its way refuses a file. None when it can. Nothing is left
+    behind: the probe file is removed and no folder is made."""
+    path = Path(path)
+    if path.is_dir():
+        return "is a folder; give a file name"
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"cannot be written ({folder} is not a folder)"
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+        os.close(descriptor)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"cannot be written ({exc.strerror or exc})"
+    return None
 
 
 def give_umask_mode(path, directory: bool = False) -> None:

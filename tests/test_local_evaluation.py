@@ -101,6 +101,11 @@ def test_missing_multilingual_model_stops_before_generating(tmp_path, capsys, mo
     code, _, err = run(capsys, "--data", str(path), "--multilingual-model", str(tmp_path), "--model",
                        "tests.models_for_tests:RefusingModel")
     assert code == 2 and "is not a sentence-transformers folder" in err
+    # a folder with a config but no weights or tokenizer (an LLM's config, a half copy) is refused too
+    (tmp_path / "config.json").write_text("{}")
+    code, _, err = run(capsys, "--data", str(path), "--multilingual-model", str(tmp_path), "--model",
+                       "tests.models_for_tests:RefusingModel")
+    assert code == 2 and "is not a sentence-transformers folder" in err
 
 
 def test_multilingual_metric_scores_with_a_given_local_model(tmp_path, capsys):

@@ -66,3 +66,21 @@ def test_bad_settings_in_the_environment_are_one_line_before_any_model_loads(mon
     with pytest.raises(SystemExit) as stop:
         run.main(["predict", "--output", str(tmp_path / "p.jsonl")])
     assert stop.value.code == 2 and "AICROWD_RUN_SEED must be an integer, got 'abc'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("output", ["/proc/shopbench/r.json", "FOLDER"])
+def test_an_unwritable_output_is_refused_before_anything_runs(output, tmp_path, capsys):
+    import training.__main__ as training_cli
+
+    output = str(tmp_path) if output == "FOLDER" else output
+    commands = [
+        (local_evaluation.main, ["--output", output]),
+        (run.main, ["predict", "--output", output]),
+        (run.main, ["classify", "--output", output]),
+        (training_cli.main, ["export", "--data", str(DEV_DATA), "--out", output]),
+    ]
+    for main, argv in commands:
+        with pytest.raises(SystemExit) as stop:  # argparse's usage error: nothing loaded, nothing written
+            main(argv)
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and f"{output}: " in err and ("cannot be written" in err or "is a folder" in err)

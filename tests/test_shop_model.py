@@ -100,11 +100,14 @@ def test_settings_from_the_environment(monkeypatch, tmp_path):
     assert (production.engine, production.vllm) == ("vllm", settings_module.VllmSettings())
     assert production.vllm.tensor_parallel_size == spec.SUBMISSION_GPUS and production.vllm.quantization == "awq"
     assert default.vllm == settings_module.VLLM_ON_CPU
-    monkeypatch.setenv("SHOPBENCH_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("SHOPBENCH_MODEL_DIR", str(tmp_path))  # no config.json: refused before any load
+    with pytest.raises(ValueError, match="SHOPBENCH_MODEL_DIR .*: not a model folder"):
+        settings_module.from_environment()
+    monkeypatch.setenv("SHOPBENCH_MODEL_DIR", str(tmp_path / "prod"))
     monkeypatch.setenv("SHOPBENCH_ENGINE", "vllm")
     monkeypatch.setenv("SHOPBENCH_BATCH_SIZE", "4")
     chosen = settings_module.from_environment()
-    assert (chosen.model_dir, chosen.engine, chosen.batch_size) == (str(tmp_path), "vllm", 4)
+    assert (chosen.model_dir, chosen.engine, chosen.batch_size) == (str(tmp_path / "prod"), "vllm", 4)
     monkeypatch.setenv("SHOPBENCH_ENGINE", "onnx")
     with pytest.raises(ValueError, match="SHOPBENCH_ENGINE"):
         settings_module.from_environment()

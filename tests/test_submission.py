@@ -56,6 +56,11 @@ def test_the_repository_as_it_stands_lacks_only_the_weights(capsys):
 def test_a_complete_fixture_passes_and_planted_faults_are_each_reported(repository):
     assert checks.problems(repository, T1) == []
     weights = repository / T1.weights_dir
+    shard = weights / "model.safetensors"
+    whole = shard.read_bytes()
+    shard.write_bytes(whole[:-1000])  # a copy cut short
+    assert any("cut short" in problem for problem in checks.problems(repository, T1))
+    shard.write_bytes(whole)
     (repository / "aicrowd.json").write_text(aicrowd.for_track(T2, repository))
     config = json.loads((weights / "config.json").read_text())
     (weights / "config.json").write_text(json.dumps({**config, "intermediate_size": 320}))

@@ -174,6 +174,36 @@ def test_check_finds_planted_faults(base, tmp_path, capsys):
     assert "does not split across 4 GPUs" in capsys.readouterr().out
 
 
+def test_check_reports_truncated_shards_and_malformed_json_as_problems(base, tmp_path, capsys):
+    padded = tmp_path / "padded"
+    assert cli("pad", "--model", base, "--out", padded) == 0
+    shard = sorted(padded.glob("model-*.safetensors"))[-1]
+    whole = shard.read_bytes()
+    shard.write_bytes(whole[: len(whole) // 2])  # an interrupted copy
+    capsys.readouterr()
+    assert cli("check", padded) == 1
+    assert f"{shard}: cut short" in capsys.readouterr().out
+    shard.write_bytes(whole)
+    index = padded / "model.safetensors.index.json"
+    good_index = index.read_text()
+    for config_text, index_text, expected in [
+        ("not json", good_index, "config.json: not readable JSON"),
+        ("[1, 2]", good_index, "config.json: expected a JSON object, found list"),
+        (None, '{"weight_map": [1]}', "field 'weight_map': expected a mapping"),
+    ]:
+        config = padded / "config.json"
+        kept = config.read_text()
+        if config_text is not None:
+            config.write_text(config_text)
+        index.write_text(index_text)
+        assert cli("check", padded) == 1
+        out = capsys.readouterr().out
+        assert expected in out and "Traceback" not in out
+        config.write_text(kept)
+        index.write_text(good_index)
+    assert cli("check", padded) == 0
+
+
 @pytest.fixture(scope="module")
 def quantized(base, tmp_path_factory):
     root = tmp_path_factory.mktemp("awq")
@@ -246,3 +276,28 @@ def test_shipped_recipes_are_table_6():
         assert [a["weight"] for a in recipe["adapters"]] == weights
         # padding and quantization follow the winners' defaults, which live in one place each
         assert "pad" not in recipe and recipe["quantize"] == {}
+
+
+def test_harmful_options_are_refused_before_anything_is_written(base, adapters, tmp_path, capsys):
+    for weight in ("nan", "inf"):
+        assert cli("merge", "--base", base, "--adapter", f"{adapters[0]}:{weight}", "--out", tmp_path / "m") == 2
+        assert "the weight must be a finite number" in capsys.readouterr().err
+    before = sorted(p.name for p in base.iterdir())
+    for out in (base, base / "inside", base.parent):  # is, lies inside, or holds the base model
+        assert cli("merge", "--base", base, "--adapter", f"{adapters[0]}:1", "--out", out, "--force") == 2
+        assert "overlaps the input" in capsys.readouterr().err
+    assert sorted(p.name for p in base.iterdir()) == before
+    assert cli("pad", "--model", base, "--out", tmp_path / "padded") == 0
+    assert cli("quantize", "--model", tmp_path / "padded", "--out", tmp_path / "q", "--calib", tmp_path / "no.json") == 2
+    assert "--calib" in capsys.readouterr().err
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / "padded" / name).unlink(missing_ok=True)
+    assert cli("quantize", "--model", tmp_path / "padded", "--out", tmp_path / "q") == 2
+    assert "no tokenizer" in capsys.readouterr().err
+    for argv in (["pad", "--model", base, "--out", tmp_path / "p", "--tp", "0"],
+                 ["check", base, "--group-size", "0"], ["quantize", "--model", base, "--out", tmp_path / "q",
+                                                        "--samples", "0"]):
+        with pytest.raises(SystemExit) as stop:
+            cli(*argv)
+        assert stop.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+    assert not any((tmp_path / name).exists() for name in ("m", "p", "q"))

@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    cli.check_outputs(parser, args)
     if getattr(args, "limit", None) is not None and args.limit < 1:
         return cli.fail("--limit must be at least 1")
     try:

@@ -77,6 +77,17 @@ def run_awq_env(args) -> dict:
     return {"python": str(awq.ensure_env())}
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (a tp or group of 0 would divide by it)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m weights", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -96,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                               help="zero-pad the MLP intermediate size to split across GPUs")
     pad.add_argument("--model", required=True, metavar="DIR")
     pad.add_argument("--out", required=True, metavar="DIR")
-    pad.add_argument("--tp", type=int, default=spec.SUBMISSION_GPUS, help="tensor-parallel size")
-    pad.add_argument("--group-size", type=int, default=GROUP_SIZE, help="quantization group size")
-    pad.add_argument("--intermediate-size", type=int, metavar="N", help="pad to exactly N instead")
+    pad.add_argument("--tp", type=positive_int, default=spec.SUBMISSION_GPUS, help="tensor-parallel size")
+    pad.add_argument("--group-size", type=positive_int, default=GROUP_SIZE, help="quantization group size")
+    pad.add_argument("--intermediate-size", type=positive_int, metavar="N", help="pad to exactly N instead")
     pad.set_defaults(run=run_pad)
 
     quantize = commands.add_parser("quantize", formatter_class=defaults,
@@ -106,9 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     quantize.add_argument("--model", required=True, metavar="DIR")
     quantize.add_argument("--out", required=True, metavar="DIR")
     quantize.add_argument("--calib", default=quantize_defaults.DEFAULT_CALIBRATION, metavar="FILE")
-    quantize.add_argument("--samples", type=int, default=quantize_defaults.DEFAULT_SAMPLES, metavar="N")
-    quantize.add_argument("--seq-len", type=int, default=quantize_defaults.DEFAULT_SEQ_LEN, metavar="N")
-    quantize.add_argument("--tp", type=int, default=spec.SUBMISSION_GPUS,
+    quantize.add_argument("--samples", type=positive_int, default=quantize_defaults.DEFAULT_SAMPLES, metavar="N")
+    quantize.add_argument("--seq-len", type=positive_int, default=quantize_defaults.DEFAULT_SEQ_LEN, metavar="N")
+    quantize.add_argument("--tp", type=positive_int, default=spec.SUBMISSION_GPUS,
                           help="tensor-parallel size the model must split across")
     quantize.set_defaults(run=run_quantize)
 
@@ -121,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", formatter_class=defaults, help="find what would fail a submission")
     check.add_argument("dir", metavar="DIR")
-    check.add_argument("--tp", type=int, default=spec.SUBMISSION_GPUS)
-    check.add_argument("--group-size", type=int, default=GROUP_SIZE)
+    check.add_argument("--tp", type=positive_int, default=spec.SUBMISSION_GPUS)
+    check.add_argument("--group-size", type=positive_int, default=GROUP_SIZE)
     check.set_defaults(run=run_check)
 
     awq_env = commands.add_parser("awq-env", formatter_class=defaults,

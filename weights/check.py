@@ -10,13 +10,12 @@ found from the config and the safetensors headers alone (no tensor is loaded).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shopbench import spec
 from weights import awq
-from weights.checkpoint import Checkpoint, CheckpointError, TensorInfo, is_lfs_pointer, read_header
+from weights.checkpoint import Checkpoint, CheckpointError, TensorInfo, is_lfs_pointer, read_header, read_json_object
 
 
 @dataclass
@@ -94,7 +93,11 @@ def check(folder, tp: int = spec.SUBMISSION_GPUS, group_size: int = awq.GROUP_SI
     result.problems += [f"{p}: a git-lfs pointer, not the file (run `git lfs pull`)" for p in pointers]
     config_path = folder / "config.json"
     if config_path.is_file() and config_path not in pointers:
-        problem = split_problem(json.loads(config_path.read_text()), tp, group_size)
+        try:
+            problem = split_problem(read_json_object(config_path), tp, group_size)
+        except CheckpointError as exc:
+            result.problems.append(str(exc))
+            return result
         if problem:
             result.problems.append(problem)
     try:

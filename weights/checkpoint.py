@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import struct
@@ -46,18 +47,57 @@ class TensorInfo:
     shape: tuple[int, ...]
 
 
+# Bytes per element of each safetensors dtype.
+DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8, "U32": 4,
+               "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+
+
 def read_header(path: Path) -> dict[str, TensorInfo]:
-    """Names, dtypes and shapes of a safetensors file, without reading its tensors."""
+    """Names, dtypes and shapes of a safetensors file, without reading its tensors. The
+    header is checked against itself and the file: known dtypes, whole shapes, each
+    tensor's byte range the size its shape and dtype need, and the file long enough to hold
+    them all (a copy cut short fails here)."""
     if is_lfs_pointer(path):
         raise CheckpointError(f"{path}: a git-lfs pointer, not the weights (run `git lfs pull`)")
     try:
+        size = path.stat().st_size
         with open(path, "rb") as handle:
             (length,) = struct.unpack("<Q", handle.read(8))
+            if length > size - 8:
+                raise ValueError(f"header of {length} bytes in a file of {size}")
             header = json.loads(handle.read(length))
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
     except (OSError, struct.error, ValueError) as exc:
         raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
     header.pop("__metadata__", None)
-    return {name: TensorInfo(info["dtype"], tuple(info["shape"])) for name, info in header.items()}
+    tensors, end = {}, 0
+    for name, info in header.items():
+        try:
+            dtype, shape, (start, stop) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
+            if dtype not in DTYPE_BYTES or not all(isinstance(d, int) and d >= 0 for d in shape):
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            raise CheckpointError(f"{path}: tensor {name} has a malformed header entry") from None
+        if stop - start != math.prod(shape) * DTYPE_BYTES[dtype]:
+            raise CheckpointError(f"{path}: tensor {name} ({dtype} {list(shape)}) spans {stop - start} bytes, "
+                                  f"its shape needs {math.prod(shape) * DTYPE_BYTES[dtype]}")
+        tensors[name], end = TensorInfo(dtype, shape), max(end, stop)
+    if 8 + length + end > size:
+        raise CheckpointError(f"{path}: cut short: its header needs {8 + length + end} bytes, the file has {size} "
+                              "(an interrupted copy or download)")
+    return tensors
+
+
+def read_json_object(path: Path) -> dict:
+    """A JSON file holding an object, or a one-line CheckpointError naming the file."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, found {type(value).__name__}")
+    return value
 
 
 class Checkpoint:
@@ -66,9 +106,12 @@ class Checkpoint:
         config = self.folder / "config.json"
         if not config.is_file():
             raise CheckpointError(f"{self.folder}: no config.json (not a Hugging Face model folder)")
-        self.config = json.loads(config.read_text())
+        self.config = read_json_object(config)
         if (self.folder / INDEX).is_file():
-            self.weight_map: dict[str, str] = json.loads((self.folder / INDEX).read_text())["weight_map"]
+            weight_map = read_json_object(self.folder / INDEX).get("weight_map")
+            if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+                raise CheckpointError(f"{self.folder / INDEX}: field 'weight_map': expected a mapping of names to files")
+            self.weight_map: dict[str, str] = weight_map
         elif (self.folder / SINGLE).exists():
             self.weight_map = {name: SINGLE for name in read_header(self.folder / SINGLE)}
         else:
@@ -91,9 +134,14 @@ class Checkpoint:
 
 
 @contextlib.contextmanager
-def output_folder(target, force: bool):
-    """Yield a temporary folder that becomes `target` when the block completes."""
+def output_folder(target, force: bool, inputs=()):
+    """Yield a temporary folder that becomes `target` when the block completes. An output
+    that is, holds or lies inside one of `inputs` is refused: --force never replaces an input."""
     target = Path(target)
+    for source in map(Path, inputs):
+        a, b = target.resolve(), source.resolve()
+        if a == b or a in b.parents or b in a.parents:
+            raise CheckpointError(f"--out {target}: overlaps the input {source}; write elsewhere")
     if target.exists() and not force:
         raise CheckpointError(f"{target} exists; pass --force to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -139,10 +187,11 @@ def copy_side_files(source: Path, target: Path, keep_existing: bool = False) -> 
             shutil.copy2(source / name, target / name)
 
 
-def rewrite(model: Checkpoint, out, config: dict, transform, force: bool = False, progress=None) -> int:
+def rewrite(model: Checkpoint, out, config: dict, transform, force: bool = False, progress=None, inputs=()) -> int:
     """Write `model` to `out` shard by shard, each tensor through `transform(name, tensor)`,
-    with `config`; returns the bytes written. One shard is in memory at a time."""
-    with output_folder(out, force) as folder:
+    with `config`; returns the bytes written. One shard is in memory at a time. `out` may not
+    overlap the model or the other `inputs`."""
+    with output_folder(out, force, inputs=(model.folder, *inputs)) as folder:
         writer = ShardWriter(folder, len(model.shards))
         for number, shard in enumerate(model.shards):
             tensors = model.read_shard(shard)

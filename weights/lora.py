@@ -40,9 +40,12 @@ def parse_spec(text: str) -> tuple[Path, float]:
     """"DIR:WEIGHT" -> (DIR, WEIGHT)."""
     folder, _, weight = text.rpartition(":")
     try:
-        return Path(folder), float(weight)
+        value = float(weight)
     except ValueError:
         raise CheckpointError(f"--adapter {text}: expected DIR:WEIGHT, for example adapters/v8:0.56") from None
+    if not math.isfinite(value):
+        raise CheckpointError(f"--adapter {text}: the weight must be a finite number")
+    return Path(folder), value
 
 
 def load_adapter(folder: Path, weight: float) -> Adapter:

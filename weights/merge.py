@@ -28,7 +28,8 @@ def merge(base_dir, adapter_specs: list[str], out, dtype: str = "float16", force
         merged.append(name)
         return (tensor.float() + sum(changes)).to(target)
 
-    written = rewrite(base, out, {**base.config, "torch_dtype": dtype}, apply, force, progress)
+    written = rewrite(base, out, {**base.config, "torch_dtype": dtype}, apply, force, progress,
+                      inputs=[parse_spec(spec)[0] for spec in adapter_specs])
     return {"merged_weights": len(merged), "adapters": len(adapters), "bytes": written}
 
 
@@ -40,7 +41,7 @@ def merge_as_adapter(base_dir, adapter_specs: list[str], out, force: bool = Fals
     check_fits(adapters, base.header())
     config, tensors = ensemble_as_adapter(adapters)
     config["base_model_name_or_path"] = str(Path(base_dir))
-    with output_folder(out, force) as folder:
+    with output_folder(out, force, inputs=[base_dir, *(parse_spec(spec)[0] for spec in adapter_specs)]) as folder:
         save_file(tensors, folder / ADAPTER_WEIGHTS, metadata={"format": "pt"})
         (folder / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
     return {"rank": config["r"], "weights": len(tensors) // 2, "adapters": len(adapters)}

@@ -18,6 +18,7 @@ from weights.checkpoint import Checkpoint, CheckpointError, copy_side_files, out
 DEFAULT_CALIBRATION = spec.DEV_DATA
 DEFAULT_SAMPLES = 128
 DEFAULT_SEQ_LEN = 512
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
 def calibration_texts(path, tokenizer, samples: int) -> list[str]:
@@ -38,6 +39,11 @@ def quantize(model_dir, out, calib=DEFAULT_CALIBRATION, samples: int = DEFAULT_S
     problem = split_problem(model.config, tp, awq.GROUP_SIZE)
     if problem:
         raise CheckpointError(f"{model_dir}: {problem}, then quantize the padded model")
+    if not Path(calib).is_file():
+        raise CheckpointError(f"--calib {calib}: no such file")
+    if not any((Path(model_dir) / name).is_file() for name in _TOKENIZER_FILES):
+        raise CheckpointError(f"{model_dir}: no tokenizer ({' or '.join(_TOKENIZER_FILES)}); calibration renders "
+                              "prompts with the model's own tokenizer")
     if importlib.util.find_spec("awq") is None:
         command = [str(awq.ensure_env()), "-m", "weights", "quantize", "--model", str(model_dir), "--out", str(out),
                    "--calib", str(calib), "--samples", str(samples), "--seq-len", str(seq_len), "--tp", str(tp)]
@@ -49,7 +55,7 @@ def quantize(model_dir, out, calib=DEFAULT_CALIBRATION, samples: int = DEFAULT_S
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     texts = calibration_texts(calib, tokenizer, samples)
-    with output_folder(out, force) as folder:
+    with output_folder(out, force, inputs=[model_dir]) as folder:
         awq_model = AutoAWQForCausalLM.from_pretrained(str(model_dir), device_map="auto", safetensors=True)
         awq_model.quantize(
             tokenizer, quant_config=dict(awq.QUANT_CONFIG), calib_data=texts,
