@@ -33,6 +33,9 @@ class Answer:
 
 @runtime_checkable
 class ExplainsAnswers(Protocol):
-    """A model that returns `Answer` records as well as the strings `batch_predict` returns."""
+    """A model that returns `Answer` records as well as the strings `batch_predict` returns,
+    and says whether its time guard may shorten answers (then scores depend on speed)."""
+
+    time_guard_on: bool
 
     def batch_answer(self, batch: dict, is_multiple_choice: bool) -> list[Answer]: ...

@@ -9,6 +9,9 @@ environment variables:
     SHOPBENCH_BATCH_SIZE  what get_batch_size() answers (1-16, default 16)
     SHOPBENCH_SECONDS_PER_QUESTION  the time guard's budget per question (default 8)
     SHOPBENCH_TRACK_DEADLINE  START:SECONDS[:QUESTIONS], see models/time_guard.py
+    SHOPBENCH_TIME_GUARD  "on" or "off" (default: on for the production weights, whose
+                          submission has a time limit; off otherwise, so local scores do not
+                          move with the machine's load)
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ ENGINE_ENV = "SHOPBENCH_ENGINE"
 BATCH_SIZE_ENV = "SHOPBENCH_BATCH_SIZE"
 SECONDS_ENV = "SHOPBENCH_SECONDS_PER_QUESTION"
 DEADLINE_ENV = "SHOPBENCH_TRACK_DEADLINE"
+TIME_GUARD_ENV = "SHOPBENCH_TIME_GUARD"
+_SWITCH = {"on": True, "off": False}
 # Context length of the small unquantized models served on CPU (the embedded default, tests).
 CPU_CONTEXT = 2048
 
@@ -95,6 +100,7 @@ class ModelSettings:
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     track: spec.Track = spec.ALL_AROUND
     deadline: TrackDeadline | None = None  # the whole track's, from SHOPBENCH_TRACK_DEADLINE
+    time_guard: bool = False  # shorten answers to keep batches inside their time
 
 
 def _batch_size() -> int:
@@ -116,7 +122,7 @@ def from_environment() -> ModelSettings:
     if chosen:
         settings = ModelSettings(chosen, engine or "transformers", f"{MODEL_DIR_ENV} is set", vllm=VLLM_ON_CPU)
     elif (production / "config.json").is_file():
-        settings = ModelSettings(str(production), engine or "vllm", "the production weights are present")
+        settings = ModelSettings(str(production), engine or "vllm", "the production weights are present", time_guard=True)
     else:
         settings = ModelSettings(
             None, engine or "transformers", f"no production weights in {production}", vllm=VLLM_ON_CPU
@@ -133,5 +139,9 @@ def from_environment() -> ModelSettings:
         deadline = TrackDeadline.parse(deadline_text, track.questions) if deadline_text else None
     except ValueError as exc:
         raise ValueError(f"{DEADLINE_ENV}: {exc}") from None
+    guard_text = os.environ.get(TIME_GUARD_ENV)
+    if guard_text and guard_text not in _SWITCH:
+        raise ValueError(f"{TIME_GUARD_ENV} must be on or off, got {guard_text!r}")
+    time_guard = _SWITCH[guard_text] if guard_text else settings.time_guard
     return replace(settings, batch_size=_batch_size(), seconds_per_question=per_question, track=track,
-                   deadline=deadline)
+                   deadline=deadline, time_guard=time_guard)

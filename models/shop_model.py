@@ -54,7 +54,9 @@ class ShopModel(ShopBenchBaseModel):
             print(f"ShopModel: serving {name} with the {engine.name} engine ({self.settings.reason})", file=sys.stderr)
         self.description = f"{name} with the {engine.name} engine"
         self.engine = engine
-        self.guard = TimeGuard(self.settings.seconds_per_question, self.settings.deadline)
+        self.guard = TimeGuard(self.settings.seconds_per_question, self.settings.deadline,
+                               enabled=self.settings.time_guard)
+        self.time_guard_on = self.settings.time_guard
         self.tokenizer = engine.tokenizer
         self.vocabulary = Vocabulary.scan(self.tokenizer)
 

@@ -13,6 +13,7 @@ later batches instead of overrunning the track.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -35,14 +36,21 @@ class TrackDeadline:
 
 
 class TimeGuard:
-    def __init__(self, seconds_per_question: float, deadline: TrackDeadline | None = None, clock=time.time):
+    """`enabled=False`: the guard only measures; every profile decodes in full, so answers do
+    not depend on how busy the machine is."""
+
+    def __init__(self, seconds_per_question: float, deadline: TrackDeadline | None = None, clock=time.time,
+                 enabled: bool = True):
         self.seconds_per_question = seconds_per_question
         self.deadline = deadline
+        self.enabled = enabled
         self.clock = clock
         self.answered = 0
         self.step_seconds: float | None = None  # seconds per decoding step of a batch, as measured
 
     def batch_budget(self, questions: int) -> float:
+        if not self.enabled:
+            return math.inf
         budget = self.seconds_per_question * questions
         if self.deadline is not None:
             left = max(0.0, self.deadline.end - self.clock())
@@ -52,6 +60,8 @@ class TimeGuard:
 
     def new_tokens_that_fit(self, seconds_left: float, max_new_tokens: int) -> int:
         """How many new tokens a group can decode in `seconds_left` (0: none)."""
+        if not self.enabled:
+            return max_new_tokens
         if seconds_left <= 0:
             return 0
         if self.step_seconds is None:

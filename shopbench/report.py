@@ -44,6 +44,15 @@ def format_report(report: Report, generation: dict | None = None) -> str:
     return "\n".join(lines)
 
 
+def time_guard_line(generation: dict) -> str:
+    """Whether answers could depend on the machine's speed, and how many did."""
+    if not generation["time_guard"]:
+        return "Time guard: off (answers do not depend on speed; SHOPBENCH_TIME_GUARD=on applies the submission's)"
+    counts = {action.value: sum(row[action.value] for row in generation["by_profile"].values()) for action in GuardAction}
+    changed = ", ".join(f"{count} {name}" for name, count in counts.items())
+    return f"Time guard: on ({changed}; SHOPBENCH_TIME_GUARD=off for answers that do not depend on speed)"
+
+
 def format_generation(generation: dict) -> str:
     """Timings against the 10 s per question rule, and counters per decoding profile."""
     lines = [
@@ -54,6 +63,8 @@ def format_generation(generation: dict) -> str:
     ]
     by_type = ", ".join(f"{t} {s:.3f}" for t, s in generation["seconds_per_question_by_task_type"].items())
     lines.append(f"Seconds per question by task type: {by_type}")
+    if generation.get("time_guard") is not None:
+        lines.append(time_guard_line(generation))
     if generation["by_profile"]:
         rows = [
             [profile, str(row["questions"]), str(row["repaired"]), *(str(row[action.value]) for action in GuardAction),

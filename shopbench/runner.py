@@ -48,6 +48,7 @@ class ModelRun:
     answers: list[Answer]  # one per question, in question order
     seconds: list[float]  # per question: its batch's time shared equally
     batches: list[Batch]
+    time_guard: bool | None = None  # whether the model's time guard could shorten answers (None: not said)
 
     @property
     def responses(self) -> list:
@@ -91,6 +92,7 @@ class ModelRun:
                 for task_type, batches in by_type.items()
             },
             "by_profile": self.by_profile(),
+            "time_guard": self.time_guard,
         }
 
 
@@ -141,4 +143,5 @@ def run(model, questions: list[Question], batch_size: int | None = None, progres
                     answers[p] = answer
                     seconds[p] = elapsed / len(chosen)
                 bar.update(len(chosen))
-    return ModelRun(answers, seconds, batches)
+    time_guard = model.time_guard_on if isinstance(model, ExplainsAnswers) else None
+    return ModelRun(answers, seconds, batches, time_guard)

@@ -100,6 +100,14 @@ def test_settings_from_the_environment(monkeypatch, tmp_path):
     assert (production.engine, production.vllm) == ("vllm", settings_module.VllmSettings())
     assert production.vllm.tensor_parallel_size == spec.SUBMISSION_GPUS and production.vllm.quantization == "awq"
     assert default.vllm == settings_module.VLLM_ON_CPU
+    # the time guard binds only where a time limit does: the production submission
+    assert (default.time_guard, production.time_guard) == (False, True)
+    monkeypatch.setenv("SHOPBENCH_TIME_GUARD", "off")
+    assert not settings_module.from_environment().time_guard
+    monkeypatch.setenv("SHOPBENCH_TIME_GUARD", "maybe")
+    with pytest.raises(ValueError, match="SHOPBENCH_TIME_GUARD must be on or off"):
+        settings_module.from_environment()
+    monkeypatch.delenv("SHOPBENCH_TIME_GUARD")
     monkeypatch.setenv("SHOPBENCH_MODEL_DIR", str(tmp_path))  # no config.json: refused before any load
     with pytest.raises(ValueError, match="SHOPBENCH_MODEL_DIR .*: not a model folder"):
         settings_module.from_environment()

@@ -160,6 +160,17 @@ class SlowEngine:
         return [Generated([], "") for _ in requests]
 
 
+def test_a_time_guard_that_is_off_never_shortens_and_the_report_says_so():
+    from shopbench.report import time_guard_line
+
+    guard = TimeGuard(seconds_per_question=0.0, enabled=False)
+    guard.record(10.0, 1)  # however slow the machine was
+    assert guard.batch_budget(16) == float("inf") and guard.new_tokens_that_fit(-5.0, 50) == 50
+    assert time_guard_line({"time_guard": False, "by_profile": {}}).startswith("Time guard: off")
+    rows = {"ner": {"shortened": 2, "fallback": 0}, "generation": {"shortened": 1, "fallback": 3}}
+    assert time_guard_line({"time_guard": True, "by_profile": rows}).startswith("Time guard: on (3 shortened, 3 fallback")
+
+
 @pytest.mark.engine
 def test_time_guard_keeps_each_batch_within_its_budget(transformers_engine, dev_records):
     # one batch as the evaluator sends it: no multiple choice in a batch flagged False
