@@ -9,12 +9,15 @@ environment variables:
     SHOPBENCH_BATCH_SIZE  what get_batch_size() answers (1-16, default 16)
     SHOPBENCH_SECONDS_PER_QUESTION  the time guard's budget per question (default 8)
     SHOPBENCH_TRACK_DEADLINE  START:SECONDS[:QUESTIONS], see models/time_guard.py
+    SHOPBENCH_VLLM_ARGS   a JSON object of vllm.LLM arguments over the chosen ones, e.g.
+                          '{"tensor_parallel_size": 2}' (unknown names are refused)
     SHOPBENCH_TIME_GUARD  "on" or "off" (default: on for the production weights, whose
                           submission has a time limit; off otherwise, so local scores do not
                           move with the machine's load)
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -31,6 +34,9 @@ BATCH_SIZE_ENV = "SHOPBENCH_BATCH_SIZE"
 SECONDS_ENV = "SHOPBENCH_SECONDS_PER_QUESTION"
 DEADLINE_ENV = "SHOPBENCH_TRACK_DEADLINE"
 TIME_GUARD_ENV = "SHOPBENCH_TIME_GUARD"
+VLLM_ARGS_ENV = "SHOPBENCH_VLLM_ARGS"
+GPU_MEMORY_SHARE = 0.9  # of each GPU, for a model of one's own (the submission's is its own)
+BFLOAT16_CAPABILITY = 8  # compute capability major version from which GPUs have bfloat16
 _SWITCH = {"on": True, "off": False}
 # Context length of the small unquantized models served on CPU (the embedded default, tests).
 CPU_CONTEXT = 2048
@@ -101,6 +107,52 @@ class ModelSettings:
     track: spec.Track = spec.ALL_AROUND
     deadline: TrackDeadline | None = None  # the whole track's, from SHOPBENCH_TRACK_DEADLINE
     time_guard: bool = False  # shorten answers to keep batches inside their time
+    transformers_dtype: str = "float32"  # the transformers engine's weights
+    vllm_args: dict = field(default_factory=dict)  # SHOPBENCH_VLLM_ARGS, over `vllm`
+
+
+def gpu_capabilities() -> tuple[tuple[int, int], ...]:
+    """The compute capability of each visible CUDA GPU; () without torch or CUDA."""
+    if importlib.util.find_spec("torch") is None:
+        return ()
+    import torch
+
+    if not torch.cuda.is_available():
+        return ()
+    return tuple(torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count()))
+
+
+def engine_settings(gpus: tuple[tuple[int, int], ...]) -> tuple[VllmSettings, str, str]:
+    """(vLLM settings, transformers dtype, why) for a model other than the submission's, on a
+    machine with these GPUs: all of them in tensor parallel, bfloat16 where every one has it
+    (compute capability 8 on) else float16, vLLM detecting any quantization from the model's
+    config; no GPU: the CPU settings."""
+    if not gpus:
+        return VLLM_ON_CPU, "float32", "no GPU visible: CPU settings"
+    dtype = "bfloat16" if all(major >= BFLOAT16_CAPABILITY for major, _ in gpus) else "float16"
+    vllm = VllmSettings(
+        quantization=None,
+        tensor_parallel_size=len(gpus),
+        dtype=dtype,
+        gpu_memory_utilization=GPU_MEMORY_SHARE,
+        enforce_eager=False,
+        distributed_executor_backend="mp" if len(gpus) > 1 else None,
+    )
+    capabilities = ", ".join(f"{major}.{minor}" for major, minor in gpus)
+    return vllm, dtype, f"{len(gpus)} GPU(s) of compute capability {capabilities}: {dtype}, tensor parallel {len(gpus)}"
+
+
+def _vllm_args() -> dict:
+    text = os.environ.get(VLLM_ARGS_ENV)
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ValueError(f"{VLLM_ARGS_ENV} must be a JSON object of vllm.LLM arguments, got {text!r}")
+    return value
 
 
 def _batch_size() -> int:
@@ -119,14 +171,13 @@ def from_environment() -> ModelSettings:
     chosen = os.environ.get(MODEL_DIR_ENV)
     if chosen and not (Path(chosen) / "config.json").is_file():
         raise ValueError(f"{MODEL_DIR_ENV} {chosen}: not a model folder (no config.json)")
-    if chosen:
-        settings = ModelSettings(chosen, engine or "transformers", f"{MODEL_DIR_ENV} is set", vllm=VLLM_ON_CPU)
-    elif (production / "config.json").is_file():
-        settings = ModelSettings(str(production), engine or "vllm", "the production weights are present", time_guard=True)
+    if chosen or not (production / "config.json").is_file():
+        vllm, dtype, why = engine_settings(gpu_capabilities())
+        reason = f"{MODEL_DIR_ENV} is set" if chosen else f"no production weights in {production}"
+        settings = ModelSettings(chosen or None, engine or "transformers", f"{reason}; {why}", vllm=vllm,
+                                 transformers_dtype=dtype)
     else:
-        settings = ModelSettings(
-            None, engine or "transformers", f"no production weights in {production}", vllm=VLLM_ON_CPU
-        )
+        settings = ModelSettings(str(production), engine or "vllm", "the production weights are present", time_guard=True)
     seconds = os.environ.get(SECONDS_ENV)
     try:
         per_question = float(seconds) if seconds else settings.seconds_per_question
@@ -144,4 +195,4 @@ def from_environment() -> ModelSettings:
         raise ValueError(f"{TIME_GUARD_ENV} must be on or off, got {guard_text!r}")
     time_guard = _SWITCH[guard_text] if guard_text else settings.time_guard
     return replace(settings, batch_size=_batch_size(), seconds_per_question=per_question, track=track,
-                   deadline=deadline, time_guard=time_guard)
+                   deadline=deadline, time_guard=time_guard, vllm_args=_vllm_args())

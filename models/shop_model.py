@@ -39,10 +39,10 @@ def build_engine(settings: ModelSettings) -> tuple[Engine, str]:
     if settings.engine == "vllm":
         from models.engines.vllm_engine import VllmEngine
 
-        return VllmEngine(model_dir, settings.vllm), name
+        return VllmEngine(model_dir, settings.vllm, settings.vllm_args), name
     from models.engines.transformers_engine import TransformersEngine
 
-    return TransformersEngine(model_dir, settings.max_model_len), name
+    return TransformersEngine(model_dir, settings.max_model_len, dtype=settings.transformers_dtype), name
 
 
 class ShopModel(ShopBenchBaseModel):

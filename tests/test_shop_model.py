@@ -169,3 +169,31 @@ def test_batch_predict_never_raises(transformers_engine, dev_records, monkeypatc
     monkeypatch.setattr(model, "batch_answer", broken)  # anything else: "1", which every parser reads
     assert model.batch_predict(batch, False) == ["1"] * len(records)
     assert all(parsers.parse(task_type, "1") not in (-1, [], "") for task_type in spec.TASK_TYPES)
+
+
+def test_gpu_defaults_follow_what_the_machine_reports(monkeypatch, tmp_path):
+    two, t4s = ((8, 0), (8, 6)), ((7, 5),) * 4
+    vllm, dtype, why = settings_module.engine_settings(two)
+    assert (vllm.tensor_parallel_size, vllm.dtype, dtype, vllm.quantization) == (2, "bfloat16", "bfloat16", None)
+    assert vllm.gpu_memory_utilization == settings_module.GPU_MEMORY_SHARE and "2 GPU(s)" in why
+    vllm, dtype, _ = settings_module.engine_settings(t4s)  # no bfloat16 before compute capability 8
+    assert (vllm.tensor_parallel_size, vllm.dtype, dtype) == (4, "float16", "float16")
+    assert settings_module.engine_settings(()) == (settings_module.VLLM_ON_CPU, "float32", "no GPU visible: CPU settings")
+    # from the environment: a model of one's own on a machine that reports two GPUs
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setattr(settings_module, "gpu_capabilities", lambda: two)
+    monkeypatch.setenv("SHOPBENCH_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("SHOPBENCH_VLLM_ARGS", '{"gpu_memory_utilization": 0.5}')
+    chosen = settings_module.from_environment()
+    assert (chosen.vllm.tensor_parallel_size, chosen.transformers_dtype) == (2, "bfloat16")
+    assert chosen.vllm_args == {"gpu_memory_utilization": 0.5} and "2 GPU(s)" in chosen.reason
+    monkeypatch.setenv("SHOPBENCH_VLLM_ARGS", "[2]")
+    with pytest.raises(ValueError, match="SHOPBENCH_VLLM_ARGS must be a JSON object"):
+        settings_module.from_environment()
+
+
+def test_an_unknown_vllm_argument_is_refused_by_name_before_loading(tmp_path):
+    from models.engines.vllm_engine import VllmEngine
+
+    with pytest.raises(ValueError, match="'tensor_paralel_size' is not a vllm.LLM argument"):
+        VllmEngine(str(tmp_path / "no-model"), settings_module.VLLM_ON_CPU, {"tensor_paralel_size": 2})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from models.engines import Generated, Request, trim_at_stop
-from models.settings import VllmSettings
+from models.settings import VLLM_ARGS_ENV, VllmSettings
 
 TOKEN_LIST_CAP = 1024  # Model Runner V2's limit on allowed_token_ids and logit_bias entries
 
@@ -23,6 +23,14 @@ def _version(text: str) -> tuple[int, ...]:
         digits = "".join(c for c in piece if c.isdigit())
         parts.append(int(digits or 0))
     return tuple(parts)
+
+
+def llm_argument_names(vllm) -> set[str]:
+    """What vllm.LLM accepts: its own parameters and the engine arguments it passes on."""
+    import dataclasses
+    import inspect
+
+    return set(inspect.signature(vllm.LLM.__init__).parameters) | {f.name for f in dataclasses.fields(vllm.EngineArgs)}
 
 
 def uses_token_lists(vllm_version: str) -> bool:
@@ -62,14 +70,18 @@ class VllmEngine:
     name = "vllm"
     token_list_cap = TOKEN_LIST_CAP
 
-    def __init__(self, model_dir: str, settings: VllmSettings):
+    def __init__(self, model_dir: str, settings: VllmSettings, overrides: dict | None = None):
         import vllm
 
+        arguments = {**asdict(settings), **(overrides or {})}
+        unknown = sorted(set(overrides or {}) - llm_argument_names(vllm))
+        if unknown:  # before any weights load
+            raise ValueError(f"{VLLM_ARGS_ENV}: {', '.join(map(repr, unknown))} is not a vllm.LLM argument")
         self.settings = settings
         self.token_lists = uses_token_lists(vllm.__version__)
-        self.llm = vllm.LLM(model=model_dir, tokenizer=model_dir, trust_remote_code=False, **asdict(settings))
+        self.llm = vllm.LLM(model=model_dir, tokenizer=model_dir, trust_remote_code=False, **arguments)
         self.tokenizer = self.llm.get_tokenizer()
-        self.max_model_len = settings.max_model_len
+        self.max_model_len = arguments["max_model_len"]
 
     def generate(self, requests: list[Request]) -> list[Generated]:
         params = [sampling_params(r, self.token_lists, self.settings.seed) for r in requests]
