@@ -122,24 +122,34 @@ def gpu_capabilities() -> tuple[tuple[int, int], ...]:
     return tuple(torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count()))
 
 
-def engine_settings(gpus: tuple[tuple[int, int], ...]) -> tuple[VllmSettings, str, str]:
+def engine_settings(gpus: tuple[tuple[int, int], ...], attention_heads: int | None = None) -> tuple[VllmSettings, str, str]:
     """(vLLM settings, transformers dtype, why) for a model other than the submission's, on a
-    machine with these GPUs: all of them in tensor parallel, bfloat16 where every one has it
-    (compute capability 8 on) else float16, vLLM detecting any quantization from the model's
-    config; no GPU: the CPU settings."""
+    machine with these GPUs: as many of them in tensor parallel as divide the model's attention
+    heads (vLLM splits heads evenly), bfloat16 where every one has it (compute capability 8 on)
+    else float16, vLLM detecting any quantization from the model's config; no GPU: the CPU
+    settings."""
     if not gpus:
         return VLLM_ON_CPU, "float32", "no GPU visible: CPU settings"
     dtype = "bfloat16" if all(major >= BFLOAT16_CAPABILITY for major, _ in gpus) else "float16"
+    parallel = max(n for n in range(1, len(gpus) + 1) if not attention_heads or attention_heads % n == 0)
     vllm = VllmSettings(
         quantization=None,
-        tensor_parallel_size=len(gpus),
+        tensor_parallel_size=parallel,
         dtype=dtype,
         gpu_memory_utilization=GPU_MEMORY_SHARE,
         enforce_eager=False,
-        distributed_executor_backend="mp" if len(gpus) > 1 else None,
+        distributed_executor_backend="mp" if parallel > 1 else None,
     )
     capabilities = ", ".join(f"{major}.{minor}" for major, minor in gpus)
-    return vllm, dtype, f"{len(gpus)} GPU(s) of compute capability {capabilities}: {dtype}, tensor parallel {len(gpus)}"
+    return vllm, dtype, f"{len(gpus)} GPU(s) of compute capability {capabilities}: {dtype}, tensor parallel {parallel}"
+
+
+def _attention_heads(model_dir: Path) -> int | None:
+    try:
+        heads = json.loads((model_dir / "config.json").read_text()).get("num_attention_heads")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return heads if isinstance(heads, int) and heads > 0 else None
 
 
 def _vllm_args() -> dict:
@@ -172,7 +182,9 @@ def from_environment() -> ModelSettings:
     if chosen and not (Path(chosen) / "config.json").is_file():
         raise ValueError(f"{MODEL_DIR_ENV} {chosen}: not a model folder (no config.json)")
     if chosen or not (production / "config.json").is_file():
-        vllm, dtype, why = engine_settings(gpu_capabilities())
+        # the embedded 135M model needs one GPU at most; a model of one's own says its heads
+        heads = _attention_heads(Path(chosen)) if chosen else 1
+        vllm, dtype, why = engine_settings(gpu_capabilities(), heads)
         reason = f"{MODEL_DIR_ENV} is set" if chosen else f"no production weights in {production}"
         settings = ModelSettings(chosen or None, engine or "transformers", f"{reason}; {why}", vllm=vllm,
                                  transformers_dtype=dtype)

@@ -166,8 +166,10 @@ def test_batch_predict_never_raises(transformers_engine, dev_records, monkeypatc
     monkeypatch.setattr(model, "build_request", broken)  # one question's request: a repaired fallback
     answers = model.batch_answer(batch, False)
     assert all(a.repaired and is_valid(r["task_type"], a.text) for r, a in zip(records, answers))
-    monkeypatch.setattr(model, "batch_answer", broken)  # anything else: "1", which every parser reads
+    monkeypatch.setattr(model, "_answers", broken)  # anything else: "1", which every parser reads
     assert model.batch_predict(batch, False) == ["1"] * len(records)
+    assert [a.text for a in model.batch_answer(batch, False)] == ["1"] * len(records)  # our tools' path too
+    assert model.batch_predict({"prompt": "not a list"}, False) == []
     assert all(parsers.parse(task_type, "1") not in (-1, [], "") for task_type in spec.TASK_TYPES)
 
 
@@ -178,6 +180,9 @@ def test_gpu_defaults_follow_what_the_machine_reports(monkeypatch, tmp_path):
     assert vllm.gpu_memory_utilization == settings_module.GPU_MEMORY_SHARE and "2 GPU(s)" in why
     vllm, dtype, _ = settings_module.engine_settings(t4s)  # no bfloat16 before compute capability 8
     assert (vllm.tensor_parallel_size, vllm.dtype, dtype) == (4, "float16", "float16")
+    assert settings_module.engine_settings(t4s, attention_heads=14)[0].tensor_parallel_size == 2  # heads split evenly
+    assert settings_module.engine_settings(t4s, attention_heads=9)[0].tensor_parallel_size == 3
+    assert settings_module.engine_settings(t4s, attention_heads=7)[0].tensor_parallel_size == 1
     assert settings_module.engine_settings(()) == (settings_module.VLLM_ON_CPU, "float32", "no GPU visible: CPU settings")
     # from the environment: a model of one's own on a machine that reports two GPUs
     (tmp_path / "config.json").write_text("{}")

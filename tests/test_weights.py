@@ -301,3 +301,23 @@ def test_harmful_options_are_refused_before_anything_is_written(base, adapters, 
             cli(*argv)
         assert stop.value.code == 2 and "must be at least 1" in capsys.readouterr().err
     assert not any((tmp_path / name).exists() for name in ("m", "p", "q"))
+
+
+def test_a_malformed_shard_header_is_a_problem_line(tmp_path):
+    import struct
+
+    from weights.checkpoint import CheckpointError, read_header
+
+    def shard(entry: dict, body: bytes = b"\0" * 8) -> Path:
+        header = json.dumps({"w": entry}).encode()
+        path = tmp_path / "model.safetensors"
+        path.write_bytes(struct.pack("<Q", len(header)) + header + body)
+        return path
+
+    assert read_header(shard({"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}))["w"].shape == (2,)
+    for entry in ({"dtype": "F32", "shape": [2], "data_offsets": ["0", "8"]},
+                  {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]},
+                  {"dtype": "Q9", "shape": [2], "data_offsets": [0, 8]},
+                  {"dtype": "F32", "shape": [2.5], "data_offsets": [0, 8]}):
+        with pytest.raises(CheckpointError, match="malformed header entry"):
+            read_header(shard(entry))

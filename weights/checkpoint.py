@@ -49,7 +49,7 @@ class TensorInfo:
 
 # Bytes per element of each safetensors dtype.
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8, "U32": 4,
-               "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+               "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1}
 
 
 def read_header(path: Path) -> dict[str, TensorInfo]:
@@ -75,7 +75,8 @@ def read_header(path: Path) -> dict[str, TensorInfo]:
     for name, info in header.items():
         try:
             dtype, shape, (start, stop) = info["dtype"], tuple(info["shape"]), info["data_offsets"]
-            if dtype not in DTYPE_BYTES or not all(isinstance(d, int) and d >= 0 for d in shape):
+            whole = all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (*shape, start, stop))
+            if dtype not in DTYPE_BYTES or not whole or start > stop:
                 raise ValueError
         except (KeyError, TypeError, ValueError):
             raise CheckpointError(f"{path}: tensor {name} has a malformed header entry") from None
@@ -133,10 +134,9 @@ class Checkpoint:
         return load_file(self.folder / shard)
 
 
-@contextlib.contextmanager
-def output_folder(target, force: bool, inputs=()):
-    """Yield a temporary folder that becomes `target` when the block completes. An output
-    that is, holds or lies inside one of `inputs` is refused: --force never replaces an input."""
+def refuse_output(target, force: bool, inputs=()) -> None:
+    """Refuse an output folder that exists (without --force) or is, holds or lies inside an
+    input; called by `output_folder`, and by commands before their long work."""
     target = Path(target)
     for source in map(Path, inputs):
         a, b = target.resolve(), source.resolve()
@@ -144,6 +144,14 @@ def output_folder(target, force: bool, inputs=()):
             raise CheckpointError(f"--out {target}: overlaps the input {source}; write elsewhere")
     if target.exists() and not force:
         raise CheckpointError(f"{target} exists; pass --force to replace it")
+
+
+@contextlib.contextmanager
+def output_folder(target, force: bool, inputs=()):
+    """Yield a temporary folder that becomes `target` when the block completes. An output
+    that is, holds or lies inside one of `inputs` is refused: --force never replaces an input."""
+    target = Path(target)
+    refuse_output(target, force, inputs)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:

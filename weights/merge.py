@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from weights.checkpoint import Checkpoint, output_folder, rewrite, torch_dtype
+from weights.checkpoint import Checkpoint, output_folder, refuse_output, rewrite, torch_dtype
 from weights.lora import ADAPTER_CONFIG, ADAPTER_WEIGHTS, check_fits, ensemble_as_adapter, load_adapter, parse_spec
 
 
@@ -15,6 +15,7 @@ def load_adapters(specs: list[str]):
 
 
 def merge(base_dir, adapter_specs: list[str], out, dtype: str = "float16", force: bool = False, progress=None) -> dict:
+    refuse_output(out, force, inputs=[base_dir, *(parse_spec(spec)[0] for spec in adapter_specs)])
     base = Checkpoint(base_dir)
     adapters = load_adapters(adapter_specs)
     check_fits(adapters, base.header())
@@ -36,6 +37,7 @@ def merge(base_dir, adapter_specs: list[str], out, dtype: str = "float16", force
 def merge_as_adapter(base_dir, adapter_specs: list[str], out, force: bool = False) -> dict:
     from safetensors.torch import save_file
 
+    refuse_output(out, force, inputs=[base_dir, *(parse_spec(spec)[0] for spec in adapter_specs)])
     base = Checkpoint(base_dir)
     adapters = load_adapters(adapter_specs)
     check_fits(adapters, base.header())

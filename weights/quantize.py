@@ -13,7 +13,7 @@ from pathlib import Path
 from shopbench import spec
 from weights import awq
 from weights.check import split_problem
-from weights.checkpoint import Checkpoint, CheckpointError, copy_side_files, output_folder
+from weights.checkpoint import Checkpoint, CheckpointError, copy_side_files, output_folder, refuse_output
 
 DEFAULT_CALIBRATION = spec.DEV_DATA
 DEFAULT_SAMPLES = 128
@@ -44,6 +44,7 @@ def quantize(model_dir, out, calib=DEFAULT_CALIBRATION, samples: int = DEFAULT_S
     if not any((Path(model_dir) / name).is_file() for name in _TOKENIZER_FILES):
         raise CheckpointError(f"{model_dir}: no tokenizer ({' or '.join(_TOKENIZER_FILES)}); calibration renders "
                               "prompts with the model's own tokenizer")
+    refuse_output(out, force, inputs=[model_dir])  # before AutoAWQ's environment or any model loads
     if importlib.util.find_spec("awq") is None:
         command = [str(awq.ensure_env()), "-m", "weights", "quantize", "--model", str(model_dir), "--out", str(out),
                    "--calib", str(calib), "--samples", str(samples), "--seq-len", str(seq_len), "--tp", str(tp)]

@@ -13,6 +13,7 @@ from models.engines import Generated, Request, trim_at_stop
 from models.settings import VLLM_ARGS_ENV, VllmSettings
 
 TOKEN_LIST_CAP = 1024  # Model Runner V2's limit on allowed_token_ids and logit_bias entries
+_SET_BY_THE_ENGINE = ("model", "tokenizer", "trust_remote_code")
 
 _FIRST_VERSION_WITH_TOKEN_LISTS = (0, 6, 3)
 
@@ -77,14 +78,21 @@ class VllmEngine:
         unknown = sorted(set(overrides or {}) - llm_argument_names(vllm))
         if unknown:  # before any weights load
             raise ValueError(f"{VLLM_ARGS_ENV}: {', '.join(map(repr, unknown))} is not a vllm.LLM argument")
+        fixed = sorted(set(overrides or {}) & set(_SET_BY_THE_ENGINE))
+        if fixed:
+            raise ValueError(f"{VLLM_ARGS_ENV}: {', '.join(map(repr, fixed))} is set by the engine "
+                             "(the model folder is SHOPBENCH_MODEL_DIR)")
+        if not isinstance(arguments["max_model_len"], int) or arguments["max_model_len"] < 1:
+            raise ValueError(f"{VLLM_ARGS_ENV}: max_model_len must be a whole number of tokens (routing fits prompts to it)")
         self.settings = settings
+        self.seed = arguments["seed"]
         self.token_lists = uses_token_lists(vllm.__version__)
         self.llm = vllm.LLM(model=model_dir, tokenizer=model_dir, trust_remote_code=False, **arguments)
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = arguments["max_model_len"]
 
     def generate(self, requests: list[Request]) -> list[Generated]:
-        params = [sampling_params(r, self.token_lists, self.settings.seed) for r in requests]
+        params = [sampling_params(r, self.token_lists, self.seed) for r in requests]
         prompts = [{"prompt_token_ids": r.prompt_token_ids} for r in requests]
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         results = []
