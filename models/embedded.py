@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from models.protocol import ModelUnavailable
 from models.settings import MODEL_DIR_ENV
 from shopbench.data import give_umask_mode
 
@@ -19,7 +20,7 @@ MODEL_NAME = "SmolLM2-135M-Instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-class EmbeddedModelMissing(RuntimeError):
+class EmbeddedModelMissing(ModelUnavailable):
     pass
 
 

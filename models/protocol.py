@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
+class ModelUnavailable(RuntimeError):
+    """The model cannot be served as configured (a missing package, a server that refuses or
+    does not answer): our tools print the message as one line rather than a traceback."""
+
+
 class GuardAction(str, enum.Enum):
     """What the time guard did to an answer (models/time_guard.py); None: nothing."""
 

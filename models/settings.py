@@ -4,8 +4,8 @@ The evaluator builds `UserModel()` with no arguments, so choices come from here,
 track aicrowd.json names (its weights folder in shopbench.spec.TRACKS), and from
 environment variables:
     SHOPBENCH_MODEL_DIR   a model folder (Hugging Face layout) to serve instead
-    SHOPBENCH_ENGINE      "vllm" or "transformers" (default: vllm for the production
-                          weights, transformers otherwise)
+    SHOPBENCH_ENGINE      "vllm", "transformers" or "openai" (default: vllm for the
+                          production weights, transformers otherwise)
     SHOPBENCH_BATCH_SIZE  what get_batch_size() answers (1-16, default 16)
     SHOPBENCH_SECONDS_PER_QUESTION  the time guard's budget per question (default 8)
     SHOPBENCH_TRACK_DEADLINE  START:SECONDS[:QUESTIONS], see models/time_guard.py
@@ -14,6 +14,13 @@ environment variables:
     SHOPBENCH_TIME_GUARD  "on" or "off" (default: on for the production weights, whose
                           submission has a time limit; off otherwise, so local scores do not
                           move with the machine's load)
+With SHOPBENCH_ENGINE=openai, generation runs on an OpenAI-compatible server (the model
+folder, or the embedded default's, gives only the tokenizer):
+    SHOPBENCH_SERVER_URL  its base URL, e.g. http://127.0.0.1:8000/v1 (required)
+    SHOPBENCH_SERVED_MODEL  the model name to ask for (default: the server's only model)
+    SHOPBENCH_SERVER_CONCURRENCY  requests in flight (1-1024, default 16)
+    SHOPBENCH_SERVER_TIMEOUT  seconds one request may take (default 300)
+    OPENAI_API_KEY        sent as a bearer token when set; never logged
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from decoding.config import DecodingConfig
 from models.time_guard import TrackDeadline
@@ -35,6 +43,12 @@ SECONDS_ENV = "SHOPBENCH_SECONDS_PER_QUESTION"
 DEADLINE_ENV = "SHOPBENCH_TRACK_DEADLINE"
 TIME_GUARD_ENV = "SHOPBENCH_TIME_GUARD"
 VLLM_ARGS_ENV = "SHOPBENCH_VLLM_ARGS"
+SERVER_URL_ENV = "SHOPBENCH_SERVER_URL"
+SERVED_MODEL_ENV = "SHOPBENCH_SERVED_MODEL"
+SERVER_CONCURRENCY_ENV = "SHOPBENCH_SERVER_CONCURRENCY"
+SERVER_TIMEOUT_ENV = "SHOPBENCH_SERVER_TIMEOUT"
+API_KEY_ENV = "OPENAI_API_KEY"
+MAX_SERVER_CONCURRENCY = 1024
 GPU_MEMORY_SHARE = 0.9  # of each GPU, for a model of one's own (the submission's is its own)
 BFLOAT16_CAPABILITY = 8  # compute capability major version from which GPUs have bfloat16
 _SWITCH = {"on": True, "off": False}
@@ -42,7 +56,7 @@ _SWITCH = {"on": True, "off": False}
 CPU_CONTEXT = 2048
 
 ROOT = spec.ROOT
-ENGINES = ("vllm", "transformers")
+ENGINES = ("vllm", "transformers", "openai")
 
 
 def aicrowd_json(root: Path = ROOT) -> Path:
@@ -93,6 +107,20 @@ VLLM_ON_CPU = VllmSettings(
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """Where and how the openai engine sends its requests (the key stays in the environment,
+    so no repr of settings can show it)."""
+
+    url: str  # base URL, the part before /completions
+    served_model: str | None = None  # None: the server's only model
+    concurrency: int = 16
+    timeout: float = 300.0  # seconds per request
+    retries: int = 4  # after connection errors, timeouts and 5xx answers
+    backoff: float = 1.0  # seconds before the first retry, doubled for each next one
+    seed: int = spec.DEFAULT_SEED
+
+
+@dataclass(frozen=True)
 class ModelSettings:
     model_dir: str | None  # None: the embedded default (SmolLM2-135M-Instruct)
     engine: str
@@ -109,6 +137,7 @@ class ModelSettings:
     time_guard: bool = False  # shorten answers to keep batches inside their time
     transformers_dtype: str = "float32"  # the transformers engine's weights
     vllm_args: dict = field(default_factory=dict)  # SHOPBENCH_VLLM_ARGS, over `vllm`
+    server: ServerSettings | None = None  # the openai engine's
 
 
 def gpu_capabilities() -> tuple[tuple[int, int], ...]:
@@ -165,17 +194,40 @@ def _vllm_args() -> dict:
     return value
 
 
-def _batch_size() -> int:
-    text = os.environ.get(BATCH_SIZE_ENV, str(spec.MAX_BATCH_SIZE))
-    if not text.isdigit() or not 1 <= int(text) <= spec.MAX_BATCH_SIZE:
-        raise ValueError(f"{BATCH_SIZE_ENV} must be an integer from 1 to {spec.MAX_BATCH_SIZE}, got {text!r}")
+def _whole_number(name: str, default: int, highest: int) -> int:
+    text = os.environ.get(name) or str(default)
+    if not text.isdigit() or not 1 <= int(text) <= highest:
+        raise ValueError(f"{name} must be an integer from 1 to {highest}, got {text!r}")
     return int(text)
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    try:
+        seconds = float(text) if text else default
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{name} must be a positive number of seconds, got {text!r}")
+    return seconds
+
+
+def _server_settings() -> ServerSettings:
+    url = (os.environ.get(SERVER_URL_ENV) or "").strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{SERVER_URL_ENV} must be the server's base URL, such as http://127.0.0.1:8000/v1 "
+                         f"(SHOPBENCH_ENGINE=openai needs it), got {url!r}")
+    return ServerSettings(url, os.environ.get(SERVED_MODEL_ENV) or None,
+                          _whole_number(SERVER_CONCURRENCY_ENV, ServerSettings.concurrency, MAX_SERVER_CONCURRENCY),
+                          _seconds(SERVER_TIMEOUT_ENV, ServerSettings.timeout))
 
 
 def from_environment() -> ModelSettings:
     engine = os.environ.get(ENGINE_ENV) or None
     if engine is not None and engine not in ENGINES:
         raise ValueError(f"{ENGINE_ENV} must be one of {', '.join(ENGINES)}, got {engine!r}")
+    server = _server_settings() if engine == "openai" else None
     track = served_track()
     production = ROOT / track.weights_dir
     chosen = os.environ.get(MODEL_DIR_ENV)
@@ -186,17 +238,13 @@ def from_environment() -> ModelSettings:
         heads = _attention_heads(Path(chosen)) if chosen else 1
         vllm, dtype, why = engine_settings(gpu_capabilities(), heads)
         reason = f"{MODEL_DIR_ENV} is set" if chosen else f"no production weights in {production}"
+        if server:
+            why = f"generation by the server at {server.url}, tokenizer from the model folder"
         settings = ModelSettings(chosen or None, engine or "transformers", f"{reason}; {why}", vllm=vllm,
                                  transformers_dtype=dtype)
     else:
         settings = ModelSettings(str(production), engine or "vllm", "the production weights are present", time_guard=True)
-    seconds = os.environ.get(SECONDS_ENV)
-    try:
-        per_question = float(seconds) if seconds else settings.seconds_per_question
-    except ValueError:
-        per_question = math.nan
-    if not (math.isfinite(per_question) and per_question > 0):
-        raise ValueError(f"{SECONDS_ENV} must be a positive number of seconds, got {seconds!r}")
+    per_question = _seconds(SECONDS_ENV, settings.seconds_per_question)
     deadline_text = os.environ.get(DEADLINE_ENV)
     try:
         deadline = TrackDeadline.parse(deadline_text, track.questions) if deadline_text else None
@@ -206,5 +254,6 @@ def from_environment() -> ModelSettings:
     if guard_text and guard_text not in _SWITCH:
         raise ValueError(f"{TIME_GUARD_ENV} must be on or off, got {guard_text!r}")
     time_guard = _SWITCH[guard_text] if guard_text else settings.time_guard
-    return replace(settings, batch_size=_batch_size(), seconds_per_question=per_question, track=track,
-                   deadline=deadline, time_guard=time_guard, vllm_args=_vllm_args())
+    batch_size = _whole_number(BATCH_SIZE_ENV, spec.MAX_BATCH_SIZE, spec.MAX_BATCH_SIZE)
+    return replace(settings, batch_size=batch_size, seconds_per_question=per_question, track=track,
+                   deadline=deadline, time_guard=time_guard, vllm_args=_vllm_args(), server=server)

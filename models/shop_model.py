@@ -4,7 +4,7 @@ For every batch: classify each prompt (task type and decoding profile), render i
 system prompt that names the task, shorten it if it would not fit the context, decode it
 under its profile's constraint (prompts of one profile together, shortest first, so a
 batch pads little), and repair what comes back so the official parser reads a valid
-answer. The engine (vLLM or transformers) is behind `models.engines.Engine`.
+answer. The engine (vLLM, transformers or an OpenAI-compatible server) is behind `models.engines.Engine`.
 """
 from __future__ import annotations
 
@@ -40,6 +40,11 @@ def build_engine(settings: ModelSettings) -> tuple[Engine, str]:
         from models.engines.vllm_engine import VllmEngine
 
         return VllmEngine(model_dir, settings.vllm, settings.vllm_args), name
+    if settings.engine == "openai":
+        from models.engines.openai_engine import OpenAIEngine
+
+        engine = OpenAIEngine(model_dir, settings.server)
+        return engine, f"{engine.model} at {settings.server.url}"
     from models.engines.transformers_engine import TransformersEngine
 
     return TransformersEngine(model_dir, settings.max_model_len, dtype=settings.transformers_dtype), name

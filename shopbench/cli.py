@@ -6,6 +6,7 @@ import os
 import random
 import sys
 
+from models.protocol import ModelUnavailable
 from shopbench import data, spec
 from shopbench.runner import ModelError, ModelRun, load_model_class, run
 
@@ -74,7 +75,7 @@ def load_model(args):
     numpy.random.seed(args.seed % 2**32)
     try:
         return load_model_class(args.model)()
-    except ValueError as exc:  # a setting the model reads from the environment, named in the message
+    except (ValueError, ModelUnavailable) as exc:  # a setting, or what it points at, named in the message
         raise ModelError(f"{args.model}: {exc}") from None
 
 

@@ -1,0 +1,109 @@
+"""A small OpenAI-compatible server on 127.0.0.1 that answers, or fails, as a test scripts it.
+
+Its "model" always prefers token PREFERRED; it applies `allowed_token_ids` and `logit_bias`
+the way vLLM does (the mask first, then the largest bias wins), so the engine's start-up
+probes pass unless the test tells it to ignore or refuse a parameter.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PREFERRED = 15  # the token the fake model picks unconstrained ("0" in the Qwen2 vocabulary)
+
+
+@dataclass
+class Script:
+    models: tuple[str, ...] = ("fake-model",)
+    # What each successive completion request gets: "ok", "503", "drop" (close without an
+    # answer) or "slow" (answer after `slow_seconds`); requests past the list get "ok".
+    actions: list[str] = field(default_factory=list)
+    slow_seconds: float = 2.0
+    ignore: tuple[str, ...] = ()  # parameters applied as if absent
+    refuse: tuple[str, ...] = ()  # parameters answered with 400, in OpenAI's words
+    stop_after: int | None = None  # end each answer with the request's first stop id after this many tokens
+    delay: float = 0.0  # seconds every completion takes
+    # what was received, for the tests to read
+    bodies: list[dict] = field(default_factory=list)
+    headers: list[dict] = field(default_factory=list)
+    in_flight: int = 0
+    most_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def pick(body: dict, ignore=()) -> int:
+    allowed = None if "allowed_token_ids" in ignore else body.get("allowed_token_ids")
+    bias = {} if "logit_bias" in ignore else {int(k): v for k, v in (body.get("logit_bias") or {}).items()}
+    candidates = list(allowed) if allowed else sorted(set(bias) | {PREFERRED})
+    return max(candidates, key=lambda token: (bias.get(token, 0.0), token == PREFERRED))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    script: Script
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def _send(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path.endswith("/v1/models"):
+            self._send(200, {"object": "list", "data": [{"id": m, "max_model_len": 2048} for m in self.script.models]})
+        else:
+            self._send(404, {"error": {"message": "not found"}})
+
+    def do_POST(self):
+        script = self.script
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with script.lock:
+            script.bodies.append(body)
+            script.headers.append(dict(self.headers))
+            action = script.actions.pop(0) if script.actions else "ok"
+            script.in_flight += 1
+            script.most_in_flight = max(script.most_in_flight, script.in_flight)
+        try:
+            time.sleep(script.delay + (script.slow_seconds if action == "slow" else 0))
+            if action == "503":
+                return self._send(503, {"error": {"message": "overloaded"}})
+            if action == "drop":
+                self.close_connection = True
+                return
+            refused = [name for name in script.refuse if name in body]
+            if refused:
+                return self._send(400, {"error": {"message": f"Unrecognized request argument supplied: {refused[0]}",
+                                                  "type": "invalid_request_error", "param": None}})
+            tokens = [pick(body, script.ignore)] * body["max_tokens"]
+            if script.stop_after is not None and body["stop_token_ids"]:
+                tokens = tokens[:script.stop_after] + [body["stop_token_ids"][0]]
+            self._send(200, {"object": "text_completion", "model": body["model"],
+                             "choices": [{"index": 0, "text": "", "token_ids": tokens}]})
+        finally:
+            with script.lock:
+                script.in_flight -= 1
+
+
+class FakeServer:
+    """`with FakeServer(script) as url:` serves until the block ends."""
+
+    def __init__(self, script: Script):
+        handler = type("Handler", (_Handler,), {"script": script})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,230 @@
+"""The openai engine: what it sends, how it retries and refuses (against a fake server that
+fails on purpose), and that vLLM's own server gives the answers of the in-process engine."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from decoding.constraints import Constraint
+from models import settings as settings_module
+from models.engines import Request
+from models.engines.openai_engine import OpenAIEngine, ServerError, completion_body
+from models.settings import ServerSettings
+from tests.conftest import tiny_shop_model
+from tests.fake_server import PREFERRED, FakeServer, Script
+from tests.tiny_models import qwen_tokenizer_dir
+from tests.validity import is_valid
+
+KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("qwen-tokenizer")
+    for path in qwen_tokenizer_dir().iterdir():
+        shutil.copy2(path, folder / path.name)
+    return str(folder)
+
+
+def engine_for(url, tokenizer_dir, **changes):
+    return OpenAIEngine(tokenizer_dir, ServerSettings(url, **{"backoff": 0.0, **changes}))
+
+
+def test_requests_carry_prompt_ids_and_the_constraint_as_token_lists(tokenizer_dir, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    script = Script(stop_after=2)
+    with FakeServer(script) as url:
+        engine = engine_for(url, tokenizer_dir, seed=7)
+        constraint = Constraint(5, allowed_token_ids=(15, 16, 17), logit_bias={16: 250.0, 17: -300.0},
+                                repetition_penalty=1.0)
+        generated = engine.generate([Request([1, 2, 3], constraint, (151645,))])
+    body = script.bodies[-1]
+    assert (engine.model, engine.max_model_len) == ("fake-model", 2048)
+    assert body["prompt"] == [1, 2, 3] and body["max_tokens"] == 5 and body["model"] == "fake-model"
+    assert body["allowed_token_ids"] == [15, 16, 17]
+    assert body["logit_bias"] == {"16": 100.0, "17": -100.0}  # clamped to what OpenAI's API takes
+    assert (body["temperature"], body["seed"], body["repetition_penalty"]) == (0.0, 7, 1.0)
+    assert (body["ignore_eos"], body["stop_token_ids"], body["return_token_ids"]) == (True, [151645], True)
+    assert script.headers[-1]["Authorization"] == f"Bearer {KEY}"
+    # the stop the server sent back is cut, and the text decoded here
+    assert generated[0].token_ids == [16, 16] and generated[0].text == engine.tokenizer.decode([16, 16])
+
+
+def test_no_body_exceeds_the_token_list_cap():
+    with pytest.raises(ValueError, match="allowed_token_ids has 1025 entries"):
+        completion_body("m", Request([1], Constraint(1, allowed_token_ids=tuple(range(1025))), ()), 0)
+
+
+def test_retries_after_5xx_and_dropped_connections(tokenizer_dir):
+    script = Script()
+    with FakeServer(script) as url:
+        engine = engine_for(url, tokenizer_dir, retries=2)
+        sent = len(script.bodies)
+        script.actions = ["503", "drop", "ok"]
+        generated = engine.generate([Request([1, 2], Constraint(3), ())])
+    assert len(script.bodies) - sent == 3
+    assert generated[0].token_ids == [PREFERRED] * 3
+
+
+def test_a_server_that_never_answers_in_time_is_an_error_after_the_retries(tokenizer_dir, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    script = Script(slow_seconds=1.0)
+    with FakeServer(script) as url:
+        engine = engine_for(url, tokenizer_dir, retries=1, timeout=0.2)
+        sent = len(script.bodies)
+        script.actions = ["slow"] * 10
+        with pytest.raises(ServerError, match=r"no answer after 2 tries \(last: timed out\)") as raised:
+            engine.generate([Request([1, 2], Constraint(3), ())])
+    assert len(script.bodies) - sent == 2
+    assert KEY not in str(raised.value)
+
+
+@pytest.mark.parametrize("parameter", ["allowed_token_ids", "logit_bias"])
+def test_a_refused_parameter_is_named_at_start(tokenizer_dir, parameter):
+    with FakeServer(Script(refuse=(parameter,))) as url:
+        with pytest.raises(ServerError, match=f"the server refused '{parameter}' .*HTTP 400"):
+            engine_for(url, tokenizer_dir)
+
+
+@pytest.mark.parametrize("parameter", ["allowed_token_ids", "logit_bias"])
+def test_a_silently_ignored_parameter_is_caught_at_start(tokenizer_dir, parameter):
+    with FakeServer(Script(ignore=(parameter,))) as url:
+        with pytest.raises(ServerError, match=f"the server ignored '{parameter}'"):
+            engine_for(url, tokenizer_dir)
+
+
+def test_the_served_model_is_the_only_one_or_the_one_named(tokenizer_dir):
+    with FakeServer(Script(models=("a", "b"))) as url:
+        with pytest.raises(ServerError, match="serves 2 models \\(a, b\\); set SHOPBENCH_SERVED_MODEL"):
+            engine_for(url, tokenizer_dir)
+        with pytest.raises(ServerError, match="SHOPBENCH_SERVED_MODEL='c'.*serves a, b"):
+            engine_for(url, tokenizer_dir, served_model="c")
+        assert engine_for(url, tokenizer_dir, served_model="b").model == "b"
+    with FakeServer(Script()) as url:
+        with pytest.raises(ServerError, match="HTTP 404.*does the URL end in /v1"):
+            engine_for(url.removesuffix("/v1"), tokenizer_dir)
+
+
+def test_requests_go_out_together_up_to_the_concurrency(tokenizer_dir):
+    script = Script(delay=0.3)
+    with FakeServer(script) as url:
+        engine = engine_for(url, tokenizer_dir, concurrency=3)
+        script.most_in_flight = 0
+        generated = engine.generate([Request([1, i], Constraint(2), ()) for i in range(2, 10)])
+    assert len(generated) == 8 and 2 <= script.most_in_flight <= 3
+
+
+def test_a_failing_server_still_gets_every_question_a_valid_answer(tokenizer_dir, dev_records):
+    script = Script()
+    with FakeServer(script) as url:
+        engine = engine_for(url, tokenizer_dir, retries=0)
+        script.actions = ["503"] * 1000
+        model = tiny_shop_model(engine)
+        records = dev_records[::6]
+        answers = model.batch_answer({"prompt": [r["input_field"] for r in records]}, False)
+    assert len(answers) == len(records) and all(a.generated_tokens == 0 and a.repaired for a in answers)
+    assert all(is_valid(r["task_type"], a.text) for r, a in zip(records, answers) if not r["is_multiple_choice"])
+
+
+def test_server_settings_from_the_environment(monkeypatch):
+    for name in ("SHOPBENCH_MODEL_DIR", "SHOPBENCH_SERVED_MODEL", "SHOPBENCH_SERVER_CONCURRENCY",
+                 "SHOPBENCH_SERVER_TIMEOUT", "SHOPBENCH_SERVER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SHOPBENCH_ENGINE", "openai")
+    with pytest.raises(ValueError, match="SHOPBENCH_SERVER_URL must be the server's base URL"):
+        settings_module.from_environment()
+    monkeypatch.setenv("SHOPBENCH_SERVER_URL", "localhost:8000")
+    with pytest.raises(ValueError, match="SHOPBENCH_SERVER_URL"):
+        settings_module.from_environment()
+    monkeypatch.setenv("SHOPBENCH_SERVER_URL", "http://127.0.0.1:8000/v1/")
+    chosen = settings_module.from_environment()
+    assert chosen.engine == "openai" and chosen.server == ServerSettings("http://127.0.0.1:8000/v1")
+    assert "server at http://127.0.0.1:8000/v1" in chosen.reason and not chosen.time_guard
+    for name, bad in (("SHOPBENCH_SERVER_CONCURRENCY", "0"), ("SHOPBENCH_SERVER_CONCURRENCY", "many"),
+                      ("SHOPBENCH_SERVER_TIMEOUT", "-5"), ("SHOPBENCH_SERVER_TIMEOUT", "nan")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ValueError, match=name):
+            settings_module.from_environment()
+        monkeypatch.delenv(name)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def vllm_server(tiny_qwen2, tmp_path_factory):
+    """vLLM's own OpenAI-compatible server (the CPU build) on the tiny model, with the
+    in-process engine's CPU settings; always stopped."""
+    port = free_port()
+    cpu = settings_module.VLLM_ON_CPU
+    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
+    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_qwen2),
+               "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--dtype", cpu.dtype,
+               "--max-model-len", str(cpu.max_model_len), "--gpu-memory-utilization", str(cpu.gpu_memory_utilization),
+               "--seed", str(cpu.seed)]
+    with open(log, "w") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 420
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"the vLLM server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the vLLM server was not healthy within 420 s:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            time.sleep(1)
+        yield f"{url}/v1"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.mark.engine
+def test_vllm_server_gives_the_in_process_answers(vllm_server, vllm_engine, tiny_qwen2, dev_records):
+    served = OpenAIEngine(str(tiny_qwen2), ServerSettings(vllm_server))
+    assert served.max_model_len == vllm_engine.max_model_len
+    ours, theirs = [], []
+    for flag in (True, False):  # as the evaluator sends them: one flag per batch
+        prompts = [r["input_field"] for r in dev_records if r["is_multiple_choice"] == flag]
+        ours += tiny_shop_model(served).batch_answer({"prompt": prompts}, flag)
+        theirs += tiny_shop_model(vllm_engine).batch_answer({"prompt": prompts}, flag)
+    differing = [(i, a.text, b.text) for i, (a, b) in enumerate(zip(ours, theirs)) if a.text != b.text]
+    assert len(ours) == len(dev_records) and len(differing) <= 2, differing
+    assert sum(a.generated_tokens for a in ours) > 300  # generation ran for real
+    # a request the server refuses (here: longer than its context) is an error saying why
+    with pytest.raises(ServerError, match="refused the request \\(HTTP 400: .*"):
+        served.generate([Request([15] * 5000, Constraint(3), ())])
+
+
+def test_a_server_that_refuses_is_one_line_from_the_tools(tokenizer_dir, monkeypatch, capsys, tmp_path):
+    import local_evaluation
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("SHOPBENCH_ENGINE", "openai")
+    monkeypatch.setenv("SHOPBENCH_MODEL_DIR", str(tmp_path / "model"))
+    shutil.copytree(tokenizer_dir, tmp_path / "model")
+    (tmp_path / "model" / "config.json").write_text("{}")
+    with FakeServer(Script(refuse=("allowed_token_ids",))) as url:
+        monkeypatch.setenv("SHOPBENCH_SERVER_URL", url)
+        assert local_evaluation.main(["--limit", "2", "--output", str(tmp_path / "r.json"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "the server refused 'allowed_token_ids'" in err and "Traceback" not in err and KEY not in err
+    assert not (tmp_path / "r.json").exists()
