@@ -3,6 +3,7 @@
     python local_evaluation.py                      # dev set, models.user_config.UserModel
     python local_evaluation.py --responses R.jsonl  # score saved responses, no model loaded
     python local_evaluation.py --output scores.json # also write the full results as JSON
+    python local_evaluation.py --data data.zip --rules shopping-mmlu   # Shopping MMLU, as its leaderboard
 """
 from __future__ import annotations
 
@@ -18,12 +19,18 @@ from shopbench.runner import ModelError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Run a ShopBench model on questions and score its answers offline, "
-        "with the official parsers and metrics: per task, per track, T5 all-around and overall.",
+        "with the official parsers and metrics: per task, per track, T5 all-around and overall. "
+        "With --rules shopping-mmlu, with the Shopping MMLU release's own parsing and metrics, per "
+        "task, per skill and overall x100, beside the release's published leaderboard.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    cli.add_question_options(parser)
+    cli.add_question_options(parser, release_layout=True)
+    parser.add_argument("--rules", choices=spec.RULES, default=spec.KDD_RULES,
+                        help="how responses are parsed and scored: the KDD Cup starter kit's, or the Shopping "
+                        "MMLU release's evaluation code (its leaderboard's)")
     parser.add_argument("--responses", metavar="FILE",
-                        help="score these saved responses (JSON Lines with key 'response', one per question) "
+                        help="score these saved responses (JSON Lines with key 'response' or the release's "
+                        "'model_output', one per question) "
                         "instead of running a model")
     parser.add_argument("--output", metavar="FILE", help="write the results as JSON to FILE")
     cli.add_model_options(parser)
@@ -57,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from shopbench.report import format_report
     from shopbench.scoring import Scorer
 
-    scorer = Scorer(resources.load_embedding_models(paths))
+    scorer = Scorer(resources.load_embedding_models(paths), rules=args.rules)
     report = scorer.score(questions, responses, progress=not args.no_progress)
     summary = generation.summary() if generation else None
     if summary:

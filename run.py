@@ -6,6 +6,8 @@
     python run.py check-submission --track N            # what would fail a push
     python run.py submit --track N --tag NAME [--push]  # aicrowd.json, checks, tag, push
     python run.py timing --track N [--throughput FILE]  # projected time against the limit
+    python run.py compare A.json B.json [--show N]      # B - A per task, track and overall, with
+                                                        # paired bootstrap intervals
 """
 from __future__ import annotations
 
@@ -139,6 +141,72 @@ def timing(args) -> int:
     return 0
 
 
+def compare(args) -> int:
+    """Score differences between two results files, with paired bootstrap intervals."""
+    from shopbench import compare as comparing
+
+    try:
+        first, second = comparing.read(args.a), comparing.read(args.b)
+        tasks = comparing.pair(first, second)
+    except DataError as exc:
+        return cli.fail(str(exc))
+    comparison = comparing.bootstrap(tasks, args.replicates, args.seed, first.rules)
+    changes = comparing.changed_most(first, second, args.show)
+    print(comparison_report(comparison, changes, args.show, first.name, second.name))
+    if args.output:
+        results = {"a": first.name, "b": second.name, **comparison.to_json(),
+                   "changed_most": [change.to_json() for change in changes]}
+        data.write_atomically(args.output, json.dumps(results, ensure_ascii=False, indent=1) + "\n")
+        print(f"Comparison written to {args.output}")
+    return 0
+
+
+def comparison_report(comparison, changes: list, show: int, a_name: str, b_name: str) -> str:
+    """One table of A, B, B - A and its interval per task, track and overall; then the
+    questions that changed most when asked for."""
+    from shopbench.compare import CONFIDENCE
+    from shopbench.report import table
+
+    rows = [
+        [spec.track_label(row.name) if row.kind == "track" else row.name, str(row.questions), f"{row.a:.4f}",
+         f"{row.b:.4f}", f"{row.difference:+.4f}", f"[{row.low:+.4f}, {row.high:+.4f}]", "*" if row.excludes_zero else ""]
+        for row in comparison.rows
+    ]
+    lines = [f"A: {a_name}", f"B: {b_name}", ""]
+    header = ["", "n", "A", "B", "B-A", f"{CONFIDENCE}% interval", ""]
+    lines += [line.rstrip() for line in table(header, rows, right={1, 2, 3, 4, 5})]  # the mark column is mostly empty
+    lines += ["", f"* the interval excludes 0. Paired bootstrap: {comparison.replicates} replicates (seed "
+                  f"{comparison.seed}), questions resampled within each task, micro F1 pooled."]
+    if show:
+        lines += ["", f"Questions whose score changed most ({len(changes)} shown; unchanged ones are not listed):"]
+        for change in changes:
+            lines.append(f"  question {change.index} ({change.task_name}): {change.score_a:.4f} -> {change.score_b:.4f}")
+            for side, response in (("A", change.response_a), ("B", change.response_b)):
+                lines.append(f"    {side}: {' '.join(response.split())[:80]!r}")
+    return "\n".join(lines)
+
+
+# Bootstrap replicates of `compare`; fewer than the minimum leave a handful of replicates
+# beyond the 2.5th and 97.5th percentiles, and the interval's ends would be noise.
+DEFAULT_REPLICATES = 2000
+MIN_REPLICATES = 100
+
+
+def at_least(minimum: int):
+    """An argparse type: an integer no smaller than `minimum` (else a usage error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def add_command(commands, name: str, handler, summary: str, description: str) -> argparse.ArgumentParser:
     command = commands.add_parser(
         name, help=summary, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -169,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
         "{index, input_field, response, task_type, profile, repaired, seconds} in data order (task_type, "
         "profile and repaired are null for models that do not report them).",
     )
-    cli.add_question_options(command)
+    cli.add_question_options(command, release_layout=True)
     command.add_argument("--output", required=True, metavar="FILE", help="where to write the responses")
     cli.add_model_options(command)
 
@@ -206,6 +274,20 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--throughput", metavar="FILE", help="project from figures measured elsewhere")
     command.add_argument("--save", metavar="FILE", help="save the measured figures for --throughput")
     cli.add_model_options(command)
+    command = add_command(
+        commands, "compare", compare, "compare two results files: B - A with paired bootstrap intervals",
+        "Compare two results files of local_evaluation.py --output on the same questions: A's and B's score "
+        "and B - A for every task, track, T5 and the overall score, with the percentile interval of B - A over "
+        "a paired bootstrap that resamples questions within each task (micro F1 pooled over the resampled ones).",
+    )
+    command.add_argument("a", metavar="A", help="the results file compared against")
+    command.add_argument("b", metavar="B", help="the results file whose difference from A is reported")
+    command.add_argument("--replicates", type=at_least(MIN_REPLICATES), default=DEFAULT_REPLICATES, metavar="R",
+                         help="bootstrap replicates")
+    command.add_argument("--seed", type=at_least(0), default=0, help="seed of the resampling")
+    command.add_argument("--show", type=at_least(0), default=0, metavar="N",
+                         help="list the N questions whose score changed most, with both responses")
+    command.add_argument("--output", metavar="FILE", help="write the comparison as JSON")
     return parser
 
 

@@ -23,5 +23,7 @@ def constraint_for(
         constraint = prompt_tokens.copy_from_question(clean_question(question), tokenizer, vocabulary, config,
                                                       token_list_cap)
     else:
-        constraint = Constraint(config.max_new_tokens[spec.GENERATION])
+        constraint = Constraint(config.title_max_new_tokens if route.title and config.titles else config.max_new_tokens[spec.GENERATION])
+    if not config.masks:  # the lengths stay: only what may be said is freed
+        constraint = replace(constraint, allowed_token_ids=None)
     return replace(constraint, repetition_penalty=config.repetition_penalty)

@@ -14,7 +14,16 @@ from routing.classifier import Route
 from decoding.config import DEFAULT, DecodingConfig
 from shopbench import parsers, spec
 
-_SENTENCE = re.compile(r"[^.!?。！？]*(?:[.!?。！？]+|$)")
+# A sentence ends at . ! ? followed by a space or the end (so "7.1" and "2.5mm" are not
+# ends), or at a CJK full stop, which needs no space after it.
+_SENTENCE = re.compile(r"(?:[^.!?。！？]|[.!?](?!\s|$))*(?:[.!?]+(?=\s|$)|[。！？]+|$)")
+_SENTENCE_END = re.compile(r"(?:[.!?]|[。！？])\s*$")
+_LOOP_REPEATS = 3  # a phrase said this many times in a row is a loop
+_LONGEST_LOOP = 8  # words in the longest phrase looked for
+# Quotations, not apostrophes: the opening mark may not follow a letter or digit (men's, 17").
+_QUOTED = re.compile(r"(?<!\w)(?:'([^'\n]+)'|\"([^\"\n]+)\"|“([^”\n]+)”|‘([^’\n]+)’|«\s*([^»\n]+?)\s*»|„([^“\n]+)“|「([^」\n]+)」)")
+_LEADING_LABEL = re.compile(r"^\s*(?:\*\*)?([^\W\d_][^:：\n]{0,30}?)(?:\*\*)?\s*[:：]\s*")
+_EDGE_PUNCTUATION = "\"'“”‘’«»„「」()[]{}<>.,;:!?。、！？"
 _FALLBACK_ENTITY = "unknown"
 _DEFAULT_RANKING = tuple(range(1, spec.RANKING_LIMIT + 1))
 
@@ -75,27 +84,171 @@ def _named_entity_recognition(prompt: str, response: str) -> str | None:
 
 
 def cut_to_sentences(text: str, word_limit: int) -> str:
-    """Whole sentences, stopping at the first sentence end past `word_limit` words."""
+    """Whole sentences, stopping at the first sentence end past `word_limit` words. Text
+    with no sentence end past the limit (a title, a list) is kept whole."""
     if not word_limit or len(text.split()) <= word_limit:
         return text
     kept = ""
     for sentence in _SENTENCE.findall(text):
         kept += sentence
-        if len(kept.split()) > word_limit and re.search(r"[.!?。！？]\s*$", kept):
+        if len(kept.split()) > word_limit and _SENTENCE_END.search(kept):
             break
     return kept.strip()
 
 
-def _generation(prompt: str, response: str, config: DecodingConfig) -> str:
-    text = response.strip()
-    return cut_to_sentences(text, config.generation_word_limit) if text else _entity_fallback(prompt)
+def _word_key(word: str) -> str:
+    return word.strip(_EDGE_PUNCTUATION).casefold()
+
+
+def collapse_repetition(text: str) -> str:
+    """The text with every phrase of 1-8 words said three or more times in a row kept once:
+    greedy decoding loops ("Corsair, 7.1, 7.1, 7.1, ..."), and the copies only add wrong
+    words to a BLEU or ROUGE answer. Separators left dangling at the end are dropped."""
+    while True:
+        words = list(re.finditer(r"\S+", text))
+        keys = [_word_key(w.group()) for w in words]
+        loop = _first_loop(keys)
+        if loop is None:
+            return text
+        start, size, copies = loop
+        first_copy_end = words[start + size - 1].end()
+        rest = words[start + size * copies].start() if start + size * copies < len(words) else len(text)
+        text = (text[:first_copy_end] + (" " + text[rest:] if rest < len(text) else "")).rstrip(" ,;:-")
+
+
+def _first_loop(keys: list[str]) -> tuple[int, int, int] | None:
+    """(start, phrase length, copies) of the first phrase repeated _LOOP_REPEATS+ times in a row."""
+    for start in range(len(keys)):
+        for size in range(1, _LONGEST_LOOP + 1):
+            phrase = keys[start:start + size]
+            if len(phrase) < size or not any(phrase):
+                break
+            copies = 1
+            while keys[start + copies * size:start + (copies + 1) * size] == phrase:
+                copies += 1
+            if copies >= _LOOP_REPEATS:
+                return start, size, copies
+    return None
+
+
+def looks_like_sentence(text: str) -> bool:
+    """An answer that talks rather than lists: a quotation with words around it, or a
+    sentence end after four or more words. A list literal or a list of quoted names is not."""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        return False
+    talk = [w for w in _QUOTED.sub(" ", text).split() if any(c.isalpha() for c in w)]
+    if _QUOTED.search(text) and len(talk) >= 2:
+        return True
+    return len(text.split()) >= 4 and bool(_SENTENCE_END.search(text))
+
+
+def _contains_span(haystack: str, span: str) -> bool:
+    """`span` occurs in `haystack` (both casefolded) and not inside a longer word."""
+    for match in re.finditer(re.escape(span), haystack):
+        before = haystack[match.start() - 1] if match.start() else " "
+        after = haystack[match.end()] if match.end() < len(haystack) else " "
+        if not (before.isalnum() or after.isalnum()):
+            return True
+    return False
+
+
+def spans_from_sentence(response: str, prompt: str) -> list[str]:
+    """What a sentence-like NER answer takes from the question's subject (the query or title
+    it is about): the spans it quotes that the subject holds; else, within each of its
+    comma-separated parts, the longest runs of its words that the subject holds, in its order,
+    each with a word the rest of the question lacks (so "the query" or the entity type
+    echoed from the instruction never counts)."""
+    subject = anatomy.subject_text(prompt)
+    quoted = [next(g for g in m.groups() if g is not None).strip() for m in _QUOTED.finditer(response)]
+    found = [q for q in quoted if q and _contains_span(subject.casefold(), q.casefold())]
+    if found:
+        return list(dict.fromkeys(found))
+    subject_words = subject.split()
+    subject_keys = [_word_key(w) for w in subject_words]
+    elsewhere = {_word_key(w) for w in prompt.replace(subject, " ").split()}
+    spans = []
+    for part in re.split(r"[,;、，]", response):
+        keys = [_word_key(w) for w in part.split()]
+        i = 0
+        while i < len(keys):
+            length, at = _longest_run_from(keys, i, subject_keys)
+            if length and any(k not in elsewhere for k in subject_keys[at:at + length]):
+                spans.append(" ".join(w.strip(_EDGE_PUNCTUATION) for w in subject_words[at:at + length]))
+                i += length
+            else:
+                i += 1
+    return list(dict.fromkeys(spans))
+
+
+def _longest_run_from(keys: list[str], i: int, subject_keys: list[str]) -> tuple[int, int]:
+    """(length, start in the subject) of the longest run of keys[i:] the subject holds."""
+    best = (0, 0)
+    for j in range(len(subject_keys)):
+        length = 0
+        while (i + length < len(keys) and j + length < len(subject_keys) and keys[i + length]
+               and keys[i + length] == subject_keys[j + length]):
+            length += 1
+        if length > best[0]:
+            best = (length, j)
+    return best
+
+
+def without_echoed_label(text: str, prompt: str) -> str:
+    """The answer less a leading "Output:"-style label that names the answer slot (models
+    repeat the prompt's last line)."""
+    match = _LEADING_LABEL.match(text)
+    return text[match.end():] if match and anatomy.is_answer_slot(match.group(1), prompt) else text
+
+
+def title_in_answer(text: str) -> str:
+    """A title or translation said in a sentence ("The German title is 'X'.") is its
+    longest quotation of two or more words; anything else is the title as it is."""
+    if not looks_like_sentence(text):
+        return text
+    quoted = [next(g for g in m.groups() if g is not None).strip() for m in _QUOTED.finditer(text)]
+    titles = [q for q in quoted if len(q.split()) >= 2]
+    return max(titles, key=len) if titles else text
+
+
+def source_title(prompt: str) -> str:
+    """The title a title or translation request gives: its longest quotation of three or
+    more words, else its subject text."""
+    quoted = [next(g for g in m.groups() if g is not None).strip() for m in _QUOTED.finditer(prompt)]
+    titles = [q for q in quoted if len(q.split()) >= 3]
+    return max(titles, key=len) if titles else anatomy.subject_text(prompt)
+
+
+def _generation(route: Route, prompt: str, response: str, config: DecodingConfig) -> str:
+    text = without_echoed_label(response.strip(), prompt)
+    said = len(text.split())
+    if config.cut_repetition:
+        text = collapse_repetition(text)
+    looped = len(text.split()) * 2 < said
+    if route.title and config.titles:
+        # A title is kept whole. One that was mostly a loop, or nothing, failed: the title the
+        # question gives is the better answer (brands, model numbers and sizes carry over).
+        text = title_in_answer(text)
+        if config.repair and (looped or not text):
+            text = source_title(prompt) or text
+    else:
+        text = cut_to_sentences(text, config.generation_word_limit)
+    return _entity_fallback(prompt) if not text and config.repair else text
 
 
 def repair(route: Route, prompt: str, response: str, config: DecodingConfig = DEFAULT) -> Repaired:
     response = parsers.cut(response)
     if route.task_type == spec.GENERATION:
-        text = _generation(prompt, response, config)
+        text = _generation(route, prompt, response, config)
         return Repaired(text, text != response.strip())
+    if route.task_type == spec.NER and config.spans_from_sentences and looks_like_sentence(response):
+        spans = ", ".join(spans_from_sentence(response, prompt))
+        if spans:
+            return Repaired(spans, spans != response)
+        if config.repair:
+            return Repaired(_entity_fallback(prompt), True)
+    if not config.repair:
+        return Repaired(response, False)
     if route.task_type == spec.MULTIPLE_CHOICE:
         fixed = _multiple_choice(route, response)
     elif route.task_type == spec.RANKING:

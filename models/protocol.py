@@ -39,8 +39,10 @@ class Answer:
 @runtime_checkable
 class ExplainsAnswers(Protocol):
     """A model that returns `Answer` records as well as the strings `batch_predict` returns,
-    and says whether its time guard may shorten answers (then scores depend on speed)."""
+    says whether its time guard may shorten answers (then scores depend on speed), and which
+    settings decide its answers (so two runs can be told apart and repeated)."""
 
     time_guard_on: bool
+    run_settings: dict  # what decides its answers (model, engine, decoding), recorded with every run
 
     def batch_answer(self, batch: dict, is_multiple_choice: bool) -> list[Answer]: ...

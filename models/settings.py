@@ -11,6 +11,8 @@ environment variables:
     SHOPBENCH_TRACK_DEADLINE  START:SECONDS[:QUESTIONS], see models/time_guard.py
     SHOPBENCH_VLLM_ARGS   a JSON object of vllm.LLM arguments over the chosen ones, e.g.
                           '{"tensor_parallel_size": 2}' (unknown names are refused)
+    SHOPBENCH_DECODING    a JSON object over decoding/config.py's DecodingConfig, e.g.
+                          '{"max_new_tokens": {"generation": 80}, "repair": false}'
     SHOPBENCH_TIME_GUARD  "on" or "off" (default: on for the production weights, whose
                           submission has a time limit; off otherwise, so local scores do not
                           move with the machine's load)
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from decoding import config as decoding_config
 from decoding.config import DecodingConfig
 from models.time_guard import TrackDeadline
 from shopbench import spec
@@ -255,5 +258,6 @@ def from_environment() -> ModelSettings:
         raise ValueError(f"{TIME_GUARD_ENV} must be on or off, got {guard_text!r}")
     time_guard = _SWITCH[guard_text] if guard_text else settings.time_guard
     batch_size = _whole_number(BATCH_SIZE_ENV, spec.MAX_BATCH_SIZE, spec.MAX_BATCH_SIZE)
+    decoding = decoding_config.from_text(os.environ.get(decoding_config.DECODING_ENV))
     return replace(settings, batch_size=batch_size, seconds_per_question=per_question, track=track,
-                   deadline=deadline, time_guard=time_guard, vllm_args=_vllm_args(), server=server)
+                   deadline=deadline, time_guard=time_guard, vllm_args=_vllm_args(), server=server, decoding=decoding)

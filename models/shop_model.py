@@ -50,18 +50,23 @@ def build_engine(settings: ModelSettings) -> tuple[Engine, str]:
     return TransformersEngine(model_dir, settings.max_model_len, dtype=settings.transformers_dtype), name
 
 
+def start_engine(owner: str, settings: ModelSettings, engine: Engine | None) -> tuple[Engine, str]:
+    """(the engine, "MODEL with the NAME engine"): the one given (tests, ablations share one),
+    else a new one, announced in one line with why it was chosen."""
+    name = settings.model_dir
+    if engine is None:
+        engine, name = build_engine(settings)
+        print(f"{owner}: serving {name} with the {engine.name} engine ({settings.reason})", file=sys.stderr)
+    return engine, f"{name} with the {engine.name} engine"
+
+
 class ShopModel(ShopBenchBaseModel):
     def __init__(self, settings: ModelSettings | None = None, engine: Engine | None = None):
         self.settings = settings or from_environment()
-        name = self.settings.model_dir
-        if engine is None:
-            engine, name = build_engine(self.settings)
-            print(f"ShopModel: serving {name} with the {engine.name} engine ({self.settings.reason})", file=sys.stderr)
-        self.description = f"{name} with the {engine.name} engine"
-        self.engine = engine
+        self.engine, self.description = start_engine(type(self).__name__, self.settings, engine)
         self.guard = TimeGuard(self.settings.seconds_per_question, self.settings.deadline,
                                enabled=self.settings.time_guard)
-        self.tokenizer = engine.tokenizer
+        self.tokenizer = self.engine.tokenizer
         self.vocabulary = Vocabulary.scan(self.tokenizer)
 
     def get_batch_size(self) -> int:
@@ -70,6 +75,10 @@ class ShopModel(ShopBenchBaseModel):
     @property
     def time_guard_on(self) -> bool:
         return self.guard.enabled
+
+    @property
+    def run_settings(self) -> dict:
+        return {"model": self.description, "decoding": self.settings.decoding.to_json()}
 
     def batch_predict(self, batch: dict, is_multiple_choice: bool) -> list[str]:
         return [answer.text for answer in self.batch_answer(batch, is_multiple_choice)]
@@ -113,12 +122,14 @@ class ShopModel(ShopBenchBaseModel):
 
     def build_request(self, question: str, route: Route) -> Request:
         """The engine request for a routed question: rendered, tokenized, fitted to the context."""
-        constraint = constraint_for(route, question, self.tokenizer, self.vocabulary, self.settings.decoding,
+        decoding = self.settings.decoding
+        constraint = constraint_for(route, question, self.tokenizer, self.vocabulary, decoding,
                                     self.engine.token_list_cap)
         budget = self.engine.max_model_len - constraint.max_new_tokens
 
         def token_ids(text: str) -> list[int]:
-            rendered = prompts.render(text, route.profile, self.tokenizer)
+            rendered = prompts.render(text, route.profile, self.tokenizer, task_named=decoding.task_system_prompt,
+                                      chat_template=decoding.chat_template)
             return self.tokenizer(rendered, add_special_tokens=False)["input_ids"]
 
         ids = token_ids(question)

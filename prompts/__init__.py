@@ -11,6 +11,7 @@ import re
 from shopbench import spec
 
 SYSTEM_PROMPT = "You are a helpful online shopping assistant. Your task is {task}."
+GENERIC_SYSTEM_PROMPT = "You are a helpful online shopping assistant."  # for ablations: the task unnamed
 
 TASK_DESCRIPTIONS = {
     spec.MULTIPLE_CHOICE: "multiple-choice question answering",
@@ -21,10 +22,10 @@ TASK_DESCRIPTIONS = {
 }
 
 
-def system_prompt(profile: str) -> str:
+def system_prompt(profile: str, task_named: bool = True) -> str:
     """The system prompt naming the task the model is to do: the route's decoding profile
     (extractive generation is named as NER, since it decodes as NER)."""
-    return SYSTEM_PROMPT.format(task=TASK_DESCRIPTIONS[profile])
+    return SYSTEM_PROMPT.format(task=TASK_DESCRIPTIONS[profile]) if task_named else GENERIC_SYSTEM_PROMPT
 
 
 # Code points no tokenizer takes: lone surrogates (legal in JSON), NUL and the other C0
@@ -43,10 +44,10 @@ def clean_question(question: str) -> str:
     return re.sub(r" +\n", "\n", question).strip()
 
 
-def chat_messages(question: str, profile: str, answer: str | None = None) -> list[dict]:
+def chat_messages(question: str, profile: str, answer: str | None = None, task_named: bool = True) -> list[dict]:
     """System and user turns, plus the assistant's answer when one is given (training)."""
     messages = [
-        {"role": "system", "content": system_prompt(profile)},
+        {"role": "system", "content": system_prompt(profile, task_named)},
         {"role": "user", "content": clean_question(question)},
     ]
     if answer is not None:
@@ -54,9 +55,12 @@ def chat_messages(question: str, profile: str, answer: str | None = None) -> lis
     return messages
 
 
-def render(question: str, profile: str, tokenizer, answer: str | None = None) -> str:
+def render(question: str, profile: str, tokenizer, answer: str | None = None, *, task_named: bool = True,
+           chat_template: bool = True) -> str:
     """The chat-template text. Without an answer it ends in the generation prompt
-    (inference, calibration); with one it is the whole exchange (training)."""
-    return tokenizer.apply_chat_template(
-        chat_messages(question, profile, answer), tokenize=False, add_generation_prompt=answer is None
-    )
+    (inference, calibration); with one it is the whole exchange (training). Without the
+    template (an ablation): the system text, a blank line and the question, as raw text."""
+    messages = chat_messages(question, profile, answer, task_named)
+    if not chat_template:
+        return "\n\n".join(m["content"] for m in messages)
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=answer is None)

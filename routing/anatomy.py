@@ -212,6 +212,13 @@ def answer_label(prompt: str) -> str:
     return label[0] if label is not None and not label[1] else ""
 
 
+def is_answer_slot(label: str, prompt: str) -> bool:
+    """Whether `label` names where the answer goes: the prompt's own ending label, or a
+    generic one ("Output", "Answer", "Antwort", ...)."""
+    name = _label_name(label)
+    return name in _ANSWER_SLOTS or (bool(name) and name == answer_label(prompt))
+
+
 def labelled_fields(prompt: str) -> list[tuple[str, str]]:
     """("query", "tablette asus")-style fields with a value, in order; answer slots
     ("Output:", "Answer:") and empty values are left out."""

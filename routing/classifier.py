@@ -50,6 +50,9 @@ _COPULA = re.compile(r"'s|(?<!\w)(?:is|are|was|were|did|does|do|est|sont|ist|sin
 
 
 _WRITE = lexicon.pattern(lexicon.WRITE_VERBS)
+_TITLE_NOUN = lexicon.pattern(lexicon.TITLE_NOUNS)
+_TRANSLATE = lexicon.pattern(lexicon.TRANSLATE_WORDS)
+_JSON_KEY = re.compile(r'"[^"\n]*"\s*:')
 _ASK = lexicon.pattern(lexicon.EXTRACT_VERBS)
 _COPY = lexicon.pattern(lexicon.COPY_VERBS)
 _VALUE = lexicon.pattern(lexicon.VALUE_SLOTS)
@@ -111,6 +114,7 @@ class Route:
     candidates: tuple[int, ...] = ()  # numbers of the prompt's candidate list
     answer_count: int = 1  # how many numbers a retrieval answer holds
     choices: tuple[int, ...] = ()  # multiple choice: the digits that are valid answers
+    title: bool = False  # generation: the answer is a title or a translation, kept whole
 
 
 def _multiple_choice(prompt: str, candidates: anatomy.CandidateList | None) -> Route:
@@ -225,6 +229,14 @@ def _list_route(text: str, numbers: tuple[int, ...], count: int | None) -> Route
     return Route(spec.RETRIEVAL, spec.RETRIEVAL, numbers, spec.RETRIEVAL_READS)
 
 
+def _generation(text: str) -> Route:
+    """A written answer; a title or a translation when the instruction (data removed) asks to
+    translate or localise, or names a title."""
+    named = _JSON_KEY.sub(" ", text)  # a "title" key names a field of the data, not the answer
+    title = bool(_TRANSLATE.search(text) or _TITLE_NOUN.search(named))
+    return Route(spec.GENERATION, spec.GENERATION, title=title)
+
+
 def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:
     candidates = anatomy.candidate_list(prompt)
     if is_multiple_choice if isinstance(is_multiple_choice, bool) else _looks_multiple_choice(prompt, candidates):
@@ -233,7 +245,7 @@ def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:
     reviewed = any(_OPINION_SOURCE.search(name) for name, _ in anatomy.labelled_fields(prompt))
     if candidates is None:
         extracted = extraction(text, reviewed) or _extraction_slot(prompt, text)
-        return Route(extracted, spec.NER) if extracted is not None else Route(spec.GENERATION, spec.GENERATION)
+        return Route(extracted, spec.NER) if extracted is not None else _generation(text)
     numbers = candidates.numbers
     count = anatomy.requested_count(text)
     names_numbers = bool(_RANK.search(text) or _NUMBERS.search(text))
@@ -246,4 +258,4 @@ def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:
         return Route(extracted, spec.NER)
     if _SELECT.search(text) and not writes:
         return _list_route(text, numbers, count)
-    return Route(spec.GENERATION, spec.GENERATION)
+    return _generation(text)

@@ -74,6 +74,18 @@ TRANSFORM_WORDS = (
     r"normalis\w*", r"normalisier\w*", r"normalizz\w*",
 )
 
+# A title asked for or any text translated or localised: the answer is a title or a
+# translation, which needs room and is never cut to sentences.
+TITLE_NOUNS = (
+    r"titles?", r"headlines?", r"product names?", r"listing names?", r"titel", r"überschrift", r"titres?",
+    r"t[ií]tulos?", r"titol[oi]", r"titels?", "タイトル", "商品名", "标题", "商品名称",
+)
+TRANSLATE_WORDS = (
+    r"translat\w*", r"übersetz\w*", r"tradu\w*", r"vertaal\w*", r"vertaling\w*", r"locali[sz]\w*", r"lokalisi\w*",
+    r"lokaliseer\w*", r"localizz\w*", r"into (?:english|german|french|spanish|italian|japanese|chinese|dutch|portuguese)",
+    "翻訳", "訳して", "翻译", "译成", "ローカライズ", "本地化",
+)
+
 # Verbs that mean "copy it out", as opposed to "name it" (which may need inference).
 COPY_VERBS = (
     r"extract\w*", r"pull(?:ing)? out", r"cop(?:y|ied)", r"quote", r"recogni[sz]\w*", r"tag", r"highlight",

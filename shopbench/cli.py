@@ -7,16 +7,29 @@ import random
 import sys
 
 from models.protocol import ModelUnavailable
-from shopbench import data, spec
+from shopbench import data, release, spec
 from shopbench.runner import ModelError, ModelRun, load_model_class, run
 
 DEFAULT_DATA = spec.DEV_DATA_NAME
 DEFAULT_MODEL = "models.user_config:UserModel"
 
 
-def add_question_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=DEFAULT_DATA, metavar="FILE",
-                        help="ShopBench JSON Lines (input_field, output_field, task_name, task_type, metric)")
+def add_question_options(parser: argparse.ArgumentParser, release_layout: bool = False) -> None:
+    """--data, --limit, --seed; with `release_layout`, --data also takes the Shopping MMLU
+    release and --skill / --task pick from it."""
+    if release_layout:
+        parser.add_argument("--data", default=DEFAULT_DATA, metavar="FILE|DIR|ZIP",
+                            help="ShopBench JSON Lines (input_field, output_field, task_name, task_type, metric), "
+                            "or the Shopping MMLU release: its data/ folder or data.zip (read in place)")
+        choice = parser.add_mutually_exclusive_group()
+        choice.add_argument("--skill", metavar="NAME",
+                            help="with the release: read only skills/NAME.json, not every skill file")
+        choice.add_argument("--task", metavar="NAME",
+                            help="with the release: only the per-task file of task NAME, prompted as the "
+                            "release's task-wise scripts prompt it")
+    else:
+        parser.add_argument("--data", default=DEFAULT_DATA, metavar="FILE",
+                            help="ShopBench JSON Lines (input_field, output_field, task_name, task_type, metric)")
     parser.add_argument("--limit", type=int, metavar="N",
                         help="a random sample of N questions (chosen by --seed, kept in file order)")
     parser.add_argument("--seed", type=int,
@@ -61,8 +74,17 @@ def check_outputs(parser: argparse.ArgumentParser, args) -> None:
 
 
 def load_selected_questions(args) -> tuple[list[data.Question], list[data.Question]]:
-    """(every question of --data, the ones --limit selects)."""
-    every_question = data.load_questions(args.data)
+    """(every question of --data, the ones --limit selects). --data may be the Shopping MMLU
+    release (a folder or a .zip), from which --skill or --task picks."""
+    skill, task = getattr(args, "skill", None), getattr(args, "task", None)
+    if release.is_release(args.data):
+        every_question = release.load_questions(args.data, skill=skill, task=task)
+    elif skill is not None or task is not None:
+        option = "--skill" if skill is not None else "--task"
+        raise data.DataError(f"{option} picks from the Shopping MMLU release, but --data {args.data} is a "
+                             "JSON Lines file (give the release's data/ folder or data.zip)")
+    else:
+        every_question = data.load_questions(args.data)
     return every_question, data.select(every_question, args.limit, args.seed)
 
 

@@ -11,6 +11,7 @@ import math
 import os
 import random
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,12 @@ def read_json_lines(path) -> Iterator[tuple[int, dict]]:
         handle = opener(path, "rb")
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+    yield from json_lines(handle, path)
+
+
+def json_lines(handle, path) -> Iterator[tuple[int, dict]]:
+    """`read_json_lines` of an open binary handle (a file, a zip member), closed at the end;
+    `path` names it in messages."""
     line_number = 0
     with handle:
         try:
@@ -66,15 +73,15 @@ def read_json_lines(path) -> Iterator[tuple[int, dict]]:
                 if not isinstance(record, dict):
                     raise _error(path, line_number, None, "expected a JSON object")
                 yield line_number, record
-        except (OSError, EOFError) as exc:  # a damaged .gz
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:  # a damaged .gz or zip member
             raise _error(path, line_number + 1, None, f"cannot read: {exc}") from None
 
 
-def _is_int(value) -> bool:
+def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
     """A finite number: JSON's NaN and Infinity, which Python reads, make no gold value."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -85,9 +92,9 @@ def _is_str_list(value) -> bool:
 
 # What `output_field` must hold for each metric, and how to say it.
 _TRUTH_SHAPES = {
-    spec.ACCURACY: (_is_int, "an integer"),
-    spec.HIT_RATE_3: (lambda v: isinstance(v, list) and v and all(map(_is_int, v)), "a non-empty list of integers"),
-    spec.NDCG: (lambda v: isinstance(v, list) and v and all(map(_is_number, v)), "a non-empty list of numbers"),
+    spec.ACCURACY: (is_int, "an integer"),
+    spec.HIT_RATE_3: (lambda v: isinstance(v, list) and v and all(map(is_int, v)), "a non-empty list of integers"),
+    spec.NDCG: (lambda v: isinstance(v, list) and v and all(map(is_number, v)), "a non-empty list of numbers"),
     spec.MICRO_F1: (_is_str_list, "a list of strings"),
     spec.ROUGE_L: (lambda v: isinstance(v, str), "a string"),
     spec.BLEU: (lambda v: isinstance(v, str), "a string"),
@@ -97,7 +104,10 @@ _TRUTH_SHAPES = {
 _TRUTH_SHAPES[spec.MULTILINGUAL_SENT_TRANSFORMER] = _TRUTH_SHAPES[spec.SENT_TRANSFORMER]
 
 
-def _question(path, line: int, index: int, record: dict) -> Question:
+def question_from_record(path, line: int, index: int, record: dict, answer_field: str = "output_field") -> Question:
+    """The question of one data record, checked; `answer_field` is the key that holds the
+    gold answer (the release's per-task files call it otherwise)."""
+
     def field(name: str, check, expected: str, default=None, required=True):
         if name not in record:
             if required:
@@ -115,7 +125,7 @@ def _question(path, line: int, index: int, record: dict) -> Question:
     if metric not in spec.METRICS_BY_TASK_TYPE[task_type]:
         raise _error(path, line, "metric", f"'{metric}' cannot score a '{task_type}' answer")
     check, expected = _TRUTH_SHAPES[metric]
-    output_field = field("output_field", check, f"{expected} for metric '{metric}'")
+    output_field = field(answer_field, check, f"{expected} for metric '{metric}'")
     track = field("track", lambda v: isinstance(v, str) and v, "a non-empty string", required=False)
     is_multiple_choice = field(
         "is_multiple_choice",
@@ -127,15 +137,20 @@ def _question(path, line: int, index: int, record: dict) -> Question:
     return Question(index, input_field, output_field, task_name, task_type, metric, track, is_multiple_choice)
 
 
+def check_task_kind(pooled_by_task: dict[str, bool], question: Question, path, line: int) -> None:
+    """A task's score is either pooled micro F1 or a mean; the two cannot mix. `pooled_by_task`
+    remembers the tasks seen so far."""
+    pooled = question.metric == spec.MICRO_F1
+    if pooled_by_task.setdefault(question.task_name, pooled) != pooled:
+        raise _error(path, line, "metric", f"task '{question.task_name}' mixes 'micro f1' with other metrics")
+
+
 def load_questions(path) -> list[Question]:
     questions: list[Question] = []
     pooled_by_task: dict[str, bool] = {}
     for line, record in read_json_lines(path):
-        question = _question(path, line, len(questions), record)
-        # A task's score is either pooled micro F1 or a mean; the two cannot mix.
-        pooled = question.metric == spec.MICRO_F1
-        if pooled_by_task.setdefault(question.task_name, pooled) != pooled:
-            raise _error(path, line, "metric", f"task '{question.task_name}' mixes 'micro f1' with other metrics")
+        question = question_from_record(path, line, len(questions), record)
+        check_task_kind(pooled_by_task, question, path, line)
         questions.append(question)
     if not questions:
         raise DataError(f"{path}: no questions")
@@ -182,8 +197,13 @@ def select(questions: list[Question], limit: int | None, seed: int) -> list[Ques
     return [questions[i] for i in chosen]
 
 
+# The keys a saved response may have: ours, then the release's skill-wise inference output's.
+RESPONSE_KEYS = ("response", "model_output")
+
+
 def load_responses(path, questions: list[Question], total: int) -> list[Any]:
-    """Saved responses for `questions`, one JSON object with key `response` per line.
+    """Saved responses for `questions`, one JSON object with key `response` per line (or
+    `model_output`, as the Shopping MMLU release's inference writes them).
 
     The file holds one line per question of the data file (`total` lines) or one per
     selected question; a line's `input_field`, when present, must match its question.
@@ -196,11 +216,12 @@ def load_responses(path, questions: list[Question], total: int) -> list[Any]:
         raise DataError(f"{path}: {len(records)} responses for {expected} questions")
     responses = []
     for (line, record), question in zip(records, questions):
-        if "response" not in record:
+        key = next((key for key in RESPONSE_KEYS if key in record), None)
+        if key is None:
             raise _error(path, line, "response", "missing")
         if "input_field" in record and record["input_field"] != question.input_field:
             raise _error(path, line, "input_field", f"does not match question {question.index + 1} of the data file")
-        responses.append(record["response"])
+        responses.append(record[key])
     return responses
 
 

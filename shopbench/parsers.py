@@ -23,17 +23,22 @@ def parse_multiple_choice(response: str) -> int:
         return -1
 
 
-def _comma_separated_ints(response: str) -> list[int]:
-    cleaned = "".join(c for c in response if c.isnumeric() or c in ", ")
+def integers(pieces) -> list[int]:
+    """int() of each piece, skipping those it refuses, as both official parsers do: int()
+    takes surrounding whitespace, a sign, underscores between digits and any script's decimal
+    digits, and rejects "1 2", "" and numeric characters that are not decimal digits ("½", "五")."""
     numbers = []
-    for piece in cleaned.split(","):
+    for piece in pieces:
         try:
             numbers.append(int(piece))
         except ValueError:
-            # int() rejects "1 2", "" and numeric characters that are not decimal digits
-            # ("½", "五"), and so does the official parser: the piece is skipped.
             continue
     return numbers
+
+
+def _comma_separated_ints(response: str) -> list[int]:
+    cleaned = "".join(c for c in response if c.isnumeric() or c in ", ")
+    return integers(cleaned.split(","))
 
 
 def parse_ranking(response: str) -> list[int]:

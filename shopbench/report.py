@@ -1,5 +1,8 @@
-"""Readable tables of a scored run: per task, per track, overall and timings."""
+"""Readable tables of a scored run: per task, per track, overall and timings; under the
+Shopping MMLU release's rules, per task, per skill and overall x100, as its leaderboard."""
 from __future__ import annotations
+
+import json
 
 from models.protocol import GuardAction
 from shopbench import spec
@@ -15,16 +18,49 @@ def table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str
     return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
-def format_report(report: Report, generation: dict | None = None) -> str:
-    tasks = table(
-        ["task", "track", "task type", "metric", "n", "score"],
+def task_table(report: Report, group: str, label, scale: float, digits: int) -> list[str]:
+    """One row per task; `group` heads the column that `label` fills from the task's track."""
+    return table(
+        ["task", group, "task type", "metric", "n", "score"],
         [
-            [name, spec.track_label(t.track), t.task_type, t.metric, str(t.num_samples), f"{t.score:.4f}"]
+            [name, label(t.track), t.task_type, t.metric, str(t.num_samples), f"{t.score * scale:.{digits}f}"]
             for name, t in report.tasks.items()
         ],
         right={4, 5},
     )
-    lines = tasks + [""]
+
+
+def skill_lines(report: Report) -> list[str]:
+    """The leaderboard's numbers, x100: a row per skill and the overall, this run's column
+    beside the published ones."""
+    ours = [report.tracks.get(skill.track) for skill in spec.SKILLS]
+    scored = sum(score is not None for score in ours)
+    if not scored:
+        return [f"Overall (mean of {len(report.tasks)} tasks; the per-task files name no skill): "
+                f"{report.overall * 100:.2f}"]
+    published = spec.LEADERBOARD
+    rows = [
+        [f"skill{skill.number} {skill.title}", "-" if score is None else f"{score * 100:.2f}",
+         *(f"{row.skills[skill.number - 1]:.2f}" for row in published)]
+        for skill, score in zip(spec.SKILLS, ours)
+    ]
+    rows.append(["Overall", f"{report.overall * 100:.2f}",
+                 *(f"{row.overall:.2f}" if row.overall is not None else f"{sum(row.skills) / len(row.skills):.2f}*"
+                   for row in published)])
+    header = ["skill", "this run", *(f"{row.model} (leaderboard)" for row in published)]
+    lines = table(header, rows, right=set(range(1, len(header))))
+    if scored < len(spec.SKILLS):
+        lines.append(f"This run's overall is the mean of the {scored} skill(s) scored; "
+                     "the leaderboard's is over all four.")
+    if any(published.overall is None for published in spec.LEADERBOARD):
+        lines.append("* not published: the mean of the row's four skills, as the leaderboard defines the overall.")
+    lines.append(f"Published rows: {spec.LEADERBOARD_SOURCE}.")
+    return lines
+
+
+def kdd_lines(report: Report) -> list[str]:
+    """The track table (T5 included when all four are there) and the kit's overall."""
+    lines = []
     if report.tracks:
         counts: dict[str, int] = {}
         for task in report.tasks.values():
@@ -37,6 +73,15 @@ def format_report(report: Report, generation: dict | None = None) -> str:
             rows.append([name, n, f"{score:.4f}"])
         lines += table(["track", "tasks", "score"], rows, right={1, 2}) + [""]
     lines.append(f"Overall score (mean of {len(report.tasks)} tasks, as the starter kit prints): {report.overall:.4f}")
+    return lines
+
+
+def format_report(report: Report, generation: dict | None = None) -> str:
+    if report.rules == spec.MMLU_RULES:
+        lines = ["Scored by the Shopping MMLU release's rules (x100)", "",
+                 *task_table(report, "skill", spec.skill_label, 100, 2), "", *skill_lines(report)]
+    else:
+        lines = [*task_table(report, "track", spec.track_label, 1, 4), "", *kdd_lines(report)]
     if report.non_string_responses:
         lines.append(f"Non-string responses scored as empty: {report.non_string_responses}")
     if generation:
@@ -53,6 +98,16 @@ def time_guard_line(generation: dict) -> str:
     return f"Time guard: on ({changed}; SHOPBENCH_TIME_GUARD=off for answers that do not depend on speed)"
 
 
+def decoding_line(decoding: dict) -> str:
+    """Which decoding settings differ from the defaults (all of them are in the results JSON)."""
+    from decoding.config import DEFAULT
+
+    changed = {name: value for name, value in decoding.items() if DEFAULT.to_json().get(name) != value}
+    if not changed:
+        return "Decoding: the defaults (SHOPBENCH_DECODING changes them)"
+    return "Decoding: " + ", ".join(f"{name}={json.dumps(value)}" for name, value in changed.items())
+
+
 def format_generation(generation: dict) -> str:
     """Timings against the 10 s per question rule, and counters per decoding profile."""
     lines = [
@@ -65,6 +120,9 @@ def format_generation(generation: dict) -> str:
     lines.append(f"Seconds per question by task type: {by_type}")
     if generation.get("time_guard") is not None:
         lines.append(time_guard_line(generation))
+    decoding = (generation.get("settings") or {}).get("decoding")
+    if decoding is not None:
+        lines.append(decoding_line(decoding))
     if generation["by_profile"]:
         rows = [
             [profile, str(row["questions"]), str(row["repaired"]), *(str(row[action.value]) for action in GuardAction),

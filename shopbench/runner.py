@@ -49,6 +49,7 @@ class ModelRun:
     seconds: list[float]  # per question: its batch's time shared equally
     batches: list[Batch]
     time_guard: bool | None = None  # whether the model's time guard could shorten answers (None: not said)
+    settings: dict | None = None  # what the model says decides its answers (None: not said)
 
     @property
     def responses(self) -> list:
@@ -93,6 +94,7 @@ class ModelRun:
             },
             "by_profile": self.by_profile(),
             "time_guard": self.time_guard,
+            "settings": self.settings,
         }
 
 
@@ -143,5 +145,6 @@ def run(model, questions: list[Question], batch_size: int | None = None, progres
                     answers[p] = answer
                     seconds[p] = elapsed / len(chosen)
                 bar.update(len(chosen))
-    time_guard = model.time_guard_on if isinstance(model, ExplainsAnswers) else None
-    return ModelRun(answers, seconds, batches, time_guard)
+    explains = isinstance(model, ExplainsAnswers)
+    return ModelRun(answers, seconds, batches, model.time_guard_on if explains else None,
+                    model.run_settings if explains else None)

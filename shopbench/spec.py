@@ -6,6 +6,7 @@ repository spells these strings out.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,3 +122,58 @@ def track_label(challenge_id: str | None) -> str:
     if challenge_id in TRACK_BY_ID:
         return f"T{TRACK_BY_ID[challenge_id].number}"
     return challenge_id or "-"
+
+
+# How responses are parsed and scored: the KDD Cup starter kit's rules (the competition's),
+# or the Shopping MMLU release's own evaluation code (its leaderboard's).
+KDD_RULES = "kdd"
+MMLU_RULES = "shopping-mmlu"
+RULES = (KDD_RULES, MMLU_RULES)
+
+
+@dataclass(frozen=True)
+class Skill:
+    """One of Shopping MMLU's four skills: the same questions as one KDD track."""
+
+    number: int  # the N of the release's skills/skillN_*.json
+    title: str  # the leaderboard's column
+    track: str  # the challenge id of the KDD track with the same questions
+
+
+SKILLS = tuple(
+    Skill(track.number, title, track.challenge_id)
+    for track, title in zip(COMPONENT_TRACKS, ("Shopping Concept Understanding", "Shopping Knowledge Reasoning",
+                                               "User Behavior Alignment", "Multi-lingual Abilities"))
+)
+SKILL_BY_TRACK = {skill.track: skill for skill in SKILLS}
+_SKILL_FILE = re.compile(r"skill([1-4])(_.*)?")
+
+
+def skill_of_file(stem: str) -> Skill | None:
+    """The skill of a release skill file named `stem`.json (skill1_concept -> skill 1), None
+    for a name the release does not use."""
+    match = _SKILL_FILE.fullmatch(stem)
+    return SKILLS[int(match.group(1)) - 1] if match else None
+
+
+def skill_label(track: str | None) -> str:
+    """Short name for tables: "skill1".."skill4" for the four tracks, "-" otherwise."""
+    skill = SKILL_BY_TRACK.get(track)
+    return f"skill{skill.number}" if skill else "-"
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    """A leaderboard row as published: the four skills and the overall, x100."""
+
+    model: str
+    skills: tuple[float, float, float, float]  # skill 1 to 4
+    overall: float | None  # None where the source gives no overall
+
+
+# The release's README shows its leaderboard only as an image (README.md at commits bda14b9
+# and 00579e3 of KL4805/ShoppingMMLU), so the one row this project's facts sheet quotes from
+# it is all that is stored, without the overall, which the quote leaves out.
+LEADERBOARD_SOURCE = ("the Shopping MMLU leaderboard of KL4805/ShoppingMMLU (published with arXiv 2410.20745, "
+                      "October 2024), as quoted, undated, in this project's facts sheet")
+LEADERBOARD = (PublishedRow("Claude 3 Sonnet", (80.75, 71.63, 70.17, 67.76), None),)

@@ -13,9 +13,10 @@ from submission import aicrowd
 MAX_REPOSITORY_BYTES = 200 * 10**9
 # The code the submitted model runs, which must never reach a network.
 RUNTIME_CODE = ("models", "routing", "decoding", "prompts", "shopbench")
-# Loopback URLs and urllib.parse never leave the machine.
+# Loopback URLs and urllib.parse never leave the machine; a list named `requests` is not the library.
 NETWORK_USE = re.compile(
-    r"https?://(?!127\.0\.0\.1|localhost)|\brequests\.|\burllib\b(?!\.parse)|\bhuggingface_hub\b|hf_hub_download|"
+    r"https?://(?!127\.0\.0\.1|localhost)|\bimport requests\b|\brequests\.(?:get|post|put|patch|delete|head|request|Session)\(|"
+    r"\burllib\b(?!\.parse)|\bhuggingface_hub\b|hf_hub_download|"
     r"snapshot_download|local_files_only\s*=\s*False|trust_remote_code\s*=\s*True"
 )
 # Runtime modules that talk to a server only when a user asks for it by name: the openai

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from routing.classifier import Route, classify
 from decoding.config import DecodingConfig
-from decoding.repair import cut_to_sentences, repair
+from decoding.repair import Repaired, cut_to_sentences, repair
 from shopbench import parsers, spec
 
 MC_PROMPT = "Pick one\n0. a\n1. b\n2. c\n3. d\nAnswer:"
@@ -90,3 +90,140 @@ def test_generation_cut_to_whole_sentences():
     assert cut_to_sentences(text, 0) == text
     config = DecodingConfig(generation_word_limit=0)
     assert repair(classify(GENERATION_PROMPT, False), GENERATION_PROMPT, text, config).text == text
+
+
+def test_titles_are_never_cut_inside_a_number_or_at_a_dot_without_a_space():
+    title = "Corsair HS60 PRO Surround Gaming Headset 7.1 with 2.5mm jack, USB-C, v2.0 firmware, for PC PS5 and Xbox"
+    assert cut_to_sentences(title, 15) == title  # no sentence end in it, so nothing is cut
+    prose = ("Hallo Welt, dies ist ein sehr langer Satz mit vielen Wörtern, der über fünfzehn Wörter hinausgeht. "
+             "Zweiter Satz.")
+    assert cut_to_sentences(prose, 15) == prose.split(" Zweiter")[0]
+    cjk = "这是一个非常长的句子，里面有很多很多的词语。第二句。"
+    assert cut_to_sentences(cjk, 0) == cjk
+    assert cut_to_sentences("这 是 一 个 很 长 的 句 子 有 超 过 十 五 个 词 。 第二句 。", 15) == "这 是 一 个 很 长 的 句 子 有 超 过 十 五 个 词 。"
+
+
+@pytest.mark.parametrize(
+    "looping, collapsed",
+    [
+        ("Corsair, 7.1, 7.1, 7.1, 7.1, 7.1, 7.1, 7.1, 7.1, 7.1,", "Corsair, 7.1"),
+        ("very very very comfortable shoes", "very comfortable shoes"),
+        ("Set of 4 glasses, Set of 4 glasses, Set of 4 glasses, Set of 4 glasses", "Set of 4 glasses"),
+        ("ab cd ab cd ab cd ef ef ef gh", "ab cd ef gh"),
+        ("Bluetooth Kopfhörer, Over Ear, Bluetooth Kopfhörer, Over Ear", "Bluetooth Kopfhörer, Over Ear, Bluetooth Kopfhörer, Over Ear"),
+        ("Pack of 2, 2 pieces, black", "Pack of 2, 2 pieces, black"),
+    ],
+)
+def test_a_phrase_said_three_times_in_a_row_is_kept_once(looping, collapsed):
+    from decoding.repair import collapse_repetition
+
+    assert collapse_repetition(looping) == collapsed
+
+
+def test_generation_loops_are_collapsed_unless_switched_off():
+    route = classify(GENERATION_PROMPT, False)
+    looping = "Toggle switch, switch, switch, switch, switch"
+    assert repair(route, GENERATION_PROMPT, looping).text == "Toggle switch"
+    assert repair(route, GENERATION_PROMPT, looping, DecodingConfig(cut_repetition=False)).text == looping
+
+
+NER_QUERY = "Extract phrases from the query that correspond to the entity type 'brand'.\nQuery: nike adidas running shoes for men\nOutput:"
+
+
+@pytest.mark.parametrize(
+    "sentence, spans",
+    [
+        ("The brand in the query is 'Nike'.", "Nike"),
+        ('Die Marke ist „adidas“ laut der Anfrage.', "adidas"),
+        ("The brands are nike, adidas.", "nike, adidas"),
+        ("The query mentions running shoes for men.", "running shoes for men"),
+        # nothing taken from the query: the entity type echoed back is not an answer
+        ("The entity type that matches the query is 'brand'.", "nike adidas running shoes for men"),
+    ],
+)
+def test_an_ner_sentence_is_reduced_to_what_it_takes_from_the_query(sentence, spans):
+    route = classify(NER_QUERY, False)
+    assert route.task_type == spec.NER
+    result = repair(route, NER_QUERY, sentence)
+    assert (result.text, result.repaired) == (spans, True)
+    off = DecodingConfig(spans_from_sentences=False)
+    assert repair(route, NER_QUERY, sentence, off).text == sentence
+
+
+@pytest.mark.parametrize("answer", ["nike", "nike, adidas", "['nike', 'adidas']", '"nike", "adidas"', "Nike Air", "men's shoes"])
+def test_entity_lists_are_not_sentences(answer):
+    from decoding.repair import looks_like_sentence
+
+    assert not looks_like_sentence(answer)
+    assert repair(classify(NER_QUERY, False), NER_QUERY, answer).text == answer
+
+
+def test_repair_switched_off_returns_what_the_model_said():
+    off = DecodingConfig(repair=False)
+    for name, answer in (("mc", "Answer: 2"), ("ranking", "3, 3, 1"), ("retrieval", ""), ("ner", " , ")):
+        prompt, flag = ROUTES[name]
+        assert repair(classify(prompt, flag), prompt, answer, off) == Repaired(answer, False)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Translate the product title 'Bosch Professional GSR 18V-55 Akku-Bohrschrauber' into English.\nOutput:",
+        "Übersetze den folgenden Titel ins Französische:\nSony WH-1000XM5 Kabellose Kopfhörer\nAntwort:",
+        "A product entitled 'Lego Technic 42115' exists on a US website. Generate an adequate title for the product "
+        "when it appears on a(n) Japanese online shopping website.\nOutput:",
+        "Localize this listing name for amazon.es:\nDyson V15 Detect Absolute cordless vacuum\nRespuesta:",
+        "この商品名を英語に翻訳してください：ソニー ワイヤレスヘッドホン\n答え：",
+    ],
+)
+def test_title_and_translation_requests_are_kept_whole_and_get_room(prompt):
+    route = classify(prompt, False)
+    assert (route.task_type, route.title) == (spec.GENERATION, True)
+    long_title = ("Bosch Professional 18V System cordless drill driver GSR 18V-55 (incl. 2x2.0Ah battery, charger "
+                  "GAL 18V-20, in L-Case) for wood, metal and plastic. Blue edition.")
+    assert repair(route, prompt, long_title).text == long_title  # never cut to sentences
+    assert repair(route, prompt, "Output: Sony WH-1000XM5 casque sans fil").text == "Sony WH-1000XM5 casque sans fil"
+    said = "The English title is 'Bosch Professional GSR 18V-55 cordless drill driver'."
+    assert repair(route, prompt, said).text == "Bosch Professional GSR 18V-55 cordless drill driver"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        GENERATION_PROMPT,
+        "Explain in one sentence what the following product does.\n{\"title\": \"Philips Sonicare 4100\"}\nAnswer:",
+        "Given the review below, summarise the customer's opinion.\nReview: the translation of the manual is bad\nSummary:",
+    ],
+)
+def test_prose_requests_are_not_titles(prompt):
+    assert classify(prompt, False).title is False
+
+
+def test_a_repeated_answer_label_is_dropped_only_when_it_names_the_slot():
+    from decoding.repair import without_echoed_label
+
+    assert without_echoed_label("Output: a lever switch", GENERATION_PROMPT) == "a lever switch"
+    assert without_echoed_label("Antwort: ein Schalter", GENERATION_PROMPT) == "ein Schalter"
+    assert without_echoed_label("Note: it is a switch", GENERATION_PROMPT) == "Note: it is a switch"
+    assert without_echoed_label("Summary: fine", "Review: ok\nSummary:") == "fine"
+
+
+def test_a_title_that_was_mostly_a_loop_falls_back_to_the_title_given():
+    prompt = ("A user found a product with title 'Corsair HS60 PRO Surround Gaming Headset (7.1 Surround Sound) - "
+              "Yellow' on an online shopping website. Please translate the product title into French.\nOutput:")
+    route = classify(prompt, False)
+    looped = "Corsair, 7.1, 7.1, 7.1, 7.1, 7.1, 7.1, 7.1, 7.1"
+    given = "Corsair HS60 PRO Surround Gaming Headset (7.1 Surround Sound) - Yellow"
+    assert repair(route, prompt, looped).text == given
+    assert repair(route, prompt, "").text == given
+    fine = "Casque de jeu Corsair HS60 PRO Surround (son surround 7.1) - Jaune"
+    assert repair(route, prompt, fine) == Repaired(fine, False)
+    assert repair(route, prompt, looped, DecodingConfig(repair=False)).text == "Corsair, 7.1"
+
+
+def test_title_handling_switched_off_treats_a_title_as_prose():
+    prompt = "Translate the product title 'Anker PowerCore 10000 portable charger' into German.\nOutput:"
+    route = classify(prompt, False)
+    said = "Here is the German title: 'Anker PowerCore 10000 tragbares Ladegerät'. I kept the brand and the model name."
+    assert repair(route, prompt, said).text == "Anker PowerCore 10000 tragbares Ladegerät"
+    assert repair(route, prompt, said, DecodingConfig(titles=False)).text == said

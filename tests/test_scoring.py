@@ -77,7 +77,7 @@ def test_results_json_schema():
     questions, responses = toy_run()
     results = json.loads(json.dumps(Scorer().score(questions, responses).to_json()))
     assert set(results) >= {"overall", "tracks", "tasks", "samples"}
-    assert set(results["tasks"]["ner"]) == {"task_type", "metric", "num_samples", "score"}
+    assert set(results["tasks"]["ner"]) == {"task_type", "metric", "track", "num_samples", "score"}
     assert [s["index"] for s in results["samples"]] == list(range(8))
     assert set(results["samples"][0]) == {"index", "task_name", "task_type", "metric", "response", "parsed", "score"}
     assert {"tp", "fp", "fn"} <= set(results["samples"][2])

@@ -68,7 +68,8 @@ def test_a_complete_fixture_passes_and_planted_faults_are_each_reported(reposito
     (repository / "requirements.txt").write_text("torch\nvllm\n")
     (repository / "models" / "fetch.py").write_text("URL = 'https://huggingface.co/Qwen/Qwen2-72B'\n"
                                                     "LOCAL = 'http://127.0.0.1:8000/v1'\nfrom urllib.parse import quote\n"
-                                                    "import urllib.request\n")
+                                                    "import urllib.request\nrequests.append(1)\n"
+                                                    "import requests\n")
     found = "\n".join(checks.problems(repository, T1))
     assert "challenge_id is 'amazon-kdd-cup-24-shopping-knowledge-reasoning'" in found
     assert "a git-lfs pointer" in found
@@ -76,6 +77,7 @@ def test_a_complete_fixture_passes_and_planted_faults_are_each_reported(reposito
     assert "vllm is not pinned" in found
     assert "models/fetch.py:1: may reach the network" in found and "models/fetch.py:4: may reach" in found
     assert "fetch.py:2:" not in found and "fetch.py:3:" not in found  # loopback and urllib.parse stay here
+    assert "fetch.py:5:" not in found and "models/fetch.py:6: may reach" in found  # a list named requests is not
 
 
 def test_importing_the_user_config_must_not_load_engines(repository):

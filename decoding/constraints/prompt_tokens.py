@@ -43,4 +43,5 @@ def copy_from_question(
     add(_token_ids(tokenizer, subject), config.prompt_token_bias)
     add(_token_ids(tokenizer, " " + subject), config.prompt_token_bias)
     add(_token_ids(tokenizer, question), config.prompt_token_bias)
-    return Constraint(config.max_new_tokens[spec.NER], None, bias)
+    # a bias of 0 (the copy bias switched off) is no entry at all
+    return Constraint(config.max_new_tokens[spec.NER], None, {token_id: value for token_id, value in bias.items() if value})

@@ -1,0 +1,125 @@
+"""Zero-shot baselines, run on any model folder through our engines: the yardsticks the
+pipeline is measured against.
+
+`KitBaseline` is the KDD Cup starter kit's (models/vanilla_llama3_baseline.py there): its
+fixed system text glued before the raw question, no chat template, greedy, 1 new token for a
+multiple-choice batch and 100 otherwise, stopping at the tokenizer's end of text, nothing
+constrained or repaired. `ReleaseBaseline` is the Shopping MMLU release's zero-shot
+inference, whose numbers its leaderboard shows (see the class). The model comes from the same
+settings as the UserModel (SHOPBENCH_MODEL_DIR, SHOPBENCH_ENGINE, ...):
+
+    python local_evaluation.py --model models.baselines:KitBaseline
+    python local_evaluation.py --model models.baselines:ReleaseBaseline --data data.zip --rules shopping-mmlu
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import prompts
+from decoding.constraints import Constraint
+from models.base_model import ShopBenchBaseModel
+from models.engines import Engine, Request
+from models.protocol import Answer
+from models.settings import ModelSettings, from_environment
+
+log = logging.getLogger("shopbench.baseline")
+
+
+@dataclass(frozen=True)
+class ZeroShotRecipe:
+    name: str
+    system_text: str  # put before the question as it is
+    multiple_choice_tokens: int
+    other_tokens: int
+
+
+KIT = ZeroShotRecipe(
+    "the KDD Cup 2024 starter kit's zero-shot baseline",
+    "You are a helpful online shopping assistant. Please answer the following question about online shopping "
+    "and follow the given instructions.\n\n",
+    multiple_choice_tokens=1,
+    other_tokens=100,
+)
+
+
+class ZeroShotBaseline(ShopBenchBaseModel):
+    recipe: ZeroShotRecipe
+
+    def __init__(self, settings: ModelSettings | None = None, engine: Engine | None = None):
+        from models.shop_model import start_engine
+
+        self.settings = settings or from_environment()
+        self.engine, self.description = start_engine(type(self).__name__, self.settings, engine)
+        self.tokenizer = self.engine.tokenizer
+
+    def get_batch_size(self) -> int:
+        return self.settings.batch_size
+
+    time_guard_on = False  # nothing here depends on speed
+
+    @property
+    def run_settings(self) -> dict:
+        return {"model": self.description, "baseline": self.recipe.name}
+
+    def batch_predict(self, batch: dict, is_multiple_choice: bool) -> list[str]:
+        return [answer.text for answer in self.batch_answer(batch, is_multiple_choice)]
+
+    def batch_answer(self, batch: dict, is_multiple_choice: bool) -> list[Answer]:
+        """Never raises: a failed batch is logged and answered with empty strings, which every
+        official parser reads (as a wrong answer)."""
+        prompts_given = batch.get("prompt") if isinstance(batch, dict) else None
+        try:
+            return self._answers(list(prompts_given), is_multiple_choice)
+        except Exception as exc:  # noqa: BLE001 - as in the UserModel: an answer beats a lost track
+            log.error("baseline batch failed, answering each with an empty string: %r", exc)
+            count = len(prompts_given) if isinstance(prompts_given, (list, tuple)) else 0
+            return [Answer("", repaired=False, generated_tokens=0) for _ in range(count)]
+
+    def _answers(self, questions: list, is_multiple_choice: bool) -> list[Answer]:
+        recipe = self.recipe
+        new_tokens = recipe.multiple_choice_tokens if is_multiple_choice else recipe.other_tokens
+        budget = self.engine.max_model_len - new_tokens
+        stops = (self.tokenizer.eos_token_id,) if self.tokenizer.eos_token_id is not None else ()
+        requests = []
+        for question in questions:
+            text = prompts.tokenizable(question if isinstance(question, str) else "")
+            # add_special_tokens as the kit's string prompt got it from vLLM; a prompt longer
+            # than the context keeps its end, where the question's instruction usually is
+            ids = self.tokenizer(recipe.system_text + text)["input_ids"]
+            requests.append(Request(ids[-budget:], Constraint(new_tokens), stops))
+        generated = self.engine.generate(requests)
+        return [Answer(g.text, repaired=False, generated_tokens=len(g.token_ids)) for g in generated]
+
+
+# skill_wise_eval/hf_skill_inference.py of KL4805/ShoppingMMLU (commit ea12a45): the same
+# system text as the kit's, 1 new token for a multiple-choice question (--multi_choice_tokens,
+# default 1) and 100 for any other.
+RELEASE = ZeroShotRecipe(
+    "the Shopping MMLU release's zero-shot inference",
+    KIT.system_text,
+    multiple_choice_tokens=1,
+    other_tokens=100,
+)
+
+
+class KitBaseline(ZeroShotBaseline):
+    recipe = KIT
+
+
+class ReleaseBaseline(ZeroShotBaseline):
+    """The Shopping MMLU release's skill-wise inference. Like the kit it uses no chat template:
+    the system text is glued before the raw question and tokenized as one string with the
+    tokenizer's special tokens (a BOS where the model has one), greedy. Its choice of 1 or 100
+    tokens follows each question's task type, which is the runner's multiple-choice flag here,
+    as batches hold one task type.
+
+    Not reproduced, where the release's script does otherwise: its answer is the whole decoded
+    sequence minus as many characters as the prompt has (ours is the new tokens decoded; the two
+    can differ by a leading space with SentencePiece tokenizers, which none of its metrics
+    counts), one question at a time (batched here), and a few model-specific lines (a phi-2
+    multiple-choice suffix; temperature 1e-4, which samples only where a model's generation
+    config turns sampling on).
+    """
+
+    recipe = RELEASE

@@ -1,0 +1,259 @@
+"""Two results files on the same questions: is B's score different from A's, or noise?
+
+A paired bootstrap: each replicate resamples the questions of every task with replacement
+(each task keeps its size, so the task mix stays the data's), scores A and B on the same
+resampled questions, and rebuilds task, track, T5 and overall scores with the scorer's own
+rules (`scoring.task_score`, `scoring.aggregate_tasks`): micro F1 is pooled over the counts
+of the resampled questions. The 95% interval is the 2.5th to 97.5th percentile of the
+replicates' B - A.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from shopbench import scoring, spec
+from shopbench.data import DataError, is_int, is_number
+
+CONFIDENCE = 95
+# A task's replicates are drawn in blocks of at most this many resampled questions, so a
+# task of tens of thousands of questions does not hold every replicate's indices at once.
+MAX_DRAWN = 2**22
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One question of a results file."""
+
+    index: int
+    task_name: str
+    metric: str
+    score: float
+    counts: tuple[int, int, int] | None  # micro F1's tp, fp, fn
+    response: str
+
+
+@dataclass(frozen=True)
+class Results:
+    name: str  # the file, for messages
+    metrics: dict[str, str]  # task name: the metric its score follows
+    tracks: dict[str, str | None]  # task name: track, for the tasks the file records one for
+    answers: dict[int, Answer]  # by question index
+    rules: str = spec.KDD_RULES  # which rules scored it (files from before rules were recorded: KDD)
+
+
+def _answer(name: str, position: int, sample, metrics: dict[str, str]) -> Answer:
+    def fail(message: str) -> DataError:
+        return DataError(f"{name}: samples[{position}]: {message}")
+
+    if not isinstance(sample, dict):
+        raise fail("expected a JSON object")
+    for key, check, expected in (("index", is_int, "an integer"), ("score", is_number, "a number"),
+                                 ("response", lambda v: isinstance(v, str), "a string")):
+        if not check(sample.get(key)):
+            raise fail(f"'{key}' {'missing' if key not in sample else 'is not ' + expected}")
+    task_name = sample.get("task_name")
+    if task_name not in metrics:
+        raise fail(f"task_name {json.dumps(task_name)} is not one of the file's tasks")
+    counts = None
+    if metrics[task_name] == spec.MICRO_F1:
+        if not all(is_int(sample.get(key)) for key in ("tp", "fp", "fn")):
+            raise fail(f"a '{spec.MICRO_F1}' sample without integer tp, fp and fn")
+        counts = (sample["tp"], sample["fp"], sample["fn"])
+    return Answer(sample["index"], task_name, metrics[task_name], float(sample["score"]), counts, sample["response"])
+
+
+def results_from_json(name: str, record) -> Results:
+    """Check a results dict (what `local_evaluation.py --output` writes) and keep what
+    comparing needs. `name` names the file in messages."""
+    if not isinstance(record, dict):
+        raise DataError(f"{name}: not a results file (expected a JSON object from local_evaluation.py --output)")
+    for key, kind in (("tasks", dict), ("samples", list)):
+        if not isinstance(record.get(key), kind):
+            problem = "no" if key not in record else "a malformed"
+            raise DataError(f"{name}: not a results file ({problem} '{key}'; write one with local_evaluation.py --output)")
+    metrics, tracks = {}, {}
+    for task_name, task in record["tasks"].items():
+        if not isinstance(task, dict) or task.get("metric") not in spec.METRICS:
+            raise DataError(f"{name}: tasks['{task_name}']: 'metric' missing or not one of {', '.join(spec.METRICS)}")
+        metrics[task_name] = task["metric"]
+        # Files written before tasks recorded their track have no key: the other file may say it.
+        if "track" in task:
+            tracks[task_name] = task["track"]
+    answers = {}
+    for position, sample in enumerate(record["samples"]):
+        answer = _answer(name, position, sample, metrics)
+        if answer.index in answers:
+            raise DataError(f"{name}: samples[{position}]: question {answer.index} appears twice")
+        answers[answer.index] = answer
+    if not answers:
+        raise DataError(f"{name}: no samples")
+    rules = record.get("rules", spec.KDD_RULES)
+    if rules not in scoring.RULES:
+        raise DataError(f"{name}: 'rules' is {json.dumps(rules)}, not one of {', '.join(scoring.RULES)}")
+    return Results(name, metrics, tracks, answers, rules)
+
+
+def read(path) -> Results:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            record = json.load(handle)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not JSON ({exc})") from None
+    return results_from_json(str(path), record)
+
+
+@dataclass(frozen=True)
+class PairedTask:
+    """One task's questions in A and B, in index order."""
+
+    name: str
+    metric: str
+    track: str | None
+    scores: np.ndarray  # (2, questions): each question's score in A, then in B
+    counts: np.ndarray | None  # (2, questions, 3): tp, fp, fn; micro F1 tasks only
+
+    @property
+    def size(self) -> int:
+        return self.scores.shape[1]
+
+    def score(self, picks=slice(None)) -> np.ndarray:
+        """A's and B's task score (the first axis) on the questions `picks` selects: all of
+        them, or an index array whose leading axes are replicates."""
+        counts = None if self.counts is None else self.counts[:, picks]
+        return scoring.task_score(self.metric, self.scores[:, picks], counts)
+
+
+def pair(a: Results, b: Results) -> list[PairedTask]:
+    """A's and B's questions grouped by task; refused unless both hold the same questions."""
+    if a.rules != b.rules:
+        raise DataError(f"{b.name}: scored by the {b.rules} rules, {a.name} by the {a.rules} rules; "
+                        "score both by the same (local_evaluation.py --responses --rules)")
+    only_a, only_b = sorted(a.answers.keys() - b.answers.keys()), sorted(b.answers.keys() - a.answers.keys())
+    if only_a or only_b:
+        differs = ", ".join(f"{len(only)} only in {r.name} (first: question {only[0]})"
+                            for only, r in ((only_a, a), (only_b, b)) if only)
+        raise DataError(f"{b.name}: not the same questions as {a.name}: {differs}")
+    by_task: dict[str, list[int]] = {}
+    for index in sorted(a.answers):
+        first, second = a.answers[index], b.answers[index]
+        if (first.task_name, first.metric) != (second.task_name, second.metric):
+            raise DataError(f"{b.name}: question {index} is task '{second.task_name}' ({second.metric}) here "
+                            f"but '{first.task_name}' ({first.metric}) in {a.name}")
+        by_task.setdefault(first.task_name, []).append(index)
+    tasks = []
+    for name, indices in by_task.items():
+        if name in a.tracks and name in b.tracks and a.tracks[name] != b.tracks[name]:
+            raise DataError(f"{b.name}: task '{name}' is in track {spec.track_label(b.tracks[name])} here "
+                            f"but {spec.track_label(a.tracks[name])} in {a.name}")
+        answers = [[r.answers[i] for i in indices] for r in (a, b)]
+        scores = np.array([[answer.score for answer in side] for side in answers])
+        pooled = a.metrics[name] == spec.MICRO_F1
+        counts = np.array([[answer.counts for answer in side] for side in answers]) if pooled else None
+        tasks.append(PairedTask(name, a.metrics[name], a.tracks.get(name, b.tracks.get(name)), scores, counts))
+    return tasks
+
+
+@dataclass(frozen=True)
+class Row:
+    """A task, track or the overall score in A and B, and the bootstrap of B - A."""
+
+    kind: str  # "task", "track" or "overall"
+    name: str  # the task name, the track id, or "overall"
+    questions: int
+    a: float
+    b: float
+    low: float  # the interval of the replicates' B - A
+    high: float
+    differences: np.ndarray = field(repr=False)  # B - A in each replicate
+
+    @property
+    def difference(self) -> float:
+        return self.b - self.a
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "questions": self.questions, "a": self.a, "b": self.b,
+                "difference": self.difference, "interval": [self.low, self.high], "excludes_zero": self.excludes_zero}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    replicates: int
+    seed: int
+    rows: list[Row]  # each task, each track (T5 among them), overall
+
+    def to_json(self) -> dict:
+        return {"replicates": self.replicates, "seed": self.seed, "confidence": CONFIDENCE,
+                "rows": [row.to_json() for row in self.rows]}
+
+
+def _replicate_scores(task: PairedTask, replicates: int, rng: np.random.Generator) -> np.ndarray:
+    """(2, replicates): A's and B's task score in each replicate, on the same resampled questions."""
+    block = max(1, MAX_DRAWN // task.size)
+    scores = []
+    for start in range(0, replicates, block):
+        scores.append(task.score(rng.integers(0, task.size, size=(min(block, replicates - start), task.size))))
+    return np.concatenate(scores, axis=1)
+
+
+def _row(kind: str, name: str, questions: int, full: np.ndarray, replicated: np.ndarray) -> Row:
+    differences = replicated[1] - replicated[0]
+    low, high = np.percentile(differences, [(100 - CONFIDENCE) / 2, (100 + CONFIDENCE) / 2])
+    return Row(kind, name, questions, float(full[0]), float(full[1]), float(low), float(high), differences)
+
+
+def bootstrap(tasks: list[PairedTask], replicates: int, seed: int, rules: str = spec.KDD_RULES) -> Comparison:
+    """Scores of A and B on the full data, and the paired bootstrap of B - A, for every
+    task, track (T5 included when the scorer makes it) and the overall score (by `rules`:
+    the mean of tasks, or of the skills under the release's)."""
+    rng = np.random.default_rng(seed)
+    # A and B travel together on the first axis: (2,) on the full data, (2, replicates) resampled.
+    full = [task.score() for task in tasks]
+    replicated = [_replicate_scores(task, replicates, rng) for task in tasks]
+    rows = [_row("task", task.name, task.size, f, r) for task, f, r in zip(tasks, full, replicated)]
+    full_tracks, full_overall = scoring.aggregate_tasks([(task.track, f) for task, f in zip(tasks, full)])
+    replicated_tracks, replicated_overall = scoring.aggregate_tasks(
+        [(task.track, r) for task, r in zip(tasks, replicated)]
+    )
+    sizes: dict[str, int] = {}
+    for task in tasks:
+        if task.track is not None:
+            sizes[task.track] = sizes.get(task.track, 0) + task.size
+    for track, score in full_tracks.items():
+        # The only track the scorer adds is T5, made of the four component tracks.
+        questions = sizes[track] if track in sizes else sum(sizes[t.challenge_id] for t in spec.COMPONENT_TRACKS)
+        rows.append(_row("track", track, questions, score, replicated_tracks[track]))
+    full_overall = scoring.overall_score(rules, full_tracks, full_overall)
+    replicated_overall = scoring.overall_score(rules, replicated_tracks, replicated_overall)
+    rows.append(_row("overall", "overall", sum(task.size for task in tasks), full_overall, replicated_overall))
+    return Comparison(replicates, seed, rows)
+
+
+@dataclass(frozen=True)
+class Change:
+    index: int
+    task_name: str
+    score_a: float
+    score_b: float
+    response_a: str
+    response_b: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def changed_most(a: Results, b: Results, n: int) -> list[Change]:
+    """The n questions whose score changed most (largest |B - A|, then lowest index);
+    questions whose score did not change are never listed."""
+    changes = [Change(i, a.answers[i].task_name, a.answers[i].score, b.answers[i].score,
+                      a.answers[i].response, b.answers[i].response) for i in sorted(a.answers)]
+    changes = [c for c in changes if c.score_b != c.score_a]
+    return sorted(changes, key=lambda c: -abs(c.score_b - c.score_a))[:n]
