@@ -2,12 +2,12 @@
 
 For each source, `training.synthetic` writes an input of --records records in the
 release's own schema (ESCI: judged query-product pairs; reviews: reviews; M2: sessions;
-MMLU and Alpaca: questions); then build (load and build timed apart), export and the
-routing half of check run in this process, and peak memory (VmHWM) is read after each
-source. The gold-scoring half of check is the evaluator's scorer, timed in
-benchmarks/scoring_speed.py.
+ECInstruct: release records, its ten tasks in turn; MMLU and Alpaca: questions); then
+build (load and build timed apart), export and the routing half of check run in this
+process, and peak memory (VmHWM) is read after each source. The gold-scoring half of check
+is the evaluator's scorer, timed in benchmarks/scoring_speed.py.
 
-    python benchmarks/training_speed.py [--records 100000] [--sources esci,reviews,m2,mmlu,alpaca]
+    python benchmarks/training_speed.py [--records 100000] [--sources esci,reviews,m2,ecinstruct,mmlu,alpaca]
 """
 from __future__ import annotations
 

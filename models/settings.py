@@ -215,12 +215,13 @@ def _seconds(name: str, default: float) -> float:
     return seconds
 
 
-def _server_settings() -> ServerSettings:
+def server_settings() -> ServerSettings:
+    """The openai engine's settings from the environment (SHOPBENCH_SERVER_URL required)."""
     url = (os.environ.get(SERVER_URL_ENV) or "").strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"{SERVER_URL_ENV} must be the server's base URL, such as http://127.0.0.1:8000/v1 "
-                         f"(SHOPBENCH_ENGINE=openai needs it), got {url!r}")
+                         f"(the openai engine and training rewrite need it), got {url!r}")
     return ServerSettings(url, os.environ.get(SERVED_MODEL_ENV) or None,
                           _whole_number(SERVER_CONCURRENCY_ENV, ServerSettings.concurrency, MAX_SERVER_CONCURRENCY),
                           _seconds(SERVER_TIMEOUT_ENV, ServerSettings.timeout))
@@ -230,7 +231,7 @@ def from_environment() -> ModelSettings:
     engine = os.environ.get(ENGINE_ENV) or None
     if engine is not None and engine not in ENGINES:
         raise ValueError(f"{ENGINE_ENV} must be one of {', '.join(ENGINES)}, got {engine!r}")
-    server = _server_settings() if engine == "openai" else None
+    server = server_settings() if engine == "openai" else None
     track = served_track()
     production = ROOT / track.weights_dir
     chosen = os.environ.get(MODEL_DIR_ENV)

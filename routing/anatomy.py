@@ -212,6 +212,12 @@ def answer_label(prompt: str) -> str:
     return label[0] if label is not None and not label[1] else ""
 
 
+def field_of(line: str) -> tuple[str, str] | None:
+    """(label, value) of a "Label: value" line or a "### Label" heading (value ""), the
+    label lowercased; None for a line that is no field."""
+    return _field_label(line.strip())
+
+
 def is_answer_slot(label: str, prompt: str) -> bool:
     """Whether `label` names where the answer goes: the prompt's own ending label, or a
     generic one ("Output", "Answer", "Antwort", ...)."""

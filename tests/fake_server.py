@@ -1,4 +1,5 @@
-"""A small OpenAI-compatible server on 127.0.0.1 that answers, or fails, as a test scripts it.
+"""OpenAI-compatible servers for tests: a small fake on 127.0.0.1 that answers, or fails, as a
+test scripts it, and vLLM's own server (`vllm_server_on`).
 
 Its "model" always prefers token PREFERRED; it applies `allowed_token_ids` and `logit_bias`
 the way vLLM does (the mask first, then the largest bias wins), so the engine's start-up
@@ -6,11 +7,20 @@ probes pass unless the test tells it to ignore or refuse a parameter.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
 
 PREFERRED = 15  # the token the fake model picks unconstrained ("0" in the Qwen2 vocabulary)
 
@@ -107,3 +117,52 @@ class FakeServer:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+HEALTHY_WITHIN = 420  # seconds; a 135M model is ready in 30-90 s on 2 cores
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def vllm_server_on(model_dir, log_dir: Path):
+    """vLLM's OpenAI-compatible server (the CPU build) on `model_dir` with the in-process
+    engine's CPU settings, healthy within HEALTHY_WITHIN seconds; yields its /v1 URL and is
+    always stopped."""
+    from models.settings import VLLM_ON_CPU
+
+    port = free_port()
+    log = log_dir / "server.log"
+    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+               "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--dtype", VLLM_ON_CPU.dtype,
+               "--max-model-len", str(VLLM_ON_CPU.max_model_len),
+               "--gpu-memory-utilization", str(VLLM_ON_CPU.gpu_memory_utilization), "--seed", str(VLLM_ON_CPU.seed)]
+    with open(log, "w") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + HEALTHY_WITHIN
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"the vLLM server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the vLLM server was not healthy within {HEALTHY_WITHIN} s:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            time.sleep(1)
+        yield f"{url}/v1"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -1,12 +1,6 @@
 """The openai engine: what it sends, how it retries and refuses (against a fake server that
 fails on purpose), and that vLLM's own server gives the answers of the in-process engine."""
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
@@ -16,7 +10,7 @@ from models.engines import Request
 from models.engines.openai_engine import OpenAIEngine, ServerError, completion_body
 from models.settings import ServerSettings
 from tests.conftest import tiny_shop_model
-from tests.fake_server import PREFERRED, FakeServer, Script
+from tests.fake_server import PREFERRED, FakeServer, Script, vllm_server_on
 from tests.tiny_models import qwen_tokenizer_dir
 from tests.validity import is_valid
 
@@ -153,48 +147,11 @@ def test_server_settings_from_the_environment(monkeypatch):
         monkeypatch.delenv(name)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def vllm_server(tiny_qwen2, tmp_path_factory):
-    """vLLM's own OpenAI-compatible server (the CPU build) on the tiny model, with the
-    in-process engine's CPU settings; always stopped."""
-    port = free_port()
-    cpu = settings_module.VLLM_ON_CPU
-    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
-    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_qwen2),
-               "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--dtype", cpu.dtype,
-               "--max-model-len", str(cpu.max_model_len), "--gpu-memory-utilization", str(cpu.gpu_memory_utilization),
-               "--seed", str(cpu.seed)]
-    with open(log, "w") as out:
-        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 420
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"the vLLM server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the vLLM server was not healthy within 420 s:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            time.sleep(1)
-        yield f"{url}/v1"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    """vLLM's own OpenAI-compatible server (the CPU build) on the tiny model; always stopped."""
+    with vllm_server_on(tiny_qwen2, tmp_path_factory.mktemp("vllm-server")) as url:
+        yield url
 
 
 @pytest.mark.engine

@@ -1,6 +1,7 @@
 """Training data: builders on small files in the datasets' real schemas, the export to chat
 records, the gold-answer and routing check, and the axolotl recipe."""
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from training.check import check, routing_problem
 from training.export import gold_answer, sft_record
 from training.sources import SOURCES, m2, reviews
 
-SOURCE_NAMES = ("esci", "reviews", "m2", "mmlu", "alpaca")
+SOURCE_NAMES = ("esci", "reviews", "m2", "ecinstruct", "mmlu", "alpaca")
 
 
 def built(tmp_path: Path, name: str, records: int = 40, seed: int = 0, limit=None, build_seed: int = 0):
@@ -61,8 +62,9 @@ def test_a_build_is_fixed_by_its_seed(tmp_path, name):
 
 def test_a_limited_build_is_the_start_of_each_task_of_the_full_one(tmp_path):
     full_report, full = built(tmp_path, "esci", records=120)
-    limited_report, limited = built(tmp_path, "esci", records=120, limit=30)
-    assert limited_report.questions == 30
+    tasks = len(SOURCES["esci"].tasks)
+    limited_report, limited = built(tmp_path, "esci", records=120, limit=5 * tasks)
+    assert limited_report.questions == 5 * tasks
     by_task = lambda path: {  # noqa: E731
         name: [q.input_field for q in data.load_questions(path) if q.task_name == name]
         for name in (t.name for t in SOURCES["esci"].tasks)
@@ -76,10 +78,9 @@ def test_a_limited_build_is_the_start_of_each_task_of_the_full_one(tmp_path):
 def test_limit_left_by_a_short_task_passes_to_the_next(tmp_path):
     report, _ = built(tmp_path, "reviews", records=300, limit=300)
     written = {t.task.name: t.written for t in report.tallies}
-    # Few products have five distinct vote counts; aspects, the task after, takes up the rest.
-    assert written["reviews-rating"] == 100 and written["reviews-helpfulness"] < 100
-    assert written["reviews-aspects"] == 200 - written["reviews-helpfulness"]
-    assert report.questions == 300
+    # Few products have five distinct vote counts; the two tasks after share what helpfulness left.
+    assert written["reviews-rating"] == 75 and written["reviews-helpfulness"] < 75
+    assert written["reviews-aspects"] == math.ceil((225 - written["reviews-helpfulness"]) / 2)
 
 
 def _answer_positions(questions, task_name):
@@ -101,7 +102,8 @@ def test_multiple_choice_answers_are_spread_over_the_positions(tmp_path, name, t
         assert all(0.15 < count / total < 0.35 for count in positions.values()), (task, positions)
 
 
-@pytest.mark.parametrize("name, task", [("esci", "esci-exact-matches"), ("reviews", "reviews-aspects")])
+@pytest.mark.parametrize("name, task", [("esci", "esci-exact-matches"), ("reviews", "reviews-aspects"),
+                                        ("esci", "esci-bullet-points"), ("m2", "m2-earlier-views")])
 def test_retrieval_answers_are_spread_over_the_list(tmp_path, name, task):
     _, out = built(tmp_path, name, records=1200)
     numbers = Counter(n for q in data.load_questions(out) if q.task_name == task for n in q.output_field)
@@ -110,7 +112,10 @@ def test_retrieval_answers_are_spread_over_the_list(tmp_path, name, task):
     assert max(numbers.values()) / total < 0.2
 
 
-@pytest.mark.parametrize("name, task", [("esci", "esci-rank-products"), ("reviews", "reviews-helpfulness")])
+@pytest.mark.parametrize("name, task", [
+    ("esci", "esci-rank-products"), ("reviews", "reviews-helpfulness"), ("esci", "esci-rank-queries"),
+    ("esci", "esci-rank-pairs"), ("reviews", "reviews-liked-products"), ("ecinstruct", "ecinstruct-rank-reviews"),
+])
 def test_ranking_most_relevant_candidates_are_spread_over_the_list(tmp_path, name, task):
     _, out = built(tmp_path, name, records=4000 if name == "esci" else 1200)
     weights = [q.output_field for q in data.load_questions(out) if q.task_name == task]
@@ -321,7 +326,8 @@ def test_nothing_buildable_is_an_error_and_leaves_no_file(tmp_path):
     folder = _esci_folder(tmp_path, {"usb cable": ["I"]})
     (tmp_path / "esci" / "shopping_queries_dataset_products.parquet").unlink()
     _write_parquet(tmp_path / "esci" / "shopping_queries_dataset_products.parquet",
-                   {"product_id": ["B00000"], "product_title": [None], "product_brand": [None], "product_locale": ["us"]})
+                   {"product_id": ["B00000"], "product_title": [None], "product_brand": [None], "product_locale": ["us"],
+                    "product_bullet_point": [None]})
     with pytest.raises(DataError, match="no question could be built"):
         build(SOURCES["esci"], folder, tmp_path / "out.jsonl")
     assert not (tmp_path / "out.jsonl").exists()

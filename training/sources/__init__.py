@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from training.records import Source
-from training.sources import esci, general, m2, reviews
+from training.sources import ecinstruct, esci, general, m2, reviews
 
 SOURCES: dict[str, Source] = {
-    source.name: source for source in (esci.SOURCE, reviews.SOURCE, m2.SOURCE, general.MMLU, general.ALPACA)
+    source.name: source
+    for source in (esci.SOURCE, reviews.SOURCE, m2.SOURCE, ecinstruct.SOURCE, general.MMLU, general.ALPACA)
 }

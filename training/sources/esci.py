@@ -1,10 +1,14 @@
 """ESCI shopping queries (Reddy et al., 2022) -> ranking, multiple-choice and retrieval
-questions about queries and products (paper Table 7, rows 5, 8, 21-35).
+questions about queries and products (paper Table 7, rows 5, 8, 23, 26, 27, 29-35).
 
 Input: the folder of the official release with its two parquet files. Examples carry
 `query_id, query, product_id, product_locale, esci_label`; products carry
-`product_id, product_locale, product_title, product_brand`. A product is the pair
-(product_id, product_locale), as in the release.
+`product_id, product_locale, product_title, product_brand, product_bullet_point`. A product
+is the pair (product_id, product_locale), as in the release.
+
+A query that did not judge a product is taken as irrelevant to it when the queries of a
+product are ranked (row 30): the release judges each product for few queries, and an
+unjudged query of the same locale is almost always unrelated.
 """
 from __future__ import annotations
 
@@ -16,13 +20,14 @@ from shopbench import spec
 from shopbench.data import DataError
 from training import readers
 from training.records import (
-    Built, Source, Task, distinct_draws, interleaved, multiple_choice, numbered, one_line, shuffled,
+    Built, Source, Task, candidate_block, count_phrase, distinct_draws, interleaved, multiple_choice, numbered,
+    one_line, ranking_instruction, retrieval_list, shorten, shuffled,
 )
 
 EXAMPLES_FILE = "shopping_queries_dataset_examples.parquet"
 PRODUCTS_FILE = "shopping_queries_dataset_products.parquet"
 EXAMPLE_COLUMNS = ("query_id", "query", "product_id", "product_locale", "esci_label")
-PRODUCT_COLUMNS = ("product_id", "product_locale", "product_title", "product_brand")
+PRODUCT_COLUMNS = ("product_id", "product_locale", "product_title", "product_brand", "product_bullet_point")
 
 # The relevance weights of ShopBench's query-product ranking task (dev task 12).
 RELEVANCE = {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0}
@@ -34,9 +39,13 @@ RELATIONS = {
     "I": "irrelevant: the product has nothing to do with the query or fails a central aspect of it",
 }
 RANKED_PRODUCTS = 5
+RANKED_QUERIES = 5
+RANKED_PAIRS = 5
 MAX_RETRIEVAL_CANDIDATES = 10
 MAX_EXACT_ANSWERS = 3
-NUMBER_WORDS = {1: "one", 2: "two", 3: "three"}
+BULLETS_ANSWERED = 3
+BULLETS_LISTED = 10
+MAX_BULLET_CHARS = 200
 
 
 @dataclass(eq=False)  # compared by identity
@@ -44,6 +53,7 @@ class Product:
     key: tuple[str, str]  # (product_id, product_locale)
     title: str
     brand: str
+    bullets: tuple[str, ...]  # the listing's bullet points, one line each, cut to MAX_BULLET_CHARS
 
 
 @dataclass(eq=False)
@@ -62,8 +72,11 @@ class EsciData:
     queries: list[Query]
     products: list[Product]  # with a title
     queries_by_locale: dict[str, list[Query]]
-    exact_query_ids: dict[tuple[str, str], set]  # product key -> ids of the queries it exactly matches
+    judgements: dict[tuple[str, str], list[tuple[Query, str]]]  # product key -> the queries that judged it, and labels
     unusable: dict[str, int]  # examples that could not be used, by reason
+
+    def exact_query_ids(self, product: Product) -> set:
+        return {query.query_id for query, label in self.judgements.get(product.key, ()) if label == "E"}
 
 
 def load(folder) -> EsciData:
@@ -74,13 +87,16 @@ def load(folder) -> EsciData:
     examples = readers.parquet_columns(Path(folder) / EXAMPLES_FILE, EXAMPLE_COLUMNS)
 
     products: dict[tuple[str, str], Product] = {}
-    for product_id, locale, title, brand in zip(*(products_columns[c] for c in PRODUCT_COLUMNS)):
+    for product_id, locale, title, brand, bullets in zip(*(products_columns[c] for c in PRODUCT_COLUMNS)):
         title = one_line(title)
         if title:
-            products[(product_id, locale)] = Product((product_id, locale), title, one_line(brand))
+            # Cut as they are shown: the full bullet texts of the release would take gigabytes.
+            lines = (shorten(one_line(line), MAX_BULLET_CHARS) for line in (bullets or "").splitlines())
+            products[(product_id, locale)] = Product((product_id, locale), title, one_line(brand),
+                                                     tuple(line for line in lines if line))
 
     queries: dict[object, Query] = {}
-    exact_query_ids: dict[tuple[str, str], set] = {}
+    judgements: dict[tuple[str, str], list[tuple[Query, str]]] = {}
     unusable: dict[str, int] = {}
     rows = zip(*(examples[c] for c in EXAMPLE_COLUMNS))
     for row, (query_id, text, product_id, locale, label) in enumerate(rows, start=1):
@@ -96,13 +112,12 @@ def load(folder) -> EsciData:
             continue
         query = queries.setdefault(query_id, Query(query_id, text, locale))
         query.judged.append((product, label))
-        if label == "E":
-            exact_query_ids.setdefault(product.key, set()).add(query_id)
+        judgements.setdefault(product.key, []).append((query, label))
 
     by_locale: dict[str, list[Query]] = {}
     for query in queries.values():
         by_locale.setdefault(query.locale, []).append(query)
-    return EsciData(list(queries.values()), list(products.values()), by_locale, exact_query_ids, unusable)
+    return EsciData(list(queries.values()), list(products.values()), by_locale, judgements, unusable)
 
 
 def rank_products(data: EsciData, rng: random.Random):
@@ -128,6 +143,20 @@ def rank_products(data: EsciData, rng: random.Random):
             "ranking results. Do not say any word or explanations.\nOutput: "
         )
         yield Built(prompt, weights)
+
+
+def _other_queries(data: EsciData, locale: str, excluded_ids: set, texts: set, count: int, rng) -> list[Query]:
+    """`count` queries of the locale outside `excluded_ids`, their texts distinct from each
+    other and from `texts` (casefolded); fewer when the locale has too few."""
+    taken = set(texts)
+
+    def other(query: Query) -> bool:
+        if query.query_id in excluded_ids or query.text.casefold() in taken:
+            return False
+        taken.add(query.text.casefold())
+        return True
+
+    return distinct_draws(rng, data.queries_by_locale[locale], count, other)
 
 
 def _exact_and_others(query: Query) -> tuple[list[Product], list[Product]]:
@@ -157,16 +186,7 @@ def query_for_product(data: EsciData, rng: random.Random):
             yield "query without an exact match"
             continue
         product = rng.choice(exact)
-        matched = data.exact_query_ids.get(product.key, set())
-        taken = {query.text.casefold()}
-
-        def unrelated(other: Query) -> bool:
-            if other.query_id in matched or other.text.casefold() in taken:
-                return False
-            taken.add(other.text.casefold())
-            return True
-
-        distractors = distinct_draws(rng, data.queries_by_locale[query.locale], 3, unrelated)
+        distractors = _other_queries(data, query.locale, data.exact_query_ids(product), {query.text.casefold()}, 3, rng)
         if len(distractors) < 3:
             yield "too few other queries in the locale"
             continue
@@ -186,17 +206,12 @@ def exact_matches(data: EsciData, rng: random.Random):
         count = min(MAX_EXACT_ANSWERS, len(exact))
         positives = rng.sample(exact, count)
         negatives = rng.sample(others, min(len(others), MAX_RETRIEVAL_CANDIDATES - count))
-        candidates = shuffled(positives + negatives, rng)
-        truth = sorted(candidates.index(p) + 1 for p in positives)
-        word = NUMBER_WORDS[count]
-        plural = "s" if count > 1 else ""
+        candidates, truth = retrieval_list(rng, positives, negatives)
         prompt = (
             f"A user has searched an online shopping website with the query '{query.text}'. The following "
-            f"numbered list contains {len(candidates)} products. Select the {word} product{plural} that exactly "
-            f"match{'' if plural else 'es'} the query; the others are substitutes, complements or irrelevant.\n"
-            f"Product List:\n{numbered([p.title for p in candidates], 1)}\n"
-            f"You should output {word} number{plural}{', separated with comma' if plural else ''}. Only respond "
-            "with the numbers. Do not give explanations.\nOutput: "
+            f"numbered list contains {len(candidates)} products. Select {count_phrase(count, 'product')} that exactly "
+            f"match{'' if count > 1 else 'es'} the query; the others are substitutes, complements or irrelevant.\n"
+            + candidate_block("Product", [p.title for p in candidates], count)
         )
         yield Built(prompt, truth)
 
@@ -248,6 +263,96 @@ def brand(data: EsciData, rng: random.Random):
         yield multiple_choice(rng, question, product.brand, distractors)
 
 
+def bullet_points(data: EsciData, rng: random.Random):
+    bullets_by_locale: dict[str, list[str]] = {}
+    for product in data.products:
+        bullets_by_locale.setdefault(product.key[1], []).extend(product.bullets)
+    for product in shuffled(data.products, rng):
+        own = {bullet.casefold() for bullet in product.bullets}
+        if len(own) < BULLETS_ANSWERED:
+            yield f"product with fewer than {BULLETS_ANSWERED} distinct bullet points"
+            continue
+        taken = set(own)
+
+        def other_product(bullet: str) -> bool:
+            if bullet.casefold() in taken:
+                return False
+            taken.add(bullet.casefold())
+            return True
+
+        wanted = BULLETS_LISTED - BULLETS_ANSWERED
+        negatives = distinct_draws(rng, bullets_by_locale[product.key[1]], wanted, other_product)
+        if len(negatives) < wanted:
+            yield "too few other bullet points in the locale"
+            continue
+        distinct = list({bullet.casefold(): bullet for bullet in product.bullets}.values())
+        candidates, truth = retrieval_list(rng, rng.sample(distinct, BULLETS_ANSWERED), negatives)
+        prompt = (
+            f"The product '{product.title}' is sold on an online shopping website. The following numbered list "
+            f"contains {len(candidates)} bullet points from product listings. Select "
+            f"{count_phrase(BULLETS_ANSWERED, 'bullet point')} that belong to this product's listing.\n"
+            + candidate_block("Bullet Point", candidates, BULLETS_ANSWERED)
+        )
+        yield Built(prompt, truth)
+
+
+def rank_queries(data: EsciData, rng: random.Random):
+    for product in shuffled(data.products, rng):
+        # One judgement per query text: the same words judged twice would need two places.
+        judgements = data.judgements.get(product.key, [])
+        judged = list({query.text.casefold(): (query, label) for query, label in judgements}.values())
+        relevant = [pair for pair in judged if RELEVANCE[pair[1]]]
+        if not relevant:
+            yield "product that no query judged more than irrelevant"
+            continue
+        first = rng.choice(relevant)
+        rest = [pair for pair in judged if pair is not first]
+        # At most four judged queries, so that every list has an unjudged one to rank last.
+        chosen = [first] + rng.sample(rest, min(len(rest), RANKED_QUERIES - 2))
+        judged_by = data.judgements[product.key]
+        unjudged = _other_queries(data, product.key[1], {query.query_id for query, _ in judged_by},
+                                  {query.text.casefold() for query, _ in judged_by}, RANKED_QUERIES - len(chosen), rng)
+        if len(chosen) + len(unjudged) < RANKED_QUERIES:
+            yield "too few other queries in the locale"
+            continue
+        ranked = shuffled(chosen + [(query, "I") for query in unjudged], rng)
+        prompt = (
+            f"The product '{product.title}' is sold on an online shopping website. Given the following numbered "
+            f"list of {RANKED_QUERIES} search queries, please rank the queries according to how relevant the "
+            "product is to each of them, from the most relevant query to the least relevant.\n"
+            f"Query List:\n{numbered([query.text for query, _ in ranked], 1)}\n{ranking_instruction(RANKED_QUERIES)}"
+        )
+        yield Built(prompt, [RELEVANCE[label] for _, label in ranked])
+
+
+def rank_pairs(data: EsciData, rng: random.Random):
+    by_label: dict[str, list] = {}
+    for query in data.queries:
+        for product, label in query.judged:
+            by_label.setdefault(label, []).append((query, product, label))
+    pairs = [pair for label in sorted(by_label) for pair in by_label[label]]
+    # Each pair leads one list, labels in turn; the rest of its list holds one pair of every
+    # other label and one of any, so that every list has grades to order.
+    for anchor in interleaved(by_label, rng):
+        chosen = [anchor] + [rng.choice(by_label[label]) for label in sorted(by_label) if label != anchor[2]]
+        chosen += distinct_draws(rng, pairs, RANKED_PAIRS - len(chosen), lambda pair: pair not in chosen)
+        if len(chosen) < RANKED_PAIRS:
+            yield f"fewer than {RANKED_PAIRS} judged pairs to rank"
+            continue
+        if len({label for _, _, label in chosen}) == 1:
+            yield "pairs of a single label only"
+            continue
+        chosen = shuffled(chosen[:RANKED_PAIRS], rng)
+        listed = [f"query '{query.text}' and product '{product.title}'" for query, product, _ in chosen]
+        prompt = (
+            f"Users searched an online shopping website and were shown products. Given the following numbered list "
+            f"of {RANKED_PAIRS} pairs of a search query and a product, please rank the pairs from the most related "
+            "to the least related, by how well the product serves the query.\n"
+            f"Pair List:\n{numbered(listed, 1)}\n{ranking_instruction(RANKED_PAIRS)}"
+        )
+        yield Built(prompt, [RELEVANCE[label] for _, _, label in chosen])
+
+
 SOURCE = Source(
     name="esci",
     input_help=f"folder with {EXAMPLES_FILE} and {PRODUCTS_FILE}",
@@ -264,5 +369,11 @@ SOURCE = Source(
         Task("esci-relation", spec.MULTIPLE_CHOICE, spec.ACCURACY,
              "exact, substitute, complement or irrelevant, for a query and a product", relation),
         Task("esci-brand", spec.MULTIPLE_CHOICE, spec.ACCURACY, "pick a product's brand from its title", brand),
+        Task("esci-bullet-points", spec.RETRIEVAL, spec.HIT_RATE_3,
+             "pick the 3 bullet points of a product's listing among 10", bullet_points),
+        Task("esci-rank-queries", spec.RANKING, spec.NDCG,
+             "rank 5 queries for a product (its judged queries' weights; unjudged queries 0)", rank_queries),
+        Task("esci-rank-pairs", spec.RANKING, spec.NDCG,
+             "rank 5 query-product pairs from the most to the least related (E 1, S 0.1, C 0.01, I 0)", rank_pairs),
     ),
 )

@@ -1,10 +1,15 @@
-"""Amazon Reviews 2023 (Hou et al., 2024) -> review rating, helpfulness ranking and
-review aspects (paper Table 7, rows 3, 7 and 36).
+"""Amazon Reviews 2023 (Hou et al., 2024) -> review rating, helpfulness ranking, review
+aspects and the products a customer likes (paper Table 7, rows 3, 6, 7 and 36).
 
 Input: a folder with review files `CATEGORY.jsonl` and item metadata `meta_CATEGORY.jsonl`
 (either may be gzipped), the names of the official release. Reviews carry `rating, title,
-text, parent_asin, helpful_vote`; metadata carries `parent_asin, title, main_category,
-categories`. Metadata is optional: without it a product is just "a product".
+text, parent_asin, user_id, helpful_vote`; metadata carries `parent_asin, title,
+main_category, categories`. Metadata is optional: without it a product is just "a product",
+and the customer ranking, which lists products by title, has nothing to list.
+
+What a customer likes (row 6) comes from the customer's own reviews: the products one
+`user_id` reviewed are products the customer bought, liked as much as the rating says.
+The metadata's `bought_together` would say it more directly, but it is null for most items.
 
 The aspects a review covers come from a keyword lexicon (below), not from a language
 model as in the winners' set: a review covers an aspect when it uses one of its words.
@@ -19,12 +24,16 @@ from pathlib import Path
 from shopbench import spec
 from shopbench.data import DataError
 from training import readers
-from training.records import HTML_BREAK, Built, Source, Task, interleaved, numbered, one_line, shorten, shuffled
+from training.records import (
+    HTML_BREAK, Built, Source, Task, distinct_draws, interleaved, numbered, one_line, ranking_instruction,
+    retrieval_list, shorten, shuffled,
+)
 
-REVIEW_FIELDS = ("rating", "title", "text", "parent_asin", "helpful_vote")
+REVIEW_FIELDS = ("rating", "title", "text", "parent_asin", "user_id", "helpful_vote")
 META_FIELDS = ("parent_asin", "title", "main_category", "categories")
 RATINGS = (1, 2, 3, 4, 5)
 RANKED_REVIEWS = 5
+RANKED_PRODUCTS = 5
 ASPECTS_LISTED = 10
 ASPECTS_ANSWERED = 3
 MAX_REVIEW_CHARS = 1500  # longer reviews are cut at a word boundary
@@ -76,6 +85,7 @@ class Review:
     title: str
     text: str
     parent_asin: str
+    user_id: str
     helpful_vote: object
 
 
@@ -121,7 +131,8 @@ def load(folder) -> ReviewsData:
         for _, record in readers.json_lines(path, REVIEW_FIELDS):
             text = HTML_BREAK.sub("\n", str(record["text"] or "")).strip()
             reviews.append(
-                Review(record["rating"], one_line(record["title"]), text, str(record["parent_asin"]), record["helpful_vote"])
+                Review(record["rating"], one_line(record["title"]), text, str(record["parent_asin"]),
+                       str(record["user_id"]), record["helpful_vote"])
             )
     return ReviewsData(reviews, items, {})
 
@@ -176,9 +187,7 @@ def helpfulness(data: ReviewsData, rng: random.Random):
         prompt = (
             f"{product} has the following {RANKED_REVIEWS} reviews on an online shopping website. Rank the reviews "
             "from the most helpful to the least helpful for other customers.\n"
-            f"Review List:\n{numbered(listed, 1)}\n"
-            f"You should output a permutation of 1 to {RANKED_REVIEWS}. There should be a comma separating two "
-            "numbers. Only respond with the ranking results. Do not give explanations.\nOutput: "
+            f"Review List:\n{numbered(listed, 1)}\n{ranking_instruction(RANKED_REVIEWS)}"
         )
         yield Built(prompt, weights)
 
@@ -192,7 +201,7 @@ def aspects(data: ReviewsData, rng: random.Random):
             continue
         positives = rng.sample(covered, ASPECTS_ANSWERED)
         negatives = rng.sample([a for a in ASPECT_WORDS if a not in covered], ASPECTS_LISTED - ASPECTS_ANSWERED)
-        listed = shuffled(positives + negatives, rng)
+        listed, truth = retrieval_list(rng, positives, negatives)
         prompt = (
             f"You are given a user review of {data.product_phrase(review)} and a numbered list of "
             f"{ASPECTS_LISTED} aspects. Please choose three aspects from the list that are covered by the review.\n"
@@ -200,7 +209,52 @@ def aspects(data: ReviewsData, rng: random.Random):
             f"Review:\n{one_line(f'{review.title}. {body}' if review.title else body)}\n"
             f"Aspect List:\n{numbered(listed, 1)}\nOutput: "
         )
-        yield Built(prompt, sorted(listed.index(a) + 1 for a in positives))
+        yield Built(prompt, truth)
+
+
+def liked_products(data: ReviewsData, rng: random.Random):
+    titled = sorted(asin for asin, item in data.items.items() if item.title)
+    ratings_by_customer: dict[str, dict[str, int]] = {}
+    for review in data.reviews:
+        stars = _whole_rating(review.rating)
+        if stars is not None and review.parent_asin in data.items and data.items[review.parent_asin].title:
+            ratings_by_customer.setdefault(review.user_id, {})[review.parent_asin] = stars
+    for customer in shuffled(ratings_by_customer, rng):
+        rated = ratings_by_customer[customer]
+        bought, *rest = rng.sample(sorted(rated), len(rated))
+        titles = {data.items[bought].title.casefold()}
+        others = []  # one product per title: the same title twice would need two places
+        for asin in rest:
+            if data.items[asin].title.casefold() not in titles:
+                titles.add(data.items[asin].title.casefold())
+                others.append(asin)
+        if not others:
+            yield "customer with fewer than two rated products of different titles"
+            continue
+        others = others[: rng.randint(1, min(len(others), RANKED_PRODUCTS - 1))]
+
+        def unbought(asin: str) -> bool:
+            title = data.items[asin].title.casefold()
+            if asin in rated or title in titles:
+                return False
+            titles.add(title)
+            return True
+
+        unrated = distinct_draws(rng, titled, RANKED_PRODUCTS - len(others), unbought)
+        if len(others) + len(unrated) < RANKED_PRODUCTS:
+            yield "too few other products with a title"
+            continue
+        # A product the customer bought ranks by its rating, above every product the customer did not buy.
+        ranked = shuffled([(asin, rated[asin] / 5) for asin in others] + [(asin, 0.0) for asin in unrated], rng)
+        prompt = (
+            f"A customer on an online shopping website has bought the product '{data.items[bought].title}'. Given "
+            f"the following numbered list of {RANKED_PRODUCTS} products, please rank the products by how much this "
+            "customer will like them, from the product the customer will like most to the one the customer will "
+            "like least.\n"
+            f"Product List:\n{numbered([data.items[asin].title for asin, _ in ranked], 1)}\n"
+            f"{ranking_instruction(RANKED_PRODUCTS)}"
+        )
+        yield Built(prompt, [weight for _, weight in ranked])
 
 
 SOURCE = Source(
@@ -214,5 +268,8 @@ SOURCE = Source(
              "rank 5 reviews of a product by helpful votes", helpfulness),
         Task("reviews-aspects", spec.RETRIEVAL, spec.HIT_RATE_3,
              "pick the 3 aspects a review covers from a list of 10", aspects),
+        Task("reviews-liked-products", spec.RANKING, spec.NDCG,
+             "rank 5 products for a customer who bought one (weight: the customer's rating / 5; not bought 0)",
+             liked_products),
     ),
 )

@@ -1,0 +1,138 @@
+"""Table 7's rows built from sources already read: 6 (the products a customer likes, from
+Amazon Reviews 2023), 27 (a product's bullet points), 30 (the queries of a product) and 34
+(query-product pairs ranked) from ESCI, 31 (the products a session viewed before its last)
+from Amazon-M2."""
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from routing.classifier import classify
+from shopbench import data
+from shopbench.scoring import Scorer
+from tests.conftest import write_jsonl
+from training.build import build
+from training.check import check
+from training.sources import SOURCES
+
+
+def tasks_of(path) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for question in data.load_questions(path):
+        found.setdefault(question.task_name, []).append(question)
+    return found
+
+
+def listed(question) -> list[str]:
+    """The candidates of a question, in their numbered order."""
+    route = classify(question.input_field, question.is_multiple_choice)
+    lines = question.input_field.splitlines()
+    return [lines[i].split(". ", 1)[1] for i in range(len(lines)) if lines[i].split(". ", 1)[0] in map(str, route.candidates)]
+
+
+def esci_release(folder: Path, judged: list[tuple[str, str, str]], bullets: dict[str, list[str]]) -> Path:
+    """An ESCI release of (query, product title, label) judgements; a product is its title."""
+    folder.mkdir(parents=True)
+    titles = list(dict.fromkeys([title for _, title, _ in judged] + list(bullets)))
+    queries = list(dict.fromkeys(query for query, _, _ in judged))
+    pq.write_table(pa.table({
+        "product_id": [f"B{n:04d}" for n in range(len(titles))], "product_title": titles,
+        "product_description": [""] * len(titles), "product_bullet_point": ["\n".join(bullets.get(t, [])) for t in titles],
+        "product_brand": ["Acme"] * len(titles), "product_color": [""] * len(titles), "product_locale": ["us"] * len(titles),
+    }), folder / "shopping_queries_dataset_products.parquet")
+    pq.write_table(pa.table({
+        "example_id": list(range(len(judged))), "query": [q for q, _, _ in judged],
+        "query_id": [queries.index(q) for q, _, _ in judged], "product_id": [f"B{titles.index(t):04d}" for _, t, _ in judged],
+        "product_locale": ["us"] * len(judged), "esci_label": [label for _, _, label in judged],
+        "small_version": [1] * len(judged), "large_version": [1] * len(judged), "split": ["train"] * len(judged),
+    }), folder / "shopping_queries_dataset_examples.parquet")
+    return folder
+
+
+def test_esci_bullet_points_of_the_product_are_the_answers(tmp_path):
+    bullets = {f"Lamp {n}": [f"Lamp {n} point {k}" for k in range(4 if n else 2)] for n in range(6)}
+    folder = esci_release(tmp_path / "esci", [("lamp", title, "E") for title in bullets], bullets)
+    report = build(SOURCES["esci"], folder, tmp_path / "out.jsonl")
+    tally = next(t for t in report.tallies if t.task.name == "esci-bullet-points")
+    assert tally.written == 5 and tally.skipped == {"product with fewer than 3 distinct bullet points": 1}
+    for question in tasks_of(tmp_path / "out.jsonl")["esci-bullet-points"]:
+        product = question.input_field.split("'")[1]
+        candidates = listed(question)
+        assert len(candidates) == 10 and len(question.output_field) == 3
+        assert {candidates[n - 1] for n in question.output_field} <= set(bullets[product])
+        assert sum(c in bullets[product] for c in candidates) == 3
+
+
+def test_esci_queries_of_a_product_rank_by_their_judgements_unjudged_last(tmp_path):
+    judged = [("desk lamp", "Lamp", "E"), ("lamp shade", "Lamp", "C"), ("floor lamp", "Lamp", "S"),
+              ("mug", "Mug", "I")] + [(f"query {n}", f"Thing {n}", "E") for n in range(6)]
+    folder = esci_release(tmp_path / "esci", judged, {})
+    report = build(SOURCES["esci"], folder, tmp_path / "out.jsonl")
+    tally = next(t for t in report.tallies if t.task.name == "esci-rank-queries")
+    assert tally.skipped == {"product that no query judged more than irrelevant": 1}  # the mug
+    lamp = next(q for q in tasks_of(tmp_path / "out.jsonl")["esci-rank-queries"] if "'Lamp'" in q.input_field)
+    weights = dict(zip(listed(lamp), lamp.output_field))
+    assert {q: w for q, w in weights.items() if w} == {"desk lamp": 1.0, "floor lamp": 0.1, "lamp shade": 0.01}
+    assert sorted(weights.values()) == [0.0, 0.0, 0.01, 0.1, 1.0]
+
+
+def test_esci_pairs_rank_by_their_labels_and_one_label_alone_is_skipped(tmp_path):
+    labels = {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0}
+    judged = [(f"query {n}", f"Product {n} {label}", label) for n in range(5) for label in labels]
+    folder = esci_release(tmp_path / "esci", judged, {})
+    build(SOURCES["esci"], folder, tmp_path / "out.jsonl")
+    questions = tasks_of(tmp_path / "out.jsonl")["esci-rank-pairs"]
+    assert len(questions) == len(judged)
+    for question in questions:
+        pairs = listed(question)
+        assert [labels[pair.rsplit(" ", 1)[1].rstrip("'")] for pair in pairs] == question.output_field
+        assert len(set(question.output_field)) >= 3  # one pair of each other label
+    folder = esci_release(tmp_path / "one-label", [(f"q{n}", f"P{n}", "E") for n in range(6)], {})
+    report = build(SOURCES["esci"], folder, tmp_path / "out2.jsonl")
+    assert next(t for t in report.tallies if t.task.name == "esci-rank-pairs").skipped == {"pairs of a single label only": 6}
+
+
+def _review(user: str, asin: str, rating: float) -> dict:
+    return {"rating": rating, "title": "", "text": "Fine.", "images": [], "asin": asin, "parent_asin": asin,
+            "user_id": user, "timestamp": 1, "helpful_vote": 0, "verified_purchase": True}
+
+
+def test_reviews_products_a_customer_bought_rank_by_rating_above_those_not_bought(tmp_path):
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    write_jsonl(folder / "meta_Toys.jsonl", [{"parent_asin": f"P{n}", "title": f"Toy {n}", "main_category": "Toys",
+                                              "categories": []} for n in range(12)])
+    write_jsonl(folder / "Toys.jsonl", [_review("alice", "P0", 5.0), _review("alice", "P1", 2.0), _review("alice", "P2", 4.0),
+                                        _review("bob", "P3", 5.0), _review("carol", "P4", 4.5)])
+    report = build(SOURCES["reviews"], folder, tmp_path / "out.jsonl")
+    tally = next(t for t in report.tallies if t.task.name == "reviews-liked-products")
+    # bob reviewed one product; carol's rating is not a whole star, so she has none
+    assert tally.written == 1 and tally.skipped == {"customer with fewer than two rated products of different titles": 1}
+    (question,) = tasks_of(tmp_path / "out.jsonl")["reviews-liked-products"]
+    bought = question.input_field.split("'")[1]
+    weights = dict(zip(listed(question), question.output_field))
+    alice = {"Toy 0": 1.0, "Toy 1": 0.4, "Toy 2": 0.8}
+    assert bought in alice and {t: w for t, w in weights.items() if w} == {t: w for t, w in alice.items() if t in weights}
+    assert bought not in weights and sum(w > 0 for w in weights.values()) >= 1 and len(weights) == 5
+
+
+def test_m2_products_viewed_before_the_last_one_are_the_answers(tmp_path):
+    folder = tmp_path / "m2"
+    folder.mkdir()
+    titles = [f"Coffee mug number {n} white" for n in range(15)]
+    (folder / "products_train.csv").write_text(
+        "id,locale,title\n" + "".join(f"B{n},DE,{title}\n" for n, title in enumerate(titles)) + "B99,DE,\n", encoding="utf-8")
+    (folder / "sessions_train.csv").write_text(
+        "prev_items,next_item,locale\n\"['B1' 'B2' 'B1']\",B3,DE\n\"['B4' 'B5' 'B6' 'B7' 'B8']\",B9,DE\n"
+        "\"['B3']\",B3,DE\n\"['B2']\",B99,DE\n", encoding="utf-8")
+    report = build(SOURCES["m2"], folder, tmp_path / "out.jsonl")
+    tally = next(t for t in report.tallies if t.task.name == "m2-earlier-views")
+    assert tally.written == 2 and tally.skipped == {
+        "session without an earlier product titled otherwise than its last": 1, "next product without a title": 1}
+    for question in tasks_of(tmp_path / "out.jsonl")["m2-earlier-views"]:
+        last = question.input_field.split("'")[1]
+        chosen = {listed(question)[n - 1] for n in question.output_field}
+        viewed = {titles[1], titles[2]} if last == titles[3] else {titles[n] for n in range(4, 9)}
+        assert len(chosen) == min(3, len(viewed)) and chosen <= viewed
+        assert len(listed(question)) == 10 and not (set(listed(question)) - chosen) & viewed  # the rest never viewed
+    assert check(data.load_questions(tmp_path / "out.jsonl"), Scorer({})).passed
