@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     cli.add_question_options(parser, release_layout=True)
-    parser.add_argument("--rules", choices=spec.RULES, default=spec.KDD_RULES,
+    parser.add_argument("--rules", choices=spec.RULE_NAMES, default=spec.KDD_RULES,
                         help="how responses are parsed and scored: the KDD Cup starter kit's, or the Shopping "
                         "MMLU release's evaluation code (its leaderboard's)")
     parser.add_argument("--responses", metavar="FILE",

@@ -186,12 +186,6 @@ def comparison_report(comparison, changes: list, show: int, a_name: str, b_name:
     return "\n".join(lines)
 
 
-# Bootstrap replicates of `compare`; fewer than the minimum leave a handful of replicates
-# beyond the 2.5th and 97.5th percentiles, and the interval's ends would be noise.
-DEFAULT_REPLICATES = 2000
-MIN_REPLICATES = 100
-
-
 def at_least(minimum: int):
     """An argparse type: an integer no smaller than `minimum` (else a usage error)."""
 
@@ -282,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command.add_argument("a", metavar="A", help="the results file compared against")
     command.add_argument("b", metavar="B", help="the results file whose difference from A is reported")
-    command.add_argument("--replicates", type=at_least(MIN_REPLICATES), default=DEFAULT_REPLICATES, metavar="R",
+    command.add_argument("--replicates", type=at_least(spec.MIN_BOOTSTRAP_REPLICATES), default=spec.BOOTSTRAP_REPLICATES, metavar="R",
                          help="bootstrap replicates")
     command.add_argument("--seed", type=at_least(0), default=0, help="seed of the resampling")
     command.add_argument("--show", type=at_least(0), default=0, metavar="N",

@@ -10,7 +10,8 @@ official parser reads, and the mean task score per task type.
     python benchmarks/ablation.py [--data FILE] [--model MODULE:CLASS] [--limit N] [--output FILE]
 
 The model and engine come from the environment as for the UserModel (SHOPBENCH_MODEL_DIR,
-SHOPBENCH_ENGINE, SHOPBENCH_DECODING under every variant's own switch, ...).
+SHOPBENCH_ENGINE, SHOPBENCH_DECODING under every variant's own switch, ...), with the time guard
+off so that no variant's answers depend on the machine's load.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from shopbench import cli, data, resources, spec  # noqa: E402
 from shopbench.data import DataError  # noqa: E402
+from models.protocol import ModelUnavailable  # noqa: E402
 from shopbench.runner import ModelError, load_model_class  # noqa: E402
 
 FULL = "full pipeline"
@@ -53,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_question_options(parser, release_layout=True)
     parser.add_argument("--model", default="models.shop_model:ShopModel", metavar="MODULE:CLASS",
                         help="the pipeline to take apart: ShopModel or a subclass")
-    parser.add_argument("--replicates", type=int, default=2000, help="bootstrap replicates per interval")
+    parser.add_argument("--replicates", type=int, default=spec.BOOTSTRAP_REPLICATES, help="bootstrap replicates per interval")
     parser.add_argument("--output", metavar="FILE", help="write every variant's results and the table as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -90,8 +92,10 @@ def table_lines(rows: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = cli.parse_args(parser, argv)
-    if args.replicates < 100:
-        parser.error("--replicates must be at least 100")
+    if args.replicates < spec.MIN_BOOTSTRAP_REPLICATES:
+        parser.error(f"--replicates must be at least {spec.MIN_BOOTSTRAP_REPLICATES}")
+    if args.seed < 0:
+        parser.error("--seed must be at least 0")
     try:
         from models.baselines import KitBaseline
         from models.settings import from_environment
@@ -105,17 +109,18 @@ def main(argv: list[str] | None = None) -> int:
         problems = resources.problems(questions, paths)
         if problems:
             return cli.fail("cannot score this data:\n  " + "\n  ".join(problems))
-        settings = from_environment()
+        # Answers must not depend on the machine's load, whatever the weights.
+        settings = replace(from_environment(), time_guard=False)
         variants = {name: settings.decoding.with_overrides(changes, f"variant {name!r}")
                     for name, changes in VARIANTS.items()}
-    except (DataError, ModelError, ValueError) as exc:
+        engine, name = build_engine(settings)
+    except (DataError, ModelError, ValueError, ModelUnavailable) as exc:
         return cli.fail(str(exc))
 
     from shopbench import compare
     from shopbench.runner import run
     from shopbench.scoring import Scorer
 
-    engine, name = build_engine(settings)
     print(f"ablation: {name} with the {engine.name} engine, {len(questions)} questions", file=sys.stderr)
     scorer = Scorer(resources.load_embedding_models(paths))
     models = {variant: pipeline(replace(settings, decoding=decoding), engine=engine)

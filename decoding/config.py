@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from shopbench import spec
 
 DECODING_ENV = "SHOPBENCH_DECODING"
+_TOKEN_COUNTS = ("title_max_new_tokens",)  # integer settings that are new-token counts (0 would decode nothing)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class DecodingConfig:
     def to_json(self) -> dict:
         return asdict(self)
 
+    def longest_answer(self) -> int:
+        """The most new tokens any request may get: it must leave room for a prompt."""
+        return max(*self.max_new_tokens.values(), self.title_max_new_tokens)
+
     def with_overrides(self, overrides: dict, source: str = DECODING_ENV) -> "DecodingConfig":
         """This configuration with `overrides` (field name -> value) over it; `max_new_tokens`
         may name only some profiles. One-line errors name the source and the field."""
@@ -80,8 +85,9 @@ class DecodingConfig:
                 if not isinstance(value, bool):
                     raise ValueError(f"{source}: {name} must be true or false, got {value!r}")
             elif isinstance(current, int):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ValueError(f"{source}: {name} must be a whole number >= 0, got {value!r}")
+                least = 1 if name in _TOKEN_COUNTS else 0
+                if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                    raise ValueError(f"{source}: {name} must be a whole number >= {least}, got {value!r}")
             elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"{source}: {name} must be a finite number, got {value!r}")
             elif name == "repetition_penalty" and value <= 0:

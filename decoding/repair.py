@@ -23,6 +23,13 @@ _LONGEST_LOOP = 8  # words in the longest phrase looked for
 # Quotations, not apostrophes: the opening mark may not follow a letter or digit (men's, 17").
 _QUOTED = re.compile(r"(?<!\w)(?:'([^'\n]+)'|\"([^\"\n]+)\"|“([^”\n]+)”|‘([^’\n]+)’|«\s*([^»\n]+?)\s*»|„([^“\n]+)“|「([^」\n]+)」)")
 _LEADING_LABEL = re.compile(r"^\s*(?:\*\*)?([^\W\d_][^:：\n]{0,30}?)(?:\*\*)?\s*[:：]\s*")
+
+
+def quotations(text: str) -> list[str]:
+    """The texts inside the quotation marks of `text` ('', "", “”, ‘’, «», „“, 「」), stripped."""
+    return [next(g for g in m.groups() if g is not None).strip() for m in _QUOTED.finditer(text)]
+
+
 _EDGE_PUNCTUATION = "\"'“”‘’«»„「」()[]{}<>.,;:!?。、！？"
 _FALLBACK_ENTITY = "unknown"
 _DEFAULT_RANKING = tuple(range(1, spec.RANKING_LIMIT + 1))
@@ -103,7 +110,8 @@ def _word_key(word: str) -> str:
 def collapse_repetition(text: str) -> str:
     """The text with every phrase of 1-8 words said three or more times in a row kept once:
     greedy decoding loops ("Corsair, 7.1, 7.1, 7.1, ..."), and the copies only add wrong
-    words to a BLEU or ROUGE answer. Separators left dangling at the end are dropped."""
+    words to a BLEU or ROUGE answer. The last copy stays, with what follows it; separators
+    left dangling at the end are dropped."""
     while True:
         words = list(re.finditer(r"\S+", text))
         keys = [_word_key(w.group()) for w in words]
@@ -111,9 +119,8 @@ def collapse_repetition(text: str) -> str:
         if loop is None:
             return text
         start, size, copies = loop
-        first_copy_end = words[start + size - 1].end()
-        rest = words[start + size * copies].start() if start + size * copies < len(words) else len(text)
-        text = (text[:first_copy_end] + (" " + text[rest:] if rest < len(text) else "")).rstrip(" ,;:-")
+        # the text before the first copy, then the last copy and what follows it
+        text = (text[:words[start].start()] + text[words[start + size * (copies - 1)].start():]).rstrip(" ,;:-")
 
 
 def _first_loop(keys: list[str]) -> tuple[int, int, int] | None:
@@ -154,19 +161,22 @@ def _contains_span(haystack: str, span: str) -> bool:
 
 
 def spans_from_sentence(response: str, prompt: str) -> list[str]:
-    """What a sentence-like NER answer takes from the question's subject (the query or title
-    it is about): the spans it quotes that the subject holds; else, within each of its
+    """What a sentence-like NER answer takes from the question's data (its labelled fields:
+    the query, the title, ...): the spans it quotes that the data holds; else, within each of its
     comma-separated parts, the longest runs of its words that the subject holds, in its order,
     each with a word the rest of the question lacks (so "the query" or the entity type
     echoed from the instruction never counts)."""
-    subject = anatomy.subject_text(prompt)
-    quoted = [next(g for g in m.groups() if g is not None).strip() for m in _QUOTED.finditer(response)]
+    subject = anatomy.data_text(prompt)
+    quoted = quotations(response)
     found = [q for q in quoted if q and _contains_span(subject.casefold(), q.casefold())]
     if found:
         return list(dict.fromkeys(found))
     subject_words = subject.split()
     subject_keys = [_word_key(w) for w in subject_words]
-    elsewhere = {_word_key(w) for w in prompt.replace(subject, " ").split()}
+    rest = prompt
+    for value in subject.split("\n"):
+        rest = rest.replace(value, " ")
+    elsewhere = {_word_key(w) for w in rest.split()}
     spans = []
     for part in re.split(r"[,;、，]", response):
         keys = [_word_key(w) for w in part.split()]
@@ -202,19 +212,21 @@ def without_echoed_label(text: str, prompt: str) -> str:
 
 
 def title_in_answer(text: str) -> str:
-    """A title or translation said in a sentence ("The German title is 'X'.") is its
-    longest quotation of two or more words; anything else is the title as it is."""
-    if not looks_like_sentence(text):
+    """A title or translation said in a sentence ("The German title is 'X'.", "Title: 'X'")
+    is its longest quotation of two or more words; a title with a quoted name in it
+    (`Nike Men's "Air Max 90" Running Shoes`) is no sentence and stays as it is."""
+    outside = _QUOTED.sub(" ", text)
+    introduced = _SENTENCE_END.search(text) or ":" in outside
+    if not (looks_like_sentence(text) and introduced):
         return text
-    quoted = [next(g for g in m.groups() if g is not None).strip() for m in _QUOTED.finditer(text)]
-    titles = [q for q in quoted if len(q.split()) >= 2]
+    titles = [q for q in quotations(text) if len(q.split()) >= 2]
     return max(titles, key=len) if titles else text
 
 
 def source_title(prompt: str) -> str:
     """The title a title or translation request gives: its longest quotation of three or
     more words, else its subject text."""
-    quoted = [next(g for g in m.groups() if g is not None).strip() for m in _QUOTED.finditer(prompt)]
+    quoted = quotations(prompt)
     titles = [q for q in quoted if len(q.split()) >= 3]
     return max(titles, key=len) if titles else anatomy.subject_text(prompt)
 

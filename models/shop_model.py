@@ -64,6 +64,10 @@ class ShopModel(ShopBenchBaseModel):
     def __init__(self, settings: ModelSettings | None = None, engine: Engine | None = None):
         self.settings = settings or from_environment()
         self.engine, self.description = start_engine(type(self).__name__, self.settings, engine)
+        longest = self.settings.decoding.longest_answer()
+        if longest >= self.engine.max_model_len:
+            raise ValueError(f"SHOPBENCH_DECODING: {longest} new tokens leave no room for a prompt in the "
+                             f"model's context of {self.engine.max_model_len} tokens")
         self.guard = TimeGuard(self.settings.seconds_per_question, self.settings.deadline,
                                enabled=self.settings.time_guard)
         self.tokenizer = self.engine.tokenizer

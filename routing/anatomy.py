@@ -236,6 +236,13 @@ def labelled_fields(prompt: str) -> list[tuple[str, str]]:
     return fields
 
 
+def data_text(prompt: str) -> str:
+    """The values of every labelled field, one per line (the data an answer may copy from),
+    else the subject text."""
+    fields = labelled_fields(prompt)
+    return "\n".join(value for _, value in fields) if fields else subject_text(prompt)
+
+
 def subject_text(prompt: str) -> str:
     """The text the question is about: the last labelled field's value (the query, the
     aspect, the title), else the last quoted phrase, else the last line that is not an

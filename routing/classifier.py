@@ -53,6 +53,9 @@ _WRITE = lexicon.pattern(lexicon.WRITE_VERBS)
 _TITLE_NOUN = lexicon.pattern(lexicon.TITLE_NOUNS)
 _TRANSLATE = lexicon.pattern(lexicon.TRANSLATE_WORDS)
 _JSON_KEY = re.compile(r'"[^"\n]*"\s*:')
+_TITLE_ASK = lexicon.pattern(lexicon.TITLE_ASK_WORDS)
+_TITLE_REACH = 60  # characters before a title noun where its verb may be
+_SENTENCE_END = re.compile(r"[.!?;。！？\n]")
 _ASK = lexicon.pattern(lexicon.EXTRACT_VERBS)
 _COPY = lexicon.pattern(lexicon.COPY_VERBS)
 _VALUE = lexicon.pattern(lexicon.VALUE_SLOTS)
@@ -229,12 +232,24 @@ def _list_route(text: str, numbers: tuple[int, ...], count: int | None) -> Route
     return Route(spec.RETRIEVAL, spec.RETRIEVAL, numbers, spec.RETRIEVAL_READS)
 
 
-def _generation(text: str) -> Route:
-    """A written answer; a title or a translation when the instruction (data removed) asks to
-    translate or localise, or names a title."""
+def asks_for_title(text: str) -> bool:
+    """Whether an instruction (data removed, lowercased) asks for a title or a translation:
+    translate or localise words; a title noun shortly after an asking or writing verb in the
+    same sentence; or a title noun naming the answer slot (its last line, of three words at most)."""
+    if _TRANSLATE.search(text):
+        return True
     named = _JSON_KEY.sub(" ", text)  # a "title" key names a field of the data, not the answer
-    title = bool(_TRANSLATE.search(text) or _TITLE_NOUN.search(named))
-    return Route(spec.GENERATION, spec.GENERATION, title=title)
+    for found in _TITLE_NOUN.finditer(named):
+        before = _SENTENCE_END.split(named[max(0, found.start() - _TITLE_REACH):found.start()])[-1]
+        if _WRITE.search(before) or _TITLE_ASK.search(before):
+            return True
+    lines = named.strip().splitlines()
+    return bool(lines and len(lines[-1].split()) <= 3 and _TITLE_NOUN.search(lines[-1]))
+
+
+def _generation(text: str) -> Route:
+    """A written answer; a title or a translation when the instruction asks for one."""
+    return Route(spec.GENERATION, spec.GENERATION, title=asks_for_title(text))
 
 
 def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:

@@ -75,14 +75,22 @@ TRANSFORM_WORDS = (
 )
 
 # A title asked for or any text translated or localised: the answer is a title or a
-# translation, which needs room and is never cut to sentences.
+# translation, which needs room and is never cut to sentences. A title noun counts when a verb
+# of TITLE_ASK_WORDS (or WRITE_VERBS) comes shortly before it in the same sentence, or when it
+# names the answer slot; "given the product title below, explain ..." asks for no title.
 TITLE_NOUNS = (
     r"titles?", r"headlines?", r"product names?", r"listing names?", r"titel", r"überschrift", r"titres?",
     r"t[ií]tulos?", r"titol[oi]", r"titels?", "タイトル", "商品名", "标题", "商品名称",
 )
+TITLE_ASK_WORDS = (
+    r"make", r"give", r"output", r"return", r"need", r"want", r"what", r"suggest", r"propose", r"adapt\w*",
+    r"write", r"erstell\w*", r"schreib\w*", r"gib", r"génér\w*", r"écri\w*", r"donne\w*", r"propos\w*", r"crea\w*",
+    r"genera\w*", r"escrib\w*", r"scriv\w*", r"riscriv\w*", r"dammi", r"dame", r"maak", r"schrijf", r"geef",
+    "作成", "生成", "付けて", "つけて", "考えて", "写", "起",
+)
 TRANSLATE_WORDS = (
-    r"translat\w*", r"übersetz\w*", r"tradu\w*", r"vertaal\w*", r"vertaling\w*", r"locali[sz]\w*", r"lokalisi\w*",
-    r"lokaliseer\w*", r"localizz\w*", r"into (?:english|german|french|spanish|italian|japanese|chinese|dutch|portuguese)",
+    r"translat\w*", r"übersetz\w*", r"tradu\w*", r"vertaal\w*", r"vertaling\w*", r"locali[sz](?:e|es|ing|ation)",
+    r"lokalisier\w*", r"lokaliseer\w*", r"localizz\w*", r"localiza\w*", r"into (?:english|german|french|spanish|italian|japanese|chinese|dutch|portuguese)",
     "翻訳", "訳して", "翻译", "译成", "ローカライズ", "本地化",
 )
 

@@ -128,7 +128,7 @@ def track_label(challenge_id: str | None) -> str:
 # or the Shopping MMLU release's own evaluation code (its leaderboard's).
 KDD_RULES = "kdd"
 MMLU_RULES = "shopping-mmlu"
-RULES = (KDD_RULES, MMLU_RULES)
+RULE_NAMES = (KDD_RULES, MMLU_RULES)
 
 
 @dataclass(frozen=True)
@@ -177,3 +177,8 @@ class PublishedRow:
 LEADERBOARD_SOURCE = ("the Shopping MMLU leaderboard of KL4805/ShoppingMMLU (published with arXiv 2410.20745, "
                       "October 2024), as quoted, undated, in this project's facts sheet")
 LEADERBOARD = (PublishedRow("Claude 3 Sonnet", (80.75, 71.63, 70.17, 67.76), None),)
+
+# Paired bootstrap of `run.py compare` and the ablation; with fewer replicates only a handful
+# lie beyond the 2.5th and 97.5th percentiles, and an interval's ends would be noise.
+BOOTSTRAP_REPLICATES = 2000
+MIN_BOOTSTRAP_REPLICATES = 100

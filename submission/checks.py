@@ -15,7 +15,8 @@ MAX_REPOSITORY_BYTES = 200 * 10**9
 RUNTIME_CODE = ("models", "routing", "decoding", "prompts", "shopbench")
 # Loopback URLs and urllib.parse never leave the machine; a list named `requests` is not the library.
 NETWORK_USE = re.compile(
-    r"https?://(?!127\.0\.0\.1|localhost)|\bimport requests\b|\brequests\.(?:get|post|put|patch|delete|head|request|Session)\(|"
+    r"https?://(?!(?:127\.0\.0\.1|localhost)(?:[:/\"' ]|$))|\bimport requests\b|\bfrom requests\b|"
+    r"\brequests\.(?:get|post|put|patch|delete|head|request|Session)\(|"
     r"\burllib\b(?!\.parse)|\bhuggingface_hub\b|hf_hub_download|"
     r"snapshot_download|local_files_only\s*=\s*False|trust_remote_code\s*=\s*True"
 )

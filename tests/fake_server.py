@@ -29,7 +29,8 @@ PREFERRED = 15  # the token the fake model picks unconstrained ("0" in the Qwen2
 class Script:
     models: tuple[str, ...] = ("fake-model",)
     # What each successive completion request gets: "ok", "503", "drop" (close without an
-    # answer) or "slow" (answer after `slow_seconds`); requests past the list get "ok".
+    # answer), "redirect" (307 elsewhere) or "slow" (answer after `slow_seconds`); requests past
+    # the list get "ok".
     actions: list[str] = field(default_factory=list)
     slow_seconds: float = 2.0
     ignore: tuple[str, ...] = ()  # parameters applied as if absent
@@ -84,6 +85,12 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(script.delay + (script.slow_seconds if action == "slow" else 0))
             if action == "503":
                 return self._send(503, {"error": {"message": "overloaded"}})
+            if action == "redirect":
+                self.send_response(307)
+                self.send_header("Location", "http://elsewhere.example/v1/completions")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if action == "drop":
                 self.close_connection = True
                 return

@@ -78,6 +78,17 @@ def test_a_server_that_never_answers_in_time_is_an_error_after_the_retries(token
     assert KEY not in str(raised.value)
 
 
+def test_a_redirect_is_refused_so_the_key_goes_nowhere_else(tokenizer_dir, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    script = Script()
+    with FakeServer(script) as url:
+        engine = engine_for(url, tokenizer_dir)
+        script.actions = ["redirect"]
+        with pytest.raises(ServerError, match="redirects \\(HTTP 307\\) to http://elsewhere.example") as raised:
+            engine.generate([Request([1, 2], Constraint(3), ())])
+    assert KEY not in str(raised.value)
+
+
 @pytest.mark.parametrize("parameter", ["allowed_token_ids", "logit_bias"])
 def test_a_refused_parameter_is_named_at_start(tokenizer_dir, parameter):
     with FakeServer(Script(refuse=(parameter,))) as url:

@@ -227,3 +227,34 @@ def test_title_handling_switched_off_treats_a_title_as_prose():
     said = "Here is the German title: 'Anker PowerCore 10000 tragbares Ladegerät'. I kept the brand and the model name."
     assert repair(route, prompt, said).text == "Anker PowerCore 10000 tragbares Ladegerät"
     assert repair(route, prompt, said, DecodingConfig(titles=False)).text == said
+
+
+def test_a_title_given_as_input_does_not_make_a_title_request():
+    prompt = ("Given the product title below, explain in one sentence why customers buy it.\n"
+              "Product title: Sony WH-1000XM4 Wireless Headphones")
+    route = classify(prompt, False)
+    assert (route.task_type, route.title) == (spec.GENERATION, False)
+    said = 'Customers buy the "Sony WH-1000XM4 Wireless Headphones" because their noise cancelling is excellent.'
+    assert repair(route, prompt, said).text == said
+
+
+@pytest.mark.parametrize("title", ['Nike Men\'s "Air Max 90" Running Shoes, White, Size 10',
+                                   'Samsung 55" Class "The Frame" QLED 4K Smart TV'])
+def test_a_title_with_a_quoted_name_in_it_is_kept_whole(title):
+    prompt = "Translate the product title into German.\nTitle: " + title + "\nOutput:"
+    assert repair(classify(prompt, False), prompt, title).text == title
+
+
+def test_ner_spans_come_from_every_field_of_the_data():
+    prompt = ("Extract the colour of the product as it is written.\nProduct title: Acme Steel Water Bottle Navy Blue\n"
+              "Product brand: Acme\nOutput:")
+    route = classify(prompt, False)
+    assert route.task_type == spec.NER
+    assert repair(route, prompt, "The colour is navy blue.").text == "Navy Blue"
+    assert repair(route, prompt, 'The colour of the product is "navy blue".').text == "navy blue"
+
+
+def test_a_loop_in_the_middle_leaves_no_dangling_separator():
+    from decoding.repair import collapse_repetition
+
+    assert collapse_repetition("Size: 10, 10, 10 and 12") == "Size: 10 and 12"

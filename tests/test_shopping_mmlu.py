@@ -231,7 +231,7 @@ def test_kdd_layout_data_scores_under_either_rules_and_records_them(tmp_path, ca
     # "\n2" is the answer 2 for the kit (it strips any whitespace), not for the release (spaces only)
     responses = write_jsonl(tmp_path / "r.jsonl", [{"response": "\n" + gold_response(q)} for q in questions])
     results = {}
-    for rules in spec.RULES:
+    for rules in spec.RULE_NAMES:
         output = tmp_path / f"{rules}.json"
         assert run(capsys, "--rules", rules, "--responses", str(responses), "--output", str(output))[0] == 0
         results[rules] = json.loads(output.read_text())

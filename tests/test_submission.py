@@ -69,7 +69,8 @@ def test_a_complete_fixture_passes_and_planted_faults_are_each_reported(reposito
     (repository / "models" / "fetch.py").write_text("URL = 'https://huggingface.co/Qwen/Qwen2-72B'\n"
                                                     "LOCAL = 'http://127.0.0.1:8000/v1'\nfrom urllib.parse import quote\n"
                                                     "import urllib.request\nrequests.append(1)\n"
-                                                    "import requests\n")
+                                                    "import requests\nfrom requests.adapters import HTTPAdapter\n"
+                                                    "URL = 'http://localhost.example.com/v1'\n")
     found = "\n".join(checks.problems(repository, T1))
     assert "challenge_id is 'amazon-kdd-cup-24-shopping-knowledge-reasoning'" in found
     assert "a git-lfs pointer" in found
@@ -78,6 +79,7 @@ def test_a_complete_fixture_passes_and_planted_faults_are_each_reported(reposito
     assert "models/fetch.py:1: may reach the network" in found and "models/fetch.py:4: may reach" in found
     assert "fetch.py:2:" not in found and "fetch.py:3:" not in found  # loopback and urllib.parse stay here
     assert "fetch.py:5:" not in found and "models/fetch.py:6: may reach" in found  # a list named requests is not
+    assert "models/fetch.py:7: may reach" in found and "models/fetch.py:8: may reach" in found
 
 
 def test_importing_the_user_config_must_not_load_engines(repository):

@@ -37,7 +37,7 @@ def test_only_the_leading_instruction_is_split_off_and_nothing_is_lost(dev_recor
     [
         ("From the query, pull out every entity of type 'brand' (3 at most).", None),
         ("Extract  entities of type 'brand' from the query (at most 3).", "unchanged"),
-        ("Pull out every brand from the query, at most 3.", "lost 'brand'"),
+        ("Pull out every maker from the query, at most 3.", "lost 'brand'"),
         ("From the query, pull out every entity of type 'brand'.", "lost 3"),
         ("", "empty"),
         ("'brand' 3", "length"),
@@ -117,13 +117,19 @@ def test_styles_take_turns_within_each_task(tmp_path):
     assert rewriter.styles == [rewriting.STYLES[i % 2] for i in range(len(questions))]
 
 
-def test_a_stopped_run_resumes_from_its_journal_and_ends_where_an_unbroken_one_does(tmp_path):
+def stopped_run(tmp_path):
+    """(questions, an unbroken run's output, the output of a run stopped after one batch)."""
     questions = [q for q in dev_questions() if q.metric not in spec.EMBEDDING_METRICS][:40]
     whole = tmp_path / "whole.jsonl"
     run_rewrite(questions, whole, Scripted(polite))
     out = tmp_path / "out.jsonl"
     with pytest.raises(KeyboardInterrupt):
         run_rewrite(questions, out, Scripted(polite, fail_after=1))
+    return questions, whole, out
+
+
+def test_a_stopped_run_resumes_from_its_journal_and_ends_where_an_unbroken_one_does(tmp_path):
+    questions, whole, out = stopped_run(tmp_path)
     assert not out.exists() and len((tmp_path / "out.jsonl.partial").read_text().splitlines()) == 1 + rewriting.BATCH
     resumed = Scripted(polite)
     report = run_rewrite(questions, out, resumed)
@@ -161,3 +167,13 @@ def test_rewrite_through_vllms_server_with_the_embedded_model(tmp_path, monkeypa
     kept = out.read_text().splitlines()
     if kept:  # the small model's wordings are poor: what is written must pass the checks
         assert training_main(["check", "--data", str(out), "--no-progress"]) == 0
+
+
+def test_a_line_cut_short_by_a_stop_survives_two_resumes(tmp_path):
+    questions, whole, out = stopped_run(tmp_path)
+    with open(tmp_path / "out.jsonl.partial", "a") as journal:
+        journal.write('{"index": 99, "sta')  # killed in the middle of a line
+    with pytest.raises(KeyboardInterrupt):
+        run_rewrite(questions, out, Scripted(polite, fail_after=1))
+    report = run_rewrite(questions, out, Scripted(polite))
+    assert report.resumed == 2 * rewriting.BATCH and out.read_text() == whole.read_text()

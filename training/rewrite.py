@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from decoding.repair import quotations
 from routing import anatomy, lexicon
 from shopbench.data import DataError, Question, write_atomically
 
@@ -39,7 +40,6 @@ REQUEST = (
     "ask for the same thing in the same answer format. Reply with the rewritten instruction only.\n\n"
     "Instruction:\n{instruction}"
 )
-_QUOTED = re.compile(r"(?<!\w)(?:'[^'\n]+'|\"[^\"\n]+\"|“[^”\n]+”|‘[^’\n]+’)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CONTENT_WORD = re.compile(r"[^\W\d_]{4,}")
 _LEAD_IN = re.compile(r"^\s*(?:rewritten instruction|instruction|rewrite|here is[^:\n]*)\s*:\s*", re.IGNORECASE)
@@ -95,7 +95,7 @@ def wording_problem(original: str, rewrite: str) -> str | None:
         return "empty"
     if _plain(rewrite) == _plain(original):
         return "unchanged"
-    lost = [q for q in _QUOTED.findall(original) if q not in rewrite]
+    lost = [f"'{q}'" for q in quotations(original) if q not in rewrite]
     lost += [n for n in _NUMBER.findall(original) if n not in _NUMBER.findall(rewrite)]
     if lost:
         return "lost " + ", ".join(dict.fromkeys(lost))
@@ -140,7 +140,7 @@ def journal_path(out) -> Path:
 def run_key(data_path, wordings: int, model: str, limit: int | None, seed: int) -> dict:
     """What a journal must match to be resumed: the same data (by content), options and model."""
     digest = hashlib.sha256(Path(data_path).read_bytes()).hexdigest()[:16]
-    return {"data": str(data_path), "sha256": digest, "wordings": wordings, "limit": limit, "seed": seed,
+    return {"data": str(Path(data_path).resolve()), "sha256": digest, "wordings": wordings, "limit": limit, "seed": seed,
             "model": model}
 
 
@@ -204,8 +204,9 @@ def rewrite_file(questions: list[Question], records: list[dict], out, rewriter: 
 
     journal = journal_path(out)
     done = _read_journal(journal, key)
-    if not done:
-        journal.write_text(json.dumps(key) + "\n", encoding="utf-8")
+    # Written afresh (atomically) from what was read, so a line cut short by a stop is gone
+    # before anything is appended.
+    write_atomically(journal, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in [key, *done.values()]))
     position_in_task: dict[str, int] = {}
     styles = {}
     for question in questions:

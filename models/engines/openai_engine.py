@@ -70,7 +70,8 @@ def completion_body(model: str, request: Request, seed: int) -> dict:
 def refusal_message(url: str, status: int, payload: bytes) -> str:
     """One line for a 4xx answer, naming the refused parameter when the server's message does."""
     try:
-        error = json.loads(payload).get("error") or {}
+        answer = json.loads(payload)
+        error = answer.get("error") or answer.get("detail") or {}  # OpenAI's form, FastAPI's
         message = error.get("message") if isinstance(error, dict) else str(error)
         param = error.get("param") if isinstance(error, dict) else None
     except (ValueError, AttributeError):
@@ -99,9 +100,14 @@ class OpenAIEngine:
 
     def generate(self, requests: list[Request]) -> list[Generated]:
         bodies = [completion_body(self.model, r, self.settings.seed) for r in requests]
-        workers = max(1, min(self.settings.concurrency, len(bodies)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            answers = list(pool.map(lambda body: self._post("/completions", body), bodies))
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.settings.concurrency, len(bodies))))
+        try:
+            futures = [pool.submit(self._post, "/completions", body) for body in bodies]
+            answers = [future.result() for future in futures]
+        finally:
+            # A failure or an interrupt returns at once: requests not yet sent are cancelled,
+            # and those in flight end on their own (their results are dropped).
+            pool.shutdown(wait=False, cancel_futures=True)
         results = []
         for request, answer in zip(requests, answers):
             new = trim_at_stop(self._token_ids(answer), set(request.stop_token_ids), request.constraint.max_new_tokens)
@@ -160,11 +166,19 @@ class OpenAIEngine:
             if attempt:
                 time.sleep(self.settings.backoff * 2 ** (attempt - 1))
             try:
-                with urllib.request.urlopen(urllib.request.Request(url, data, headers, method=method),
-                                            timeout=self.settings.timeout) as response:
+                with _OPENER.open(urllib.request.Request(url, data, headers, method=method),
+                                  timeout=self.settings.timeout) as response:
                     return json.loads(response.read())
             except urllib.error.HTTPError as exc:
-                payload = exc.read()
+                with exc:
+                    try:
+                        payload = exc.read()
+                    except OSError:
+                        payload = b""
+                if 300 <= exc.code < 400:
+                    raise ServerError(f"{url}: the server redirects (HTTP {exc.code}) to {exc.headers.get('Location')}; "
+                                      "set SHOPBENCH_SERVER_URL to that address (redirects are not followed, so "
+                                      "the key never goes elsewhere)") from None
                 if exc.code < 500:
                     hint = " (does the URL end in /v1?)" if exc.code == 404 and path == "/models" else ""
                     raise ServerError(refusal_message(url, exc.code, payload) + hint) from None
@@ -173,6 +187,16 @@ class OpenAIEngine:
                 reason = getattr(exc, "reason", exc)
                 last = "timed out" if isinstance(reason, TimeoutError) else f"{type(reason).__name__}: {reason}"
         raise ServerError(f"{url}: no answer after {self.settings.retries + 1} tries (last: {last})")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a redirect with every header, the API key included, to any host."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 def _configured_length(model_dir: Path) -> int:

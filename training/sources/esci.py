@@ -90,7 +90,8 @@ def load(folder) -> EsciData:
     for product_id, locale, title, brand, bullets in zip(*(products_columns[c] for c in PRODUCT_COLUMNS)):
         title = one_line(title)
         if title:
-            # Cut as they are shown: the full bullet texts of the release would take gigabytes.
+            # Kept as they are shown, cut: the column is read whole first (the peak), but only the
+            # cut lines stay for the build.
             lines = (shorten(one_line(line), MAX_BULLET_CHARS) for line in (bullets or "").splitlines())
             products[(product_id, locale)] = Product((product_id, locale), title, one_line(brand),
                                                      tuple(line for line in lines if line))
