@@ -48,10 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         every_question, questions = cli.load_selected_questions(args)
         given = {spec.SENT_TRANSFORMER: args.sentence_model, spec.MULTILINGUAL_SENT_TRANSFORMER: args.multilingual_model}
-        paths = resources.model_paths(questions, given)
-        problems = resources.problems(questions, paths)
-        if problems:
-            return cli.fail("cannot score this data:\n  " + "\n  ".join(problems))
+        paths = resources.scorable_paths(questions, given)
         generation = None
         if args.responses:
             responses = data.load_responses(args.responses, questions, len(every_question))

@@ -102,7 +102,8 @@ def decoding_line(decoding: dict) -> str:
     """Which decoding settings differ from the defaults (all of them are in the results JSON)."""
     from decoding.config import DEFAULT
 
-    changed = {name: value for name, value in decoding.items() if DEFAULT.to_json().get(name) != value}
+    defaults = DEFAULT.to_json()
+    changed = {name: value for name, value in decoding.items() if defaults.get(name) != value}
     if not changed:
         return "Decoding: the defaults (SHOPBENCH_DECODING changes them)"
     return "Decoding: " + ", ".join(f"{name}={json.dumps(value)}" for name, value in changed.items())

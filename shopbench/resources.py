@@ -7,7 +7,7 @@ need it and how to provide it.
 from __future__ import annotations
 
 from shopbench import embeddings, metrics, spec
-from shopbench.data import Question
+from shopbench.data import DataError, Question
 
 
 def _tasks_by_metric(questions: list[Question]) -> dict[str, list[str]]:
@@ -45,6 +45,16 @@ def problems(questions: list[Question], paths: dict[str, str | None]) -> list[st
         if problem:
             found.append(f"metric '{spec.JP_BLEU}' (tasks: {', '.join(tasks[spec.JP_BLEU])}) {problem}")
     return found
+
+
+def scorable_paths(questions: list[Question], given: dict[str, str | None]) -> dict[str, str | None]:
+    """`model_paths`, refused with every problem listed when the questions cannot be scored
+    here (a missing embedding model, no Japanese tokenizer), before any work starts."""
+    paths = model_paths(questions, given)
+    found = problems(questions, paths)
+    if found:
+        raise DataError("cannot score this data:\n  " + "\n  ".join(found))
+    return paths
 
 
 def load_embedding_models(paths: dict[str, str | None]) -> dict:

@@ -100,10 +100,7 @@ def rewrite(args) -> int:
         server = server_settings()
         questions = data.select(data.load_questions(args.data), args.limit, args.seed)
         records = rewriting.read_records(args.data)
-        paths = resources.model_paths(questions, {spec.SENT_TRANSFORMER: args.sentence_model})
-        problems = resources.problems(questions, paths)
-        if problems:
-            return cli.fail("cannot score this data:\n  " + "\n  ".join(problems))
+        paths = resources.scorable_paths(questions, {spec.SENT_TRANSFORMER: args.sentence_model})
         model_dir = os.environ.get(MODEL_DIR_ENV)
         if model_dir is None:
             from models import embedded
@@ -141,10 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print(format_export(export(questions, args.out, not args.no_progress)))
             return 0
-        paths = resources.model_paths(questions, {spec.SENT_TRANSFORMER: args.sentence_model})
-        problems = resources.problems(questions, paths)
-        if problems:
-            return cli.fail("cannot score this data:\n  " + "\n  ".join(problems))
+        paths = resources.scorable_paths(questions, {spec.SENT_TRANSFORMER: args.sentence_model})
     except DataError as exc:
         return cli.fail(str(exc))
 

@@ -181,3 +181,21 @@ def distinct_draws(rng: random.Random, pool: Sequence, count: int, accept: Calla
         if candidate not in chosen and accept(candidate):
             chosen.append(candidate)
     return chosen
+
+
+def distinct_text_draws(rng: random.Random, pool: Sequence, count: int, text: Callable[[Any], str],
+                        excluded: Callable[[Any], bool], texts: set) -> list:
+    """`count` random items of `pool` not `excluded`, their texts distinct from each other and
+    from `texts` (casefolded); fewer when the pool has too few."""
+    taken = set(texts)
+
+    def accept(item) -> bool:
+        if excluded(item):
+            return False
+        folded = text(item).casefold()
+        if folded in taken:
+            return False
+        taken.add(folded)
+        return True
+
+    return distinct_draws(rng, pool, count, accept)

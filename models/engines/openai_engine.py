@@ -102,7 +102,7 @@ class OpenAIEngine:
         bodies = [completion_body(self.model, r, self.settings.seed) for r in requests]
         pool = ThreadPoolExecutor(max_workers=max(1, min(self.settings.concurrency, len(bodies))))
         try:
-            futures = [pool.submit(self._post, "/completions", body) for body in bodies]
+            futures = [pool.submit(self._call, "POST", "/completions", body) for body in bodies]
             answers = [future.result() for future in futures]
         finally:
             # A failure or an interrupt returns at once: requests not yet sent are cancelled,
@@ -145,15 +145,12 @@ class OpenAIEngine:
             ("allowed_token_ids", Constraint(1, allowed_token_ids=(masked,)), masked),
             ("logit_bias", Constraint(1, logit_bias={biased: LOGIT_BIAS_LIMIT}), biased),
         ):
-            answer = self._post("/completions", completion_body(self.model, Request(prompt, constraint, ()),
-                                                                self.settings.seed))
+            body = completion_body(self.model, Request(prompt, constraint, ()), self.settings.seed)
+            answer = self._call("POST", "/completions", body)
             got = self._token_ids(answer)
             if got[:1] != [expected]:
                 raise ServerError(f"{self.settings.url}: the server ignored {name!r} (asked for token {expected}, "
                                   f"got {got[:1]}); the openai engine needs a server that applies it, such as vLLM's")
-
-    def _post(self, path: str, body: dict) -> dict:
-        return self._call("POST", path, body)
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         url = self.settings.url + path

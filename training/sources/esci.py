@@ -20,8 +20,8 @@ from shopbench import spec
 from shopbench.data import DataError
 from training import readers
 from training.records import (
-    Built, Source, Task, candidate_block, count_phrase, distinct_draws, interleaved, multiple_choice, numbered,
-    one_line, ranking_instruction, retrieval_list, shorten, shuffled,
+    Built, Source, Task, candidate_block, count_phrase, distinct_draws, distinct_text_draws, interleaved,
+    multiple_choice, numbered, one_line, ranking_instruction, retrieval_list, shorten, shuffled,
 )
 
 EXAMPLES_FILE = "shopping_queries_dataset_examples.parquet"
@@ -149,15 +149,8 @@ def rank_products(data: EsciData, rng: random.Random):
 def _other_queries(data: EsciData, locale: str, excluded_ids: set, texts: set, count: int, rng) -> list[Query]:
     """`count` queries of the locale outside `excluded_ids`, their texts distinct from each
     other and from `texts` (casefolded); fewer when the locale has too few."""
-    taken = set(texts)
-
-    def other(query: Query) -> bool:
-        if query.query_id in excluded_ids or query.text.casefold() in taken:
-            return False
-        taken.add(query.text.casefold())
-        return True
-
-    return distinct_draws(rng, data.queries_by_locale[locale], count, other)
+    return distinct_text_draws(rng, data.queries_by_locale[locale], count, lambda query: query.text,
+                               lambda query: query.query_id in excluded_ids, texts)
 
 
 def _exact_and_others(query: Query) -> tuple[list[Product], list[Product]]:

@@ -18,7 +18,7 @@ from shopbench import metrics, spec
 from shopbench.data import DataError
 from training import readers
 from training.records import (
-    Built, Source, Task, candidate_block, count_phrase, distinct_draws, multiple_choice, next_item_question,
+    Built, Source, Task, candidate_block, count_phrase, distinct_text_draws, multiple_choice, next_item_question,
     one_line, retrieval_list, shuffled,
 )
 
@@ -87,16 +87,9 @@ def _session_titles(data: M2Data, session: Session) -> tuple[str | None, list[st
 def _unseen_products(data: M2Data, session: Session, in_session: set, titles: set, count: int, rng) -> list[str]:
     """`count` ids of the locale outside the session, their titles distinct from each other
     and from `titles` (casefolded); fewer when the locale has too few."""
-    taken = set(titles)
-
-    def unseen(product_id: str) -> bool:
-        title = data.titles[(product_id, session.locale)].casefold()
-        if product_id in in_session or title in taken:
-            return False
-        taken.add(title)
-        return True
-
-    return distinct_draws(rng, data.ids_by_locale.get(session.locale, []), count, unseen)
+    return distinct_text_draws(rng, data.ids_by_locale.get(session.locale, []), count,
+                               lambda product_id: data.titles[(product_id, session.locale)],
+                               lambda product_id: product_id in in_session, titles)
 
 
 def next_product(data: M2Data, rng: random.Random):
