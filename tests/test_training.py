@@ -88,7 +88,9 @@ def _answer_positions(questions, task_name):
 
 
 @pytest.mark.parametrize("name, tasks", [
-    ("esci", ("esci-product-for-query", "esci-query-for-product", "esci-relation", "esci-brand")),
+    ("esci", ("esci-product-for-query", "esci-query-for-product", "esci-relation", "esci-brand",
+              "esci-query-for-description", "esci-query-for-features", "esci-title-for-description",
+              "esci-title-for-features")),
     ("m2", ("m2-next-product",)),
 ])
 def test_multiple_choice_answers_are_spread_over_the_positions(tmp_path, name, tasks):

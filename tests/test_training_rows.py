@@ -1,7 +1,8 @@
 """Table 7's rows built from sources already read: 6 (the products a customer likes, from
-Amazon Reviews 2023), 27 (a product's bullet points), 30 (the queries of a product) and 34
-(query-product pairs ranked) from ESCI, 31 (the products a session viewed before its last)
-from Amazon-M2."""
+Amazon Reviews 2023), 21-22 (the query of a product shown by its description or features),
+24-25 (the title of a product shown by its description or features), 27 (a product's bullet
+points), 30 (the queries of a product) and 34 (query-product pairs ranked) from ESCI, 31 (the
+products a session viewed before its last) from Amazon-M2."""
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,14 +31,17 @@ def listed(question) -> list[str]:
     return [lines[i].split(". ", 1)[1] for i in range(len(lines)) if lines[i].split(". ", 1)[0] in map(str, route.candidates)]
 
 
-def esci_release(folder: Path, judged: list[tuple[str, str, str]], bullets: dict[str, list[str]]) -> Path:
-    """An ESCI release of (query, product title, label) judgements; a product is its title."""
+def esci_release(folder: Path, judged: list[tuple[str, str, str]], bullets: dict[str, list[str]],
+                 descriptions: dict[str, str] | None = None) -> Path:
+    """An ESCI release of (query, product title, label) judgements; a product is its title.
+    Without `descriptions` the products file has no description column."""
     folder.mkdir(parents=True)
     titles = list(dict.fromkeys([title for _, title, _ in judged] + list(bullets)))
     queries = list(dict.fromkeys(query for query, _, _ in judged))
+    described = {} if descriptions is None else {"product_description": [descriptions.get(t) for t in titles]}
     pq.write_table(pa.table({
-        "product_id": [f"B{n:04d}" for n in range(len(titles))], "product_title": titles,
-        "product_description": [""] * len(titles), "product_bullet_point": ["\n".join(bullets.get(t, [])) for t in titles],
+        "product_id": [f"B{n:04d}" for n in range(len(titles))], "product_title": titles, **described,
+        "product_bullet_point": ["\n".join(bullets.get(t, [])) for t in titles],
         "product_brand": ["Acme"] * len(titles), "product_color": [""] * len(titles), "product_locale": ["us"] * len(titles),
     }), folder / "shopping_queries_dataset_products.parquet")
     pq.write_table(pa.table({
@@ -90,6 +94,67 @@ def test_esci_pairs_rank_by_their_labels_and_one_label_alone_is_skipped(tmp_path
     folder = esci_release(tmp_path / "one-label", [(f"q{n}", f"P{n}", "E") for n in range(6)], {})
     report = build(SOURCES["esci"], folder, tmp_path / "out2.jsonl")
     assert next(t for t in report.tallies if t.task.name == "esci-rank-pairs").skipped == {"pairs of a single label only": 6}
+
+
+def _shown_lines(question) -> list[str]:
+    """The lines between a question's first line and its question sentence: the data shown."""
+    lines = question.input_field.splitlines()
+    return lines[1:next(i for i, line in enumerate(lines) if line.endswith("?"))]
+
+
+def products_judged_by_queries(tmp_path, descriptions):
+    """Six queries, each with one exact product (described or not) and three other judged ones."""
+    judged = []
+    for n in range(6):
+        judged += [(f"query {n}", f"Exact {n}", "E"), (f"query {n}", f"Sub {n}", "S"), (f"query {n}", f"Comp {n}", "C"),
+                   (f"query {n}", f"Irr {n}", "I")]
+    bullets = {f"Exact {n}": [f"Exact {n} feature {k}" for k in range(7)] for n in range(6) if n != 5}
+    return esci_release(tmp_path / "esci", judged, bullets, descriptions)
+
+
+def test_esci_query_for_a_products_description_or_features(tmp_path):
+    descriptions = {f"Exact {n}": f"<p>About <b>exact</b> {n} &amp; more</p>" for n in range(4)}
+    folder = products_judged_by_queries(tmp_path, {**descriptions, "Sub 0": "A substitute."})
+    report = build(SOURCES["esci"], folder, tmp_path / "out.jsonl")
+    tallies = {t.task.name: t for t in report.tallies}
+    assert tallies["esci-query-for-description"].written == 4
+    assert tallies["esci-query-for-description"].skipped == {"query without an exact match with a description": 2}
+    assert tallies["esci-query-for-features"].skipped == {"query without an exact match with bullet points": 1}
+    questions = tasks_of(tmp_path / "out.jsonl")
+    for question in questions["esci-query-for-description"]:
+        options = listed(question)
+        (shown,) = _shown_lines(question)
+        n = shown.split()[2]
+        assert shown == f"About exact {n} & more"  # the markup gone, the entities read
+        assert options[question.output_field] == f"query {n}" and len(set(options)) == 4
+    for question in questions["esci-query-for-features"]:
+        shown = _shown_lines(question)
+        n = shown[0].split()[2]
+        assert shown == [f"- Exact {n} feature {k}" for k in range(5)]  # the first five
+        assert listed(question)[question.output_field] == f"query {n}"
+    assert check(data.load_questions(tmp_path / "out.jsonl"), Scorer({})).passed
+
+
+def test_esci_title_for_a_products_description_or_features_among_the_querys_other_products(tmp_path):
+    folder = products_judged_by_queries(tmp_path, {f"Exact {n}": f"Described {n}." for n in range(3)})
+    report = build(SOURCES["esci"], folder, tmp_path / "out.jsonl")
+    tallies = {t.task.name: t for t in report.tallies}
+    assert (tallies["esci-title-for-description"].written, tallies["esci-title-for-features"].written) == (3, 5)
+    assert tallies["esci-title-for-description"].skipped == {
+        "query without an exact match with a description and three other judged products": 3}
+    questions = tasks_of(tmp_path / "out.jsonl")
+    for question in questions["esci-title-for-description"] + questions["esci-title-for-features"]:
+        n = _shown_lines(question)[0].split()[-1].rstrip(".") if question.task_name.endswith("description") else \
+            _shown_lines(question)[0].split()[2]
+        assert sorted(listed(question)) == sorted([f"Exact {n}", f"Sub {n}", f"Comp {n}", f"Irr {n}"])
+        assert listed(question)[question.output_field] == f"Exact {n}"
+
+
+def test_esci_without_a_description_column_builds_every_other_task(tmp_path):
+    report = build(SOURCES["esci"], products_judged_by_queries(tmp_path, None), tmp_path / "out.jsonl")
+    written = {t.task.name: t.written for t in report.tallies}
+    assert written["esci-query-for-description"] == written["esci-title-for-description"] == 0
+    assert (written["esci-query-for-features"], written["esci-query-for-product"]) == (5, 6)
 
 
 def _review(user: str, asin: str, rating: float) -> dict:

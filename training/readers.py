@@ -22,8 +22,9 @@ def existing(path) -> Path:
     return path
 
 
-def parquet_columns(path, columns: tuple[str, ...]) -> dict[str, list]:
-    """The named columns as Python lists; a missing column or an empty table is an error."""
+def parquet_columns(path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, list]:
+    """The named columns as Python lists; a missing column or an empty table is an error. An
+    `optional` column the file lacks reads as None in every row."""
     import pyarrow
     import pyarrow.parquet as pq
 
@@ -33,12 +34,14 @@ def parquet_columns(path, columns: tuple[str, ...]) -> dict[str, list]:
         missing = [column for column in columns if column not in names]
         if missing:
             raise DataError(f"{path}: column '{missing[0]}' missing (the file has: {', '.join(names)})")
-        table = pq.read_table(path, columns=list(columns))
+        present = [column for column in optional if column in names]
+        table = pq.read_table(path, columns=list(columns) + present)
     except (pyarrow.ArrowException, OSError) as exc:
         raise DataError(f"{path}: not a readable parquet file ({str(exc).splitlines()[0]})") from None
     if table.num_rows == 0:
         raise DataError(f"{path}: no rows")
-    return {column: table.column(column).to_pylist() for column in columns}
+    read = {column: table.column(column).to_pylist() for column in (*columns, *present)}
+    return {**{column: [None] * table.num_rows for column in optional}, **read}
 
 
 def require(path, where, record: dict, fields: tuple[str, ...]) -> None:

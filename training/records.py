@@ -7,6 +7,7 @@ its seed.
 """
 from __future__ import annotations
 
+import html
 import random
 import re
 from dataclasses import dataclass
@@ -66,6 +67,14 @@ def one_line(text) -> str:
     if text is None:
         return ""
     return _SPACE.sub(" ", HTML_BREAK.sub(" ", str(text))).strip()
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def html_text(text) -> str:
+    """Text with HTML markup (ESCI's descriptions: <p>, <b>, &amp;) as plain text on one line."""
+    return one_line(html.unescape(_TAG.sub(" ", str(text)))) if text else ""
 
 
 def shorten(text: str, limit: int) -> str:

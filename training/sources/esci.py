@@ -20,14 +20,15 @@ from shopbench import spec
 from shopbench.data import DataError
 from training import readers
 from training.records import (
-    Built, Source, Task, candidate_block, count_phrase, distinct_draws, distinct_text_draws, interleaved,
-    multiple_choice, numbered, one_line, ranking_instruction, retrieval_list, shorten, shuffled,
+    Built, Source, Task, bulleted, candidate_block, count_phrase, distinct_draws, distinct_text_draws, html_text,
+    interleaved, multiple_choice, numbered, one_line, ranking_instruction, retrieval_list, shorten, shuffled,
 )
 
 EXAMPLES_FILE = "shopping_queries_dataset_examples.parquet"
 PRODUCTS_FILE = "shopping_queries_dataset_products.parquet"
 EXAMPLE_COLUMNS = ("query_id", "query", "product_id", "product_locale", "esci_label")
 PRODUCT_COLUMNS = ("product_id", "product_locale", "product_title", "product_brand", "product_bullet_point")
+DESCRIPTION_COLUMN = "product_description"  # optional: questions that show it skip products without one
 
 # The relevance weights of ShopBench's query-product ranking task (dev task 12).
 RELEVANCE = {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0}
@@ -46,6 +47,8 @@ MAX_EXACT_ANSWERS = 3
 BULLETS_ANSWERED = 3
 BULLETS_LISTED = 10
 MAX_BULLET_CHARS = 200
+MAX_DESCRIPTION_CHARS = 600
+BULLETS_SHOWN = 5  # the features a question shows of a product
 
 
 @dataclass(eq=False)  # compared by identity
@@ -54,6 +57,7 @@ class Product:
     title: str
     brand: str
     bullets: tuple[str, ...]  # the listing's bullet points, one line each, cut to MAX_BULLET_CHARS
+    description: str = ""  # plain text on one line, cut to MAX_DESCRIPTION_CHARS; "" when the release has none
 
 
 @dataclass(eq=False)
@@ -83,18 +87,20 @@ def load(folder) -> EsciData:
     folder = readers.existing(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: expected the folder that holds {EXAMPLES_FILE} and {PRODUCTS_FILE}")
-    products_columns = readers.parquet_columns(Path(folder) / PRODUCTS_FILE, PRODUCT_COLUMNS)
+    products_columns = readers.parquet_columns(Path(folder) / PRODUCTS_FILE, PRODUCT_COLUMNS, (DESCRIPTION_COLUMN,))
     examples = readers.parquet_columns(Path(folder) / EXAMPLES_FILE, EXAMPLE_COLUMNS)
 
     products: dict[tuple[str, str], Product] = {}
-    for product_id, locale, title, brand, bullets in zip(*(products_columns[c] for c in PRODUCT_COLUMNS)):
+    columns = (*PRODUCT_COLUMNS, DESCRIPTION_COLUMN)
+    for product_id, locale, title, brand, bullets, description in zip(*(products_columns[c] for c in columns)):
         title = one_line(title)
         if title:
             # Kept as they are shown, cut: the column is read whole first (the peak), but only the
             # cut lines stay for the build.
             lines = (shorten(one_line(line), MAX_BULLET_CHARS) for line in (bullets or "").splitlines())
             products[(product_id, locale)] = Product((product_id, locale), title, one_line(brand),
-                                                     tuple(line for line in lines if line))
+                                                     tuple(line for line in lines if line),
+                                                     shorten(html_text(description), MAX_DESCRIPTION_CHARS))
 
     queries: dict[object, Query] = {}
     judgements: dict[tuple[str, str], list[tuple[Query, str]]] = {}
@@ -173,22 +179,77 @@ def product_for_query(data: EsciData, rng: random.Random):
         yield multiple_choice(rng, question, rng.choice(exact).title, [p.title for p in rng.sample(others, 3)])
 
 
-def query_for_product(data: EsciData, rng: random.Random):
-    for query in shuffled(data.queries, rng):
-        exact = query.labelled("E")
-        if not exact:
-            yield "query without an exact match"
-            continue
-        product = rng.choice(exact)
-        distractors = _other_queries(data, query.locale, data.exact_query_ids(product), {query.text.casefold()}, 3, rng)
-        if len(distractors) < 3:
-            yield "too few other queries in the locale"
-            continue
-        question = (
-            f"The product '{product.title}' is sold on an online shopping website. For which of the following "
-            "search queries is this product an exact match?"
-        )
-        yield multiple_choice(rng, question, query.text, [q.text for q in distractors])
+# What a question shows of a product: its title (row 23), its description (rows 21, 24) or its
+# features, the bullet points (rows 22, 25); "" when the product has none of it.
+def _title_view(product: Product) -> str:
+    return f"The product '{product.title}' is sold on an online shopping website."
+
+
+def _description_view(product: Product) -> str:
+    if not product.description:
+        return ""
+    return f"A product is sold on an online shopping website with this description:\n{product.description}"
+
+
+def _features_view(product: Product) -> str:
+    if not product.bullets:
+        return ""
+    return ("A product is sold on an online shopping website with these features:\n"
+            + bulleted(product.bullets[:BULLETS_SHOWN]))
+
+
+def _asking(shown: str, question: str) -> str:
+    """A view and the question after it: on the same line after a sentence, on the next line
+    after data lines (a description, bullet points)."""
+    return f"{shown}\n{question}" if "\n" in shown else f"{shown} {question}"
+
+
+def _query_for(view, missing: str):
+    """Rows 21-23: the query that a product shown by `view` exactly matches; the other options
+    are queries of the same locale for which it is not an exact match."""
+
+    def build(data: EsciData, rng: random.Random):
+        for query in shuffled(data.queries, rng):
+            shown = [product for product in query.labelled("E") if view(product)]
+            if not shown:
+                yield "query without an exact match" + missing
+                continue
+            product = rng.choice(shown)
+            distractors = _other_queries(data, query.locale, data.exact_query_ids(product), {query.text.casefold()}, 3,
+                                         rng)
+            if len(distractors) < 3:
+                yield "too few other queries in the locale"
+                continue
+            question = _asking(view(product), "For which of the following search queries is this product an exact match?")
+            yield multiple_choice(rng, question, query.text, [q.text for q in distractors])
+
+    return build
+
+
+def _title_for(view, missing: str):
+    """Rows 24 and 25: the title of a product shown by `view`; the other options are the titles
+    of products the same query judged a substitute, complement or irrelevant, as the winners
+    drew them (paper section 3)."""
+
+    def build(data: EsciData, rng: random.Random):
+        for query in shuffled(data.queries, rng):
+            exact, others = _exact_and_others(query)
+            shown = [product for product in exact if view(product)]
+            if not shown or len(others) < 3:
+                yield f"query without an exact match{missing} and three other judged products"
+                continue
+            product = rng.choice(shown)
+            question = _asking(view(product), "Which of the following is the title of this product?")
+            yield multiple_choice(rng, question, product.title, [p.title for p in rng.sample(others, 3)])
+
+    return build
+
+
+query_for_product = _query_for(_title_view, "")
+query_for_description = _query_for(_description_view, " with a description")
+query_for_features = _query_for(_features_view, " with bullet points")
+title_for_description = _title_for(_description_view, " with a description")
+title_for_features = _title_for(_features_view, " with bullet points")
 
 
 def exact_matches(data: EsciData, rng: random.Random):
@@ -369,5 +430,15 @@ SOURCE = Source(
              "rank 5 queries for a product (its judged queries' weights; unjudged queries 0)", rank_queries),
         Task("esci-rank-pairs", spec.RANKING, spec.NDCG,
              "rank 5 query-product pairs from the most to the least related (E 1, S 0.1, C 0.01, I 0)", rank_pairs),
+        Task("esci-query-for-description", spec.MULTIPLE_CHOICE, spec.ACCURACY,
+             "pick the query a product exactly matches, shown its description", query_for_description),
+        Task("esci-query-for-features", spec.MULTIPLE_CHOICE, spec.ACCURACY,
+             "pick the query a product exactly matches, shown its bullet points", query_for_features),
+        Task("esci-title-for-description", spec.MULTIPLE_CHOICE, spec.ACCURACY,
+             "pick a product's title from its description (other options: the query's S, C and I products)",
+             title_for_description),
+        Task("esci-title-for-features", spec.MULTIPLE_CHOICE, spec.ACCURACY,
+             "pick a product's title from its bullet points (other options: the query's S, C and I products)",
+             title_for_features),
     ),
 )
