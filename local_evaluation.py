@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from shopbench import cli, data, resources, spec
+from shopbench import cli, data, options, resources, spec
 from shopbench.data import DataError
 from shopbench.runner import ModelError
 
@@ -40,11 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--multilingual-model", metavar="DIR",
                         help="local paraphrase-multilingual-MiniLM-L12-v2 folder "
                         "(default: $SHOPBENCH_MULTILINGUAL_MODEL); needed only by multilingual-sent-transformer")
+    options.declare_files(parser, inputs=("data", "responses"), outputs=("output",))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = cli.parse_args(build_parser(), argv)
+    args = options.parse_args(build_parser(), argv)
     try:
         every_question, questions = cli.load_selected_questions(args)
         given = {spec.SENT_TRANSFORMER: args.sentence_model, spec.MULTILINGUAL_SENT_TRANSFORMER: args.multilingual_model}

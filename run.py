@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from shopbench import cli, data, spec
+from shopbench import cli, data, options, spec
 from shopbench.data import DataError
 from shopbench.runner import ModelError
 
@@ -186,21 +186,6 @@ def comparison_report(comparison, changes: list, show: int, a_name: str, b_name:
     return "\n".join(lines)
 
 
-def at_least(minimum: int):
-    """An argparse type: an integer no smaller than `minimum` (else a usage error)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
 def add_command(commands, name: str, handler, summary: str, description: str) -> argparse.ArgumentParser:
     command = commands.add_parser(
         name, help=summary, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -221,10 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--data", default=cli.DEFAULT_DATA, metavar="FILE",
                          help="JSON Lines with input_field (task_type and is_multiple_choice optional)")
     command.add_argument("--output", metavar="FILE", help="write the JSON lines here instead of standard output")
-    command.add_argument("--show-misses", type=int, default=0, metavar="N",
-                         help="list the first N misrouted questions (first 80 characters each)")
+    command.add_argument("--show-misses", type=options.int_in(0, spec.MAX_QUESTIONS), default=0, metavar="N",
+                         help=f"list the first N misrouted questions (first 80 characters each; 0 to {spec.MAX_QUESTIONS})")
     command.add_argument("--ignore-flag", action="store_true",
                          help="route without is_multiple_choice, from the prompt's structure alone")
+    options.declare_files(command, inputs=("data",), outputs=("output",))
     command = add_command(
         commands, "predict", predict, "answer questions with the model and save the responses",
         "Answer every question with the model, in the official evaluator's batches, and write JSON Lines "
@@ -234,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_question_options(command, release_layout=True)
     command.add_argument("--output", required=True, metavar="FILE", help="where to write the responses")
     cli.add_model_options(command)
+    options.declare_files(command, inputs=("data",), outputs=("output",))
 
     def track_options(command, weights: bool) -> None:
         command.add_argument("--track", type=int, required=True, choices=[t.number for t in spec.TRACKS])
@@ -268,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--throughput", metavar="FILE", help="project from figures measured elsewhere")
     command.add_argument("--save", metavar="FILE", help="save the measured figures for --throughput")
     cli.add_model_options(command)
+    options.declare_files(command, inputs=("data", "throughput"), outputs=("save",))
     command = add_command(
         commands, "compare", compare, "compare two results files: B - A with paired bootstrap intervals",
         "Compare two results files of local_evaluation.py --output on the same questions: A's and B's score "
@@ -276,17 +264,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command.add_argument("a", metavar="A", help="the results file compared against")
     command.add_argument("b", metavar="B", help="the results file whose difference from A is reported")
-    command.add_argument("--replicates", type=at_least(spec.MIN_BOOTSTRAP_REPLICATES), default=spec.BOOTSTRAP_REPLICATES, metavar="R",
-                         help="bootstrap replicates")
-    command.add_argument("--seed", type=at_least(0), default=0, help="seed of the resampling")
-    command.add_argument("--show", type=at_least(0), default=0, metavar="N",
-                         help="list the N questions whose score changed most, with both responses")
+    command.add_argument("--replicates", type=options.int_in(spec.MIN_BOOTSTRAP_REPLICATES, spec.MAX_BOOTSTRAP_REPLICATES),
+                         default=spec.BOOTSTRAP_REPLICATES, metavar="R",
+                         help=f"bootstrap replicates ({spec.MIN_BOOTSTRAP_REPLICATES} to {spec.MAX_BOOTSTRAP_REPLICATES}; "
+                         "memory grows with them)")
+    options.add_seed(command, "seed of the resampling")
+    command.add_argument("--show", type=options.int_in(0, spec.MAX_QUESTIONS), default=0, metavar="N",
+                         help=f"list the N questions whose score changed most, with both responses (0 to {spec.MAX_QUESTIONS})")
     command.add_argument("--output", metavar="FILE", help="write the comparison as JSON")
+    options.declare_files(command, inputs=("a", "b"), outputs=("output",))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = cli.parse_args(build_parser(), argv)
+    args = options.parse_args(build_parser(), argv)
     return args.handler(args)
 
 

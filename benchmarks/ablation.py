@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shopbench import cli, data, resources, spec  # noqa: E402
+from shopbench import cli, data, options, resources, spec  # noqa: E402
 from shopbench.data import DataError  # noqa: E402
 from models.protocol import ModelUnavailable  # noqa: E402
 from shopbench.runner import ModelError, load_model_class  # noqa: E402
@@ -55,9 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_question_options(parser, release_layout=True)
     parser.add_argument("--model", default="models.shop_model:ShopModel", metavar="MODULE:CLASS",
                         help="the pipeline to take apart: ShopModel or a subclass")
-    parser.add_argument("--replicates", type=int, default=spec.BOOTSTRAP_REPLICATES, help="bootstrap replicates per interval")
+    parser.add_argument("--replicates", type=options.int_in(spec.MIN_BOOTSTRAP_REPLICATES, spec.MAX_BOOTSTRAP_REPLICATES),
+                        default=spec.BOOTSTRAP_REPLICATES, metavar="R",
+                        help=f"bootstrap replicates per interval ({spec.MIN_BOOTSTRAP_REPLICATES} to "
+                        f"{spec.MAX_BOOTSTRAP_REPLICATES})")
     parser.add_argument("--output", metavar="FILE", help="write every variant's results and the table as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    options.declare_files(parser, inputs=("data",), outputs=("output",))
     return parser
 
 
@@ -91,11 +95,7 @@ def table_lines(rows: list[dict]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = cli.parse_args(parser, argv)
-    if args.replicates < spec.MIN_BOOTSTRAP_REPLICATES:
-        parser.error(f"--replicates must be at least {spec.MIN_BOOTSTRAP_REPLICATES}")
-    if args.seed < 0:
-        parser.error("--seed must be at least 0")
+    args = options.parse_args(parser, argv)
     try:
         from models.baselines import KitBaseline
         from models.settings import from_environment

@@ -10,11 +10,12 @@ import random
 
 from models.base_model import ShopBenchBaseModel
 from shopbench import spec
+from shopbench.options import run_seed
 
 
 class DummyModel(ShopBenchBaseModel):
     def __init__(self):
-        self.rng = random.Random(spec.run_seed())
+        self.rng = random.Random(run_seed())
 
     def batch_predict(self, batch: dict, is_multiple_choice: bool) -> list[str]:
         return [self._answer(is_multiple_choice) for _ in batch["prompt"]]

@@ -1,4 +1,5 @@
-"""Command-line options shared by local_evaluation.py and run.py, so they read the same."""
+"""Command-line options shared by local_evaluation.py and run.py, so they read the same (their
+types and file checks are shopbench/options.py's)."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,7 @@ import random
 import sys
 
 from models.protocol import ModelUnavailable
-from shopbench import data, release, spec
+from shopbench import data, options, release, spec
 from shopbench.runner import ModelError, ModelRun, load_model_class, run
 
 DEFAULT_DATA = spec.DEV_DATA_NAME
@@ -30,47 +31,17 @@ def add_question_options(parser: argparse.ArgumentParser, release_layout: bool =
     else:
         parser.add_argument("--data", default=DEFAULT_DATA, metavar="FILE",
                             help="ShopBench JSON Lines (input_field, output_field, task_name, task_type, metric)")
-    parser.add_argument("--limit", type=int, metavar="N",
-                        help="a random sample of N questions (chosen by --seed, kept in file order)")
-    parser.add_argument("--seed", type=int,
-                        help=f"seed for --limit and for the model (exported as {spec.SEED_ENV}; default: "
-                             f"{spec.SEED_ENV} or {spec.DEFAULT_SEED})")
+    parser.add_argument("--limit", type=options.int_in(1, spec.MAX_QUESTIONS), metavar="N",
+                        help=f"a random sample of N questions (1 to {spec.MAX_QUESTIONS}; chosen by --seed, kept "
+                        "in file order)")
+    options.add_seed(parser, f"seed for --limit and for the model (exported as {spec.SEED_ENV})")
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL, metavar="MODULE:CLASS", help="the model class to run")
-    parser.add_argument("--batch-size", type=int, metavar="N", help="batch size instead of the model's get_batch_size()")
+    parser.add_argument("--batch-size", type=options.int_in(1, spec.MAX_BATCH_SIZE), metavar="N",
+                        help=f"batch size instead of the model's get_batch_size() (1 to {spec.MAX_BATCH_SIZE})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
-    """Parse, then check the shared options' values (argparse's usage error, exit 2)."""
-    args = parser.parse_args(argv)
-    if hasattr(args, "seed") and args.seed is None:
-        try:
-            args.seed = spec.run_seed()
-        except ValueError as exc:
-            parser.error(str(exc))
-    if getattr(args, "limit", None) is not None and args.limit < 1:
-        parser.error("--limit must be at least 1")
-    if getattr(args, "batch_size", None) is not None and not 1 <= args.batch_size <= spec.MAX_BATCH_SIZE:
-        parser.error(f"--batch-size must be from 1 to {spec.MAX_BATCH_SIZE}")
-    if getattr(args, "show_misses", 0) < 0:
-        parser.error("--show-misses must be at least 0")
-    check_outputs(parser, args)
-    return args
-
-
-OUTPUT_OPTIONS = ("output", "out", "save")  # every command's options that name a file it writes
-
-
-def check_outputs(parser: argparse.ArgumentParser, args) -> None:
-    """Refuse an output that cannot be written before any data loads or model runs."""
-    for name in OUTPUT_OPTIONS:
-        path = getattr(args, name, None)
-        problem = data.writable_problem(path) if path else None
-        if problem:
-            parser.error(f"--{name} {path}: {problem}")
 
 
 def load_selected_questions(args) -> tuple[list[data.Question], list[data.Question]]:

@@ -10,10 +10,14 @@ import json
 import math
 import os
 import random
+import re
+import stat
+import sys
 import tempfile
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
@@ -225,20 +229,94 @@ def load_responses(path, questions: list[Question], total: int) -> list[Any]:
     return responses
 
 
-def writable_problem(path) -> str | None:
-    """Why `path` cannot be written as an output, found before any work: it is a folder, or
-    the nearest existing folder on its way refuses a file. None when it can. Nothing is left
-    behind: the probe file is removed and no folder is made."""
-    path = Path(path)
-    if path.is_dir():
-        return "is a folder; give a file name"
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        return f"cannot be written ({folder} is not a folder)"
+class OutputKind(Enum):
+    """What stands at an output path, which decides how it is written."""
+
+    NEW = "new"  # nothing yet (or a link to nothing): written through a temporary file
+    REGULAR = "regular"  # a file: replaced atomically by a temporary file renamed over it
+    FOLDER = "folder"
+    STREAM = "stream"  # a FIFO or character device (/dev/null, /dev/stdout): written to directly
+    REFUSED = "refused"  # a socket or block device: never written
+
+
+def output_kind(path) -> OutputKind:
+    """What stands at `path`, links followed."""
     try:
-        descriptor, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return OutputKind.NEW
+    except OSError:  # e.g. a path through a file; writing will say why
+        return OutputKind.NEW
+    if stat.S_ISDIR(mode):
+        return OutputKind.FOLDER
+    if stat.S_ISREG(mode):
+        return OutputKind.REGULAR
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return OutputKind.STREAM
+    return OutputKind.REFUSED
+
+
+def _special_name(path) -> str:
+    mode = os.stat(path).st_mode
+    return "a socket" if stat.S_ISSOCK(mode) else "a block device" if stat.S_ISBLK(mode) else "a special file"
+
+
+def replace_target(path) -> Path:
+    """The file a write to `path` replaces: a symbolic link's target (the link itself stays), else
+    `path`."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+# How this process's own descriptors are named as paths: /dev/stdout -> /proc/self/fd/1.
+_DESCRIPTOR_PATH = re.compile(r"/(?:proc/(self|thread-self|[0-9]+)/fd|dev/fd)/([0-9]+)")
+
+
+def own_descriptor(path) -> int | None:
+    """The descriptor of this process that `path` names (/dev/stdout, /dev/fd/2, /proc/self/fd/N),
+    else None. Such a path is written through the descriptor itself: opening it anew would
+    truncate a redirected file and write from its start, over what is already there."""
+    name = os.path.abspath(os.fspath(path))
+    for _ in range(40):  # the kernel's own limit on links followed
+        match = _DESCRIPTOR_PATH.fullmatch(name)
+        if match:
+            process = match.group(1)
+            return int(match.group(2)) if process in (None, "self", "thread-self", str(os.getpid())) else None
+        if not os.path.islink(name):
+            return None
+        name = os.path.normpath(os.path.join(os.path.dirname(name), os.readlink(name)))
+    return None
+
+
+def _streams(path) -> bool:
+    """True when `path` is written to directly rather than replaced: a FIFO, a character device,
+    or one of this process's descriptors (which may be a redirected file)."""
+    return output_kind(path) is OutputKind.STREAM or own_descriptor(path) is not None
+
+
+def writable_problem(path, folder: bool = False) -> str | None:
+    """Why `path` cannot be written as an output (a file, or with `folder` a folder), found
+    before any work; None when it can. A FIFO or character device is written to as it is, so
+    it only has to be writable; a socket or block device is refused. Nothing is left behind:
+    a regular output's folder is probed with a file that is removed at once, and no folder is
+    made; no probe is ever made beside a special file."""
+    kind = output_kind(path)
+    if kind is OutputKind.REFUSED:
+        return f"is {_special_name(path)}; give a file name"
+    if kind is OutputKind.FOLDER and not folder:
+        return "is a folder; give a file name"
+    if kind in (OutputKind.REGULAR, OutputKind.STREAM) and folder:
+        return "is a file, not a folder"
+    if _streams(path):
+        return None if os.access(path, os.W_OK) else "cannot be written (permission denied)"
+    target = replace_target(path)
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be written ({parent} is not a folder)"
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
         os.close(descriptor)
         os.unlink(probe)
     except OSError as exc:
@@ -257,15 +335,34 @@ def give_umask_mode(path, directory: bool = False) -> None:
 @contextmanager
 def atomic_writer(path) -> Iterator[TextIO]:
     """A text handle whose content appears at `path` only when the block completes; on
-    any error the temporary file is removed and `path` is left as it was."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    any error the temporary file is removed and `path` is left as it was.
+
+    What stands at `path` is never replaced by anything but a regular file: a symbolic link
+    stays and its target is rewritten (atomically, in the target's folder); a FIFO or a
+    character device (/dev/null) is written to directly, as a stream, and so is one of this
+    process's descriptors (/dev/stdout, through the descriptor itself); a socket or block device
+    is refused (OSError)."""
+    descriptor = own_descriptor(path)
+    if descriptor is not None:
+        for stream in (sys.stdout, sys.stderr):  # what was printed before comes first
+            stream.flush()
+        with open(os.dup(descriptor), "w", encoding="utf-8") as handle:
+            yield handle
+        return
+    if _streams(path):
+        with open(path, "w", encoding="utf-8") as handle:
+            yield handle
+        return
+    if output_kind(path) is OutputKind.REFUSED:
+        raise OSError(f"{path}: is {_special_name(path)}; not written")
+    target = replace_target(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             yield handle
         give_umask_mode(temporary)
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException:
         os.unlink(temporary)
         raise

@@ -5,7 +5,6 @@ repository spells these strings out.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,12 +77,9 @@ SEED_ENV = "AICROWD_RUN_SEED"
 DEFAULT_SEED = 3142
 
 
-def run_seed() -> int:
-    text = os.environ.get(SEED_ENV, str(DEFAULT_SEED))
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{SEED_ENV} must be an integer, got {text!r}") from None
+# The most questions an option may ask for (--limit, --show): more than any data set here,
+# small enough that a typo cannot ask for unbounded memory.
+MAX_QUESTIONS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -182,3 +178,5 @@ LEADERBOARD = (PublishedRow("Claude 3 Sonnet", (80.75, 71.63, 70.17, 67.76), Non
 # lie beyond the 2.5th and 97.5th percentiles, and an interval's ends would be noise.
 BOOTSTRAP_REPLICATES = 2000
 MIN_BOOTSTRAP_REPLICATES = 100
+# Memory grows with replicates (about 0.8 GB per million on the development set's tasks).
+MAX_BOOTSTRAP_REPLICATES = 1_000_000

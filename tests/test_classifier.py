@@ -130,4 +130,4 @@ def test_classify_command_reports_tasks_and_lists_misses(tmp_path, capsys):
 def test_classify_command_refuses_a_negative_miss_count(capsys):
     with pytest.raises(SystemExit) as stop:
         run.main(["classify", "--show-misses", "-1"])
-    assert stop.value.code == 2 and "--show-misses must be at least 0" in capsys.readouterr().err
+    assert stop.value.code == 2 and "--show-misses: must be an integer from 0 to" in capsys.readouterr().err

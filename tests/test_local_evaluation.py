@@ -139,8 +139,10 @@ def test_bad_responses_file_is_an_error(tmp_path, capsys):
     assert code == 2 and "3 responses for 96 questions" in err
 
 
-@pytest.mark.parametrize("argv, message", [(["--limit", "0"], "--limit must be at least 1"),
-                                           (["--batch-size", "17"], "--batch-size must be from 1 to 16")])
+@pytest.mark.parametrize("argv, message", [(["--limit", "0"], "--limit: must be an integer from 1 to"),
+                                           (["--limit", "²"], "--limit: must be an integer from 1 to"),
+                                           (["--batch-size", "17"], "--batch-size: must be an integer from 1 to 16"),
+                                           (["--output", ""], "--output: an empty path")])
 def test_bad_option_values_are_usage_errors(capsys, argv, message):
     with pytest.raises(SystemExit) as exit:
         run(capsys, *argv)

@@ -137,7 +137,7 @@ def test_timing_projects_figures_from_a_throughput_file(tmp_path, capsys):
     assert capsys.readouterr().out != out
     with pytest.raises(SystemExit) as stop:
         run.main(["timing", "--track", "1", "--throughput", str(path), "--limit", "0"])
-    assert stop.value.code == 2 and "--limit must be at least 1" in capsys.readouterr().err
+    assert stop.value.code == 2 and "--limit: must be an integer from 1 to" in capsys.readouterr().err
 
 
 def test_recipes_build_the_folders_the_track_table_serves():

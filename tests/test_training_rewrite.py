@@ -148,7 +148,9 @@ def test_the_command_needs_a_server_before_any_work(monkeypatch, tmp_path, capsy
     monkeypatch.delenv("SHOPBENCH_SERVER_URL", raising=False)
     assert training_main(["rewrite", "--data", str(DEV), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "SHOPBENCH_SERVER_URL must be the server's base URL" in capsys.readouterr().err
-    assert training_main(["rewrite", "--data", str(DEV), "--out", str(tmp_path / "o.jsonl"), "--wordings", "9"]) == 2
+    with pytest.raises(SystemExit) as stop:
+        training_main(["rewrite", "--data", str(DEV), "--out", str(tmp_path / "o.jsonl"), "--wordings", "9"])
+    assert stop.value.code == 2 and "--wordings: must be an integer from 1 to" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 

