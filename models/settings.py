@@ -4,8 +4,8 @@ The evaluator builds `UserModel()` with no arguments, so choices come from here,
 track aicrowd.json names (its weights folder in shopbench.spec.TRACKS), and from
 environment variables:
     SHOPBENCH_MODEL_DIR   a model folder (Hugging Face layout) to serve instead
-    SHOPBENCH_ENGINE      "vllm", "transformers" or "openai" (default: vllm for the
-                          production weights, transformers otherwise)
+    SHOPBENCH_ENGINE      "vllm", "transformers", "openai" or "chat" (default: vllm for
+                          the production weights, transformers otherwise)
     SHOPBENCH_BATCH_SIZE  what get_batch_size() answers (1-16, default 16)
     SHOPBENCH_SECONDS_PER_QUESTION  the time guard's budget per question (default 8)
     SHOPBENCH_TRACK_DEADLINE  START:SECONDS[:QUESTIONS], see models/time_guard.py
@@ -16,13 +16,16 @@ environment variables:
     SHOPBENCH_TIME_GUARD  "on" or "off" (default: on for the production weights, whose
                           submission has a time limit; off otherwise, so local scores do not
                           move with the machine's load)
-With SHOPBENCH_ENGINE=openai, generation runs on an OpenAI-compatible server (the model
-folder, or the embedded default's, gives only the tokenizer):
-    SHOPBENCH_SERVER_URL  its base URL, e.g. http://127.0.0.1:8000/v1 (required)
+With SHOPBENCH_ENGINE=openai, generation runs on an OpenAI-compatible completions server
+that takes vLLM's extensions (the model folder, or the embedded default's, gives only the
+tokenizer); with SHOPBENCH_ENGINE=chat, on any OpenAI-compatible chat server (no tokenizer
+here; docs/your-model.md):
+    SHOPBENCH_SERVER_URL  its base URL, e.g. http://127.0.0.1:8000/v1 (required; no
+                          credentials in it)
     SHOPBENCH_SERVED_MODEL  the model name to ask for (default: the server's only model)
     SHOPBENCH_SERVER_CONCURRENCY  requests in flight (1-1024, default 16)
     SHOPBENCH_SERVER_TIMEOUT  seconds one request may take (default 300)
-    OPENAI_API_KEY        sent as a bearer token when set; never logged
+    OPENAI_API_KEY        sent as a bearer token when set; never printed
 """
 from __future__ import annotations
 
@@ -59,7 +62,8 @@ _SWITCH = {"on": True, "off": False}
 CPU_CONTEXT = 2048
 
 ROOT = spec.ROOT
-ENGINES = ("vllm", "transformers", "openai")
+ENGINES = ("vllm", "transformers", "openai", "chat")
+SERVER_ENGINES = ("openai", "chat")  # the engines whose model runs behind SHOPBENCH_SERVER_URL
 
 
 def aicrowd_json(root: Path = ROOT) -> Path:
@@ -111,8 +115,7 @@ VLLM_ON_CPU = VllmSettings(
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """Where and how the openai engine sends its requests (the key stays in the environment,
-    so no repr of settings can show it)."""
+    """Where and how the server engines send their requests."""
 
     url: str  # base URL, the part before /completions
     served_model: str | None = None  # None: the server's only model
@@ -121,6 +124,9 @@ class ServerSettings:
     retries: int = 4  # after connection errors, timeouts and 5xx answers
     backoff: float = 1.0  # seconds before the first retry, doubled for each next one
     seed: int = spec.DEFAULT_SEED
+    # OPENAI_API_KEY, sent as a bearer token; left out of repr and comparisons so that no
+    # printed settings can show it
+    api_key: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,7 @@ class ModelSettings:
     time_guard: bool = False  # shorten answers to keep batches inside their time
     transformers_dtype: str = "float32"  # the transformers engine's weights
     vllm_args: dict = field(default_factory=dict)  # SHOPBENCH_VLLM_ARGS, over `vllm`
-    server: ServerSettings | None = None  # the openai engine's
+    server: ServerSettings | None = None  # the server engines' (openai, chat)
 
 
 def gpu_capabilities() -> tuple[tuple[int, int], ...]:
@@ -215,23 +221,58 @@ def _seconds(name: str, default: float) -> float:
     return seconds
 
 
-def server_settings() -> ServerSettings:
-    """The openai engine's settings from the environment (SHOPBENCH_SERVER_URL required)."""
+def api_key() -> str | None:
+    """OPENAI_API_KEY, refused (never shown) when an HTTP header could not carry it as it is:
+    whitespace around it (a key read from a file keeps its newline) or inside it, a control
+    character, or a character outside Latin-1."""
+    key = os.environ.get(API_KEY_ENV)
+    if not key:
+        return None
+    if key != key.strip():
+        raise ValueError(f"{API_KEY_ENV} starts or ends with whitespace or a newline (the key is not shown); "
+                         "set it without")
+    if any(c.isspace() or not c.isprintable() for c in key):
+        raise ValueError(f"{API_KEY_ENV} holds a space or a control character (the key is not shown)")
+    try:
+        key.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"{API_KEY_ENV} holds a character outside Latin-1, which an HTTP header cannot carry "
+                         "(the key is not shown)") from None
+    return key
+
+
+def server_url() -> str:
+    """SHOPBENCH_SERVER_URL without its trailing slash, refused in one line when it is not an
+    http(s) base URL or holds credentials (shown with the password hidden)."""
     url = (os.environ.get(SERVER_URL_ENV) or "").strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here, not at the first request
+    except ValueError:
+        parts = None
+    if parts is not None and (parts.username is not None or parts.password is not None):
+        # a user name alone may be a token: only a name before a password is shown
+        user = f"{parts.username}:***" if parts.password is not None else "***"
+        shown = parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}").geturl()
+        raise ValueError(f"{SERVER_URL_ENV} holds credentials ({shown}); give the key in {API_KEY_ENV} instead")
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{SERVER_URL_ENV} must be the server's base URL, such as http://127.0.0.1:8000/v1 "
-                         f"(the openai engine and training rewrite need it), got {url!r}")
-    return ServerSettings(url, os.environ.get(SERVED_MODEL_ENV) or None,
+                         f"(the openai and chat engines and training rewrite need it), got {url!r}")
+    return url
+
+
+def server_settings() -> ServerSettings:
+    """The server engines' settings from the environment (SHOPBENCH_SERVER_URL required)."""
+    return ServerSettings(server_url(), os.environ.get(SERVED_MODEL_ENV) or None,
                           _whole_number(SERVER_CONCURRENCY_ENV, ServerSettings.concurrency, MAX_SERVER_CONCURRENCY),
-                          _seconds(SERVER_TIMEOUT_ENV, ServerSettings.timeout))
+                          _seconds(SERVER_TIMEOUT_ENV, ServerSettings.timeout), seed=spec.run_seed(), api_key=api_key())
 
 
 def from_environment() -> ModelSettings:
     engine = os.environ.get(ENGINE_ENV) or None
     if engine is not None and engine not in ENGINES:
         raise ValueError(f"{ENGINE_ENV} must be one of {', '.join(ENGINES)}, got {engine!r}")
-    server = server_settings() if engine == "openai" else None
+    server = server_settings() if engine in SERVER_ENGINES else None
     track = served_track()
     production = ROOT / track.weights_dir
     chosen = os.environ.get(MODEL_DIR_ENV)

@@ -3,6 +3,7 @@ types and file checks are shopbench/options.py's)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import sys
@@ -79,3 +80,22 @@ def run_model(args, questions: list[data.Question]) -> ModelRun:
 def fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
+
+
+def main_guard(main):
+    """`main` with Ctrl-C turned into the line "interrupted" and exit status 130, without a
+    traceback. Nothing half-made is left: every output is written last, to a temporary name
+    that is renamed only when complete."""
+
+    @functools.wraps(main)
+    def guarded(*args, **kwargs) -> int:
+        try:
+            return main(*args, **kwargs)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return INTERRUPTED
+
+    return guarded

@@ -20,9 +20,9 @@ NETWORK_USE = re.compile(
     r"\burllib\b(?!\.parse)|\bhuggingface_hub\b|hf_hub_download|"
     r"snapshot_download|local_files_only\s*=\s*False|trust_remote_code\s*=\s*True"
 )
-# Runtime modules that talk to a server only when a user asks for it by name: the openai
-# engine runs with SHOPBENCH_ENGINE=openai alone, which the evaluator never sets.
-NETWORK_BY_CHOICE = ("models/engines/openai_engine.py",)
+# Runtime modules that talk to a server only when a user asks for it by name: the server
+# engines run with SHOPBENCH_ENGINE=openai or chat alone, which the evaluator never sets.
+NETWORK_BY_CHOICE = ("models/engines/http_client.py", "models/engines/openai_engine.py", "models/engines/chat_engine.py")
 IMPORT_CHECK = (
     "import sys\n"
     "from models.user_config import UserModel\n"

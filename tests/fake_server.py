@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,10 +30,17 @@ PREFERRED = 15  # the token the fake model picks unconstrained ("0" in the Qwen2
 class Script:
     models: tuple[str, ...] = ("fake-model",)
     # What each successive completion request gets: "ok", "503", "drop" (close without an
-    # answer), "redirect" (307 elsewhere) or "slow" (answer after `slow_seconds`); requests past
-    # the list get "ok".
+    # answer), "redirect" (307 elsewhere), "slow" (answer after `slow_seconds`), "429" (with
+    # `retry_after` as its Retry-After header, when set), "echo" (a 401 whose message quotes the
+    # key as a careless server might: its Authorization header, upper-cased, URL-encoded, and a
+    # URL with credentials), or a wrong shape: "empty" (200 without choices), "strings"
+    # (choices holding strings), "list" (the body a list), "not-json"; requests past the list
+    # get `otherwise`.
     actions: list[str] = field(default_factory=list)
+    otherwise: str = "ok"
     slow_seconds: float = 2.0
+    retry_after: str | None = None
+    models_answer: object = None  # what GET /models answers instead of the served models
     ignore: tuple[str, ...] = ()  # parameters applied as if absent
     refuse: tuple[str, ...] = ()  # parameters answered with 400, in OpenAI's words
     stop_after: int | None = None  # end each answer with the request's first stop id after this many tokens
@@ -67,10 +75,52 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
-        if self.path.endswith("/v1/models"):
+        if self.path.endswith("/v1/models") and self.script.models_answer is not None:
+            self._send(200, self.script.models_answer)
+        elif self.path.endswith("/v1/models"):
             self._send(200, {"object": "list", "data": [{"id": m, "max_model_len": 2048} for m in self.script.models]})
         else:
             self._send(404, {"error": {"message": "not found"}})
+
+    def _send_json_text(self, status: int, text: str, headers: dict | None = None) -> None:
+        data = text.encode()
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _failure(self, action: str) -> bool:
+        """Answers a failing or wrong-shaped action; False for the ones that answer normally."""
+        if action == "503":
+            self._send(503, {"error": {"message": "overloaded"}})
+        elif action == "429":
+            headers = {"Retry-After": self.script.retry_after} if self.script.retry_after is not None else {}
+            self._send_json_text(429, json.dumps({"error": {"message": "rate limited"}}), headers)
+        elif action == "redirect":
+            self.send_response(307)
+            self.send_header("Location", "http://elsewhere.example/v1/completions")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif action == "drop":
+            self.close_connection = True
+        elif action == "echo":
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            message = (f"invalid credentials: Authorization: {self.headers.get('Authorization')}; key {key.upper()}; "
+                       f"encoded {urllib.parse.quote(key, safe='')}; see https://admin:hunter2@example.org/keys")
+            self._send(401, {"error": {"message": message, "type": "invalid_request_error"}})
+        elif action == "empty":
+            self._send(200, {"object": "text_completion", "choices": []})
+        elif action == "strings":
+            self._send(200, {"object": "text_completion", "choices": ["7"]})
+        elif action == "list":
+            self._send_json_text(200, json.dumps([{"text": "7"}]))
+        elif action == "not-json":
+            self._send_json_text(200, "<html>busy</html>")
+        else:
+            return False
+        return True
 
     def do_POST(self):
         script = self.script
@@ -78,21 +128,12 @@ class _Handler(BaseHTTPRequestHandler):
         with script.lock:
             script.bodies.append(body)
             script.headers.append(dict(self.headers))
-            action = script.actions.pop(0) if script.actions else "ok"
+            action = script.actions.pop(0) if script.actions else script.otherwise
             script.in_flight += 1
             script.most_in_flight = max(script.most_in_flight, script.in_flight)
         try:
             time.sleep(script.delay + (script.slow_seconds if action == "slow" else 0))
-            if action == "503":
-                return self._send(503, {"error": {"message": "overloaded"}})
-            if action == "redirect":
-                self.send_response(307)
-                self.send_header("Location", "http://elsewhere.example/v1/completions")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            if action == "drop":
-                self.close_connection = True
+            if self._failure(action):
                 return
             refused = [name for name in script.refuse if name in body]
             if refused:

@@ -26,7 +26,7 @@ def tokenizer_dir(tmp_path_factory):
 
 
 def engine_for(url, tokenizer_dir, **changes):
-    return OpenAIEngine(tokenizer_dir, ServerSettings(url, **{"backoff": 0.0, **changes}))
+    return OpenAIEngine(tokenizer_dir, ServerSettings(url, **{"backoff": 0.0, "api_key": KEY, **changes}))
 
 
 def test_requests_carry_prompt_ids_and_the_constraint_as_token_lists(tokenizer_dir, monkeypatch):
@@ -196,3 +196,73 @@ def test_a_server_that_refuses_is_one_line_from_the_tools(tokenizer_dir, monkeyp
     err = capsys.readouterr().err
     assert "the server refused 'allowed_token_ids'" in err and "Traceback" not in err and KEY not in err
     assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize("action, field", [("empty", "'choices' is empty"), ("strings", "'choices\\[0\\]' is a string"),
+                                           ("list", "body is a list")])
+def test_a_generation_of_the_wrong_shape_is_an_engine_failure_naming_the_field(tokenizer_dir, action, field):
+    script = Script()
+    with FakeServer(script) as url:
+        engine = engine_for(url, tokenizer_dir)
+        script.actions = [action]
+        with pytest.raises(ServerError, match=f"^{url}/completions: the answer's {field}"):
+            engine.generate([Request([1, 2], Constraint(3), ())])
+
+
+def test_a_200_without_choices_is_logged_as_an_engine_failure_not_a_quiet_fallback(tokenizer_dir, dev_records, caplog):
+    script = Script()
+    with FakeServer(script) as url:
+        model = tiny_shop_model(engine_for(url, tokenizer_dir))
+        script.otherwise = "empty"
+        answers = model.batch_answer({"prompt": [dev_records[0]["input_field"]]}, dev_records[0]["is_multiple_choice"])
+    assert answers[0].repaired and answers[0].generated_tokens == 0
+    assert "engine failed" in caplog.text and "'choices' is empty" in caplog.text
+
+
+def test_a_probe_of_the_wrong_shape_is_refused_at_start(tokenizer_dir):
+    with FakeServer(Script(actions=["strings"])) as url:
+        with pytest.raises(ServerError, match="'choices\\[0\\]' is a string, expected an object"):
+            engine_for(url, tokenizer_dir)
+    with FakeServer(Script(models_answer={"data": [{"id": ["fake-model"]}]})) as url:
+        with pytest.raises(ServerError, match="'data\\[0\\].id' is a list"):
+            engine_for(url, tokenizer_dir)
+
+
+def test_ctrl_c_ends_a_run_at_once_sending_nothing_more(tokenizer_dir, tmp_path):
+    """An interrupt while requests hang on a slow server: the run ends at once with status 130
+    and one line, no traceback, no output file, and no request reaches the server after it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from shopbench.spec import ROOT
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tokenizer_dir, model_dir)
+    (model_dir / "config.json").write_text("{}")
+    output = tmp_path / "results.json"
+    script = Script(actions=["ok", "ok"], otherwise="slow", slow_seconds=600)  # the probes answer, then nothing
+    with FakeServer(script) as url:
+        env = {**os.environ, "SHOPBENCH_ENGINE": "openai", "SHOPBENCH_MODEL_DIR": str(model_dir),
+               "SHOPBENCH_SERVER_URL": url, "OPENAI_API_KEY": KEY, "SHOPBENCH_SERVER_TIMEOUT": "900"}
+        run = subprocess.Popen([sys.executable, "local_evaluation.py", "--limit", "12", "--output", str(output),
+                                "--no-progress"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        try:
+            seen, still = 0, 0
+            while still < 10:  # generation requests arrived, and no more for a second
+                assert run.poll() is None, run.communicate()
+                time.sleep(0.1)
+                still = still + 1 if len(script.bodies) == seen and seen > 2 else 0
+                seen = len(script.bodies)
+            run.send_signal(signal.SIGINT)
+            out, err = run.communicate(timeout=15)
+        finally:
+            run.kill()
+        after = len(script.bodies)
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "interrupted", err
+    assert KEY not in err + out and not output.exists()
+    assert after == seen  # nothing retried or sent after the interrupt
