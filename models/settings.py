@@ -24,7 +24,7 @@ here; docs/your-model.md):
                           credentials in it)
     SHOPBENCH_SERVED_MODEL  the model name to ask for (default: the server's only model)
     SHOPBENCH_SERVER_CONCURRENCY  requests in flight (1-1024, default 16)
-    SHOPBENCH_SERVER_TIMEOUT  seconds one request may take (default 300)
+    SHOPBENCH_SERVER_TIMEOUT  seconds one request may take (0.1-3600, default 300)
     OPENAI_API_KEY        sent as a bearer token when set; never printed
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from decoding import config as decoding_config
 from decoding.config import DecodingConfig
 from models.time_guard import TrackDeadline
-from shopbench import spec
+from shopbench import options, spec
 
 MODEL_DIR_ENV = "SHOPBENCH_MODEL_DIR"
 ENGINE_ENV = "SHOPBENCH_ENGINE"
@@ -55,6 +55,7 @@ SERVER_CONCURRENCY_ENV = "SHOPBENCH_SERVER_CONCURRENCY"
 SERVER_TIMEOUT_ENV = "SHOPBENCH_SERVER_TIMEOUT"
 API_KEY_ENV = "OPENAI_API_KEY"
 MAX_SERVER_CONCURRENCY = 1024
+SERVER_TIMEOUT_RANGE = (0.1, 3600.0)  # seconds one request may take
 GPU_MEMORY_SHARE = 0.9  # of each GPU, for a model of one's own (the submission's is its own)
 BFLOAT16_CAPABILITY = 8  # compute capability major version from which GPUs have bfloat16
 _SWITCH = {"on": True, "off": False}
@@ -264,8 +265,9 @@ def server_url() -> str:
 def server_settings() -> ServerSettings:
     """The server engines' settings from the environment (SHOPBENCH_SERVER_URL required)."""
     return ServerSettings(server_url(), os.environ.get(SERVED_MODEL_ENV) or None,
-                          _whole_number(SERVER_CONCURRENCY_ENV, ServerSettings.concurrency, MAX_SERVER_CONCURRENCY),
-                          _seconds(SERVER_TIMEOUT_ENV, ServerSettings.timeout), seed=spec.run_seed(), api_key=api_key())
+                          options.env_int(SERVER_CONCURRENCY_ENV, ServerSettings.concurrency, 1, MAX_SERVER_CONCURRENCY),
+                          options.env_number(SERVER_TIMEOUT_ENV, ServerSettings.timeout, *SERVER_TIMEOUT_RANGE),
+                          seed=options.run_seed(), api_key=api_key())
 
 
 def from_environment() -> ModelSettings:
