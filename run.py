@@ -19,6 +19,7 @@ from pathlib import Path
 from shopbench import cli, data, options, spec
 from shopbench.data import DataError
 from shopbench.runner import ModelError
+from shopbench.terminal import printable
 
 ROOT = spec.ROOT
 
@@ -89,8 +90,8 @@ def routing_report(routed: list[tuple[data.Prompt, str]], show_misses: int = 0) 
     if show_misses and misses:
         lines += ["", f"misrouted ({min(show_misses, len(misses))} of {len(misses)}):"]
         for prompt, guess in misses[:show_misses]:
-            text = " ".join(prompt.input_field.split())[:80]
-            lines.append(f"  {prompt.task_name or '-'}: {short.get(prompt.task_type, prompt.task_type)} -> "
+            text = printable(" ".join(prompt.input_field.split())[:80])
+            lines.append(f"  {printable(prompt.task_name or '-')}: {short.get(prompt.task_type, prompt.task_type)} -> "
                          f"{short.get(guess, guess)}: {text}")
     return "\n".join(lines)
 
@@ -172,7 +173,7 @@ def comparison_report(comparison, changes: list, show: int, a_name: str, b_name:
          f"{row.b:.4f}", f"{row.difference:+.4f}", f"[{row.low:+.4f}, {row.high:+.4f}]", "*" if row.excludes_zero else ""]
         for row in comparison.rows
     ]
-    lines = [f"A: {a_name}", f"B: {b_name}", ""]
+    lines = [f"A: {printable(a_name)}", f"B: {printable(b_name)}", ""]
     header = ["", "n", "A", "B", "B-A", f"{CONFIDENCE}% interval", ""]
     lines += [line.rstrip() for line in table(header, rows, right={1, 2, 3, 4, 5})]  # the mark column is mostly empty
     lines += ["", f"* the interval excludes 0. Paired bootstrap: {comparison.replicates} replicates (seed "
@@ -180,7 +181,8 @@ def comparison_report(comparison, changes: list, show: int, a_name: str, b_name:
     if show:
         lines += ["", f"Questions whose score changed most ({len(changes)} shown; unchanged ones are not listed):"]
         for change in changes:
-            lines.append(f"  question {change.index} ({change.task_name}): {change.score_a:.4f} -> {change.score_b:.4f}")
+            lines.append(f"  question {change.index} ({printable(change.task_name)}): "
+                         f"{change.score_a:.4f} -> {change.score_b:.4f}")
             for side, response in (("A", change.response_a), ("B", change.response_b)):
                 lines.append(f"    {side}: {' '.join(response.split())[:80]!r}")
     return "\n".join(lines)

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -24,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from shopbench import spec  # noqa: E402
+from shopbench.data import read_json_lines  # noqa: E402
 
 
 def build(engine_name: str):
@@ -95,7 +95,7 @@ def main() -> None:
     from models.settings import ModelSettings
     from models.shop_model import ShopModel
 
-    records = [json.loads(line) for line in (spec.DEV_DATA).read_text().splitlines()]
+    records = [record for _, record in read_json_lines(spec.DEV_DATA)]
     questions = [r["input_field"] for r in records if r["task_type"] == "named_entity_recognition"]
     questions = (questions * args.batch)[: args.batch]
     for engine_name in args.engines.split(","):

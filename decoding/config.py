@@ -10,11 +10,10 @@ configuration in its results. The switches at the end turn a piece of the pipeli
 each piece's worth can be measured (`benchmarks/ablation.py`)."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from shopbench import spec
+from shopbench import jsonsafe, spec
 
 DECODING_ENV = "SHOPBENCH_DECODING"
 _TOKEN_COUNTS = ("title_max_new_tokens",)  # integer settings that are new-token counts (0 would decode nothing)
@@ -70,7 +69,7 @@ class DecodingConfig:
         """This configuration with `overrides` (field name -> value) over it; `max_new_tokens`
         may name only some profiles. One-line errors name the source and the field."""
         if not isinstance(overrides, dict):
-            raise ValueError(f"{source} must be a JSON object of decoding settings, got {overrides!r}")
+            raise ValueError(f"{source} must be a JSON object of decoding settings, got {jsonsafe.kind(overrides)}")
         known = {f.name: f for f in fields(self)}
         unknown = sorted(set(overrides) - set(known))
         if unknown:
@@ -114,9 +113,9 @@ def from_text(text: str | None, source: str = DECODING_ENV) -> "DecodingConfig":
     if not text:
         return DEFAULT
     try:
-        overrides = json.loads(text)
-    except ValueError:
-        raise ValueError(f"{source} must be a JSON object of decoding settings, got {text!r}") from None
+        overrides = jsonsafe.loads(text, source, finite=False)  # with_overrides names a setting that is not finite
+    except jsonsafe.NotJSON:
+        raise ValueError(f"{source} must be a JSON object of decoding settings, got {text[:60]!r}") from None
     return DEFAULT.with_overrides(overrides, source)
 
 

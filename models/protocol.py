@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
+# What the official evaluator calls on a model (models/base_model.py): a class to run must offer both.
+EVALUATOR_METHODS = ("get_batch_size", "batch_predict")
+
+
 class ModelUnavailable(RuntimeError):
     """The model cannot be served as configured (a missing package, a server that refuses or
     does not answer): our tools print the message as one line rather than a traceback."""

@@ -30,7 +30,6 @@ here; docs/your-model.md):
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -40,7 +39,8 @@ from urllib.parse import urlsplit
 from decoding import config as decoding_config
 from decoding.config import DecodingConfig
 from models.time_guard import TrackDeadline
-from shopbench import options, spec
+from shopbench import jsonsafe, options, spec
+from shopbench.errors import DataError
 
 MODEL_DIR_ENV = "SHOPBENCH_MODEL_DIR"
 ENGINE_ENV = "SHOPBENCH_ENGINE"
@@ -72,7 +72,10 @@ def aicrowd_json(root: Path = ROOT) -> Path:
 
 
 def read_aicrowd_json(root: Path = ROOT) -> dict:
-    return json.loads(aicrowd_json(root).read_text())
+    value = jsonsafe.load_file(aicrowd_json(root))
+    if not isinstance(value, dict):
+        raise DataError(f"{aicrowd_json(root)}: expected a JSON object, got {jsonsafe.kind(value)}")
+    return value
 
 
 def configured_track(root: Path = ROOT) -> spec.Track | None:
@@ -185,8 +188,8 @@ def engine_settings(gpus: tuple[tuple[int, int], ...], attention_heads: int | No
 
 def _attention_heads(model_dir: Path) -> int | None:
     try:
-        heads = json.loads((model_dir / "config.json").read_text()).get("num_attention_heads")
-    except (OSError, ValueError, AttributeError):
+        heads = jsonsafe.load_file(model_dir / "config.json").get("num_attention_heads")
+    except (ValueError, AttributeError):  # unreadable or malformed: the engine names the problem when it loads
         return None
     return heads if isinstance(heads, int) and heads > 0 else None
 
@@ -195,12 +198,12 @@ def _vllm_args() -> dict:
     text = os.environ.get(VLLM_ARGS_ENV)
     if not text:
         return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
+    try:  # too deep or not finite: jsonsafe's own line
+        value = jsonsafe.loads(text, VLLM_ARGS_ENV)
+    except jsonsafe.NotJSON:
         value = None
     if not isinstance(value, dict):
-        raise ValueError(f"{VLLM_ARGS_ENV} must be a JSON object of vllm.LLM arguments, got {text!r}")
+        raise ValueError(f"{VLLM_ARGS_ENV} must be a JSON object of vllm.LLM arguments, got {text[:60]!r}")
     return value
 
 

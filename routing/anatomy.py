@@ -126,6 +126,24 @@ def candidate_list(prompt: str) -> CandidateList | None:
     return runs[-1] if runs else None
 
 
+def candidate_texts(prompt: str, candidates: CandidateList | None) -> dict[int, str]:
+    """The text of each candidate of the list, by its number (unnumbered lines inside it
+    continue the previous item); {} when there is no list or its layout puts several
+    candidates on one line (a JSON array), where items cannot be told apart by line."""
+    if candidates is None:
+        return {}
+    texts: dict[int, str] = {}
+    number = None
+    for line in prompt.splitlines()[candidates.first_line: candidates.last_line + 1]:
+        match = _NUMBERED_LINE.match(line)
+        if match:
+            number = int(next(g for g in match.groups() if g is not None))
+            texts[number] = line[match.end():].strip()
+        elif number is not None:
+            texts[number] = f"{texts[number]} {line.strip()}".strip()
+    return texts if tuple(texts) == candidates.numbers else {}
+
+
 def instruction(prompt: str, candidates: CandidateList | None) -> str:
     """The prompt's instruction alone, lowercased: candidate lines, the values of labelled
     data fields ("Review: ...", and the block of lines under an empty data label or a data

@@ -11,6 +11,7 @@ import sys
 from models.protocol import ModelUnavailable
 from shopbench import data, options, release, spec
 from shopbench.runner import ModelError, ModelRun, load_model_class, run
+from shopbench.terminal import printable
 
 DEFAULT_DATA = spec.DEV_DATA_NAME
 DEFAULT_MODEL = "models.user_config:UserModel"
@@ -78,7 +79,8 @@ def run_model(args, questions: list[data.Question]) -> ModelRun:
 
 
 def fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    """The one-line error of a command; text from the input in it is shown escaped."""
+    print(f"error: {printable(message)}", file=sys.stderr)
     return 2
 
 

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from shopbench import scoring, spec
-from shopbench.data import DataError, is_int, is_number
+from shopbench import jsonsafe, scoring, spec
+from shopbench.data import DataError, is_count, is_fraction, is_number
 
 CONFIDENCE = 95
 # A task's replicates are drawn in blocks of at most this many resampled questions, so a
@@ -44,44 +44,98 @@ class Results:
     rules: str = spec.KDD_RULES  # which rules scored it (files from before rules were recorded: KDD)
 
 
+def _text(value) -> str:
+    """A value from the file as a message shows it: JSON, cut short, control characters escaped."""
+    return json.dumps(value, ensure_ascii=False)[:60]
+
+
+def _score_check(metrics) -> tuple:
+    """(check, words) for scores of these metrics: a finite number in [0, 1], the range every
+    metric gives, except nDCG whose gold weights may be negative (the release's data may hold
+    such weights; a ranking that leaves a negative candidate out then scores above 1)."""
+    if spec.NDCG in metrics:
+        return is_number, "a finite number"
+    return is_fraction, "a finite number from 0 to 1"
+
+
 def _answer(name: str, position: int, sample, metrics: dict[str, str]) -> Answer:
     def fail(message: str) -> DataError:
         return DataError(f"{name}: samples[{position}]: {message}")
 
     if not isinstance(sample, dict):
-        raise fail("expected a JSON object")
-    for key, check, expected in (("index", is_int, "an integer"), ("score", is_number, "a number"),
+        raise fail(f"expected a JSON object, got {jsonsafe.kind(sample)}")
+    task_name = sample.get("task_name")
+    if not isinstance(task_name, str) or task_name not in metrics:
+        raise fail(f"task_name {_text(task_name)} is not one of the file's tasks")
+    score_ok, score_words = _score_check([metrics[task_name]])
+    for key, check, expected in (("index", is_count, "a whole number from 0"), ("score", score_ok, score_words),
                                  ("response", lambda v: isinstance(v, str), "a string")):
         if not check(sample.get(key)):
-            raise fail(f"'{key}' {'missing' if key not in sample else 'is not ' + expected}")
-    task_name = sample.get("task_name")
-    if task_name not in metrics:
-        raise fail(f"task_name {json.dumps(task_name)} is not one of the file's tasks")
+            raise fail(f"'{key}' " + ("missing" if key not in sample else f"is not {expected}: {_text(sample[key])}"))
     counts = None
     if metrics[task_name] == spec.MICRO_F1:
-        if not all(is_int(sample.get(key)) for key in ("tp", "fp", "fn")):
-            raise fail(f"a '{spec.MICRO_F1}' sample without integer tp, fp and fn")
+        for key in ("tp", "fp", "fn"):
+            if not is_count(sample.get(key)):
+                raise fail(f"a '{spec.MICRO_F1}' sample needs '{key}', a whole number from 0, got "
+                           f"{_text(sample.get(key)) if key in sample else 'none'}")
         counts = (sample["tp"], sample["fp"], sample["fn"])
     return Answer(sample["index"], task_name, metrics[task_name], float(sample["score"]), counts, sample["response"])
 
 
+def _task(name: str, task_name: str, task) -> tuple[str, str | None, bool]:
+    """(metric, track, whether the file records a track) of one entry of 'tasks', checked."""
+    def fail(message: str) -> DataError:
+        return DataError(f"{name}: tasks[{_text(task_name)}]: {message}")
+
+    if not isinstance(task, dict):
+        raise fail(f"expected a JSON object, got {jsonsafe.kind(task)}")
+    if task.get("metric") not in spec.METRICS:
+        raise fail(f"'metric' missing or not one of {', '.join(spec.METRICS)}")
+    score_ok, score_words = _score_check([task["metric"]])
+    for key, check, expected in (
+        ("task_type", lambda v: v in spec.TASK_TYPES, f"one of {', '.join(spec.TASK_TYPES)}"),
+        ("track", lambda v: v is None or (isinstance(v, str) and v != ""), "a track id or null"),
+        ("num_samples", is_count, "a whole number from 0"),
+        ("score", score_ok, score_words),
+    ):
+        # Files written before a key was recorded lack it; what is there must have its shape.
+        if key in task and not check(task[key]):
+            raise fail(f"'{key}' is not {expected}: {_text(task[key])}")
+    return task["metric"], task.get("track"), "track" in task
+
+
 def results_from_json(name: str, record) -> Results:
-    """Check a results dict (what `local_evaluation.py --output` writes) and keep what
-    comparing needs. `name` names the file in messages."""
+    """Check a results dict (what `local_evaluation.py --output` writes) against the shape
+    and ranges the scorer writes, and keep what comparing needs. `name` names the file in
+    messages."""
     if not isinstance(record, dict):
-        raise DataError(f"{name}: not a results file (expected a JSON object from local_evaluation.py --output)")
+        raise DataError(f"{name}: not a results file (expected a JSON object from local_evaluation.py --output, "
+                        f"got {jsonsafe.kind(record)})")
     for key, kind in (("tasks", dict), ("samples", list)):
         if not isinstance(record.get(key), kind):
             problem = "no" if key not in record else "a malformed"
             raise DataError(f"{name}: not a results file ({problem} '{key}'; write one with local_evaluation.py --output)")
+    rules = record.get("rules", spec.KDD_RULES)
+    if not isinstance(rules, str) or rules not in scoring.RULES:
+        raise DataError(f"{name}: 'rules' is {_text(rules)}, not one of {', '.join(scoring.RULES)}")
     metrics, tracks = {}, {}
     for task_name, task in record["tasks"].items():
-        if not isinstance(task, dict) or task.get("metric") not in spec.METRICS:
-            raise DataError(f"{name}: tasks['{task_name}']: 'metric' missing or not one of {', '.join(spec.METRICS)}")
-        metrics[task_name] = task["metric"]
+        metrics[task_name], track, recorded = _task(name, task_name, task)
         # Files written before tasks recorded their track have no key: the other file may say it.
-        if "track" in task:
-            tracks[task_name] = task["track"]
+        if recorded:
+            tracks[task_name] = track
+    score_ok, score_words = _score_check(metrics.values())
+    if "overall" in record and not score_ok(record["overall"]):
+        raise DataError(f"{name}: 'overall' is not {score_words}: {_text(record['overall'])}")
+    if "tracks" in record:
+        if not isinstance(record["tracks"], dict):
+            raise DataError(f"{name}: 'tracks' is not an object of track: score, got {jsonsafe.kind(record['tracks'])}")
+        for track, score in record["tracks"].items():
+            if not score_ok(score):
+                raise DataError(f"{name}: tracks[{_text(track)}] is not {score_words}: {_text(score)}")
+    if "non_string_responses" in record and not is_count(record["non_string_responses"]):
+        raise DataError(f"{name}: 'non_string_responses' is not a whole number from 0: "
+                        f"{_text(record['non_string_responses'])}")
     answers = {}
     for position, sample in enumerate(record["samples"]):
         answer = _answer(name, position, sample, metrics)
@@ -90,21 +144,12 @@ def results_from_json(name: str, record) -> Results:
         answers[answer.index] = answer
     if not answers:
         raise DataError(f"{name}: no samples")
-    rules = record.get("rules", spec.KDD_RULES)
-    if rules not in scoring.RULES:
-        raise DataError(f"{name}: 'rules' is {json.dumps(rules)}, not one of {', '.join(scoring.RULES)}")
     return Results(name, metrics, tracks, answers, rules)
 
 
 def read(path) -> Results:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            record = json.load(handle)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not JSON ({exc})") from None
-    return results_from_json(str(path), record)
+    # NaN is read as a number here so that the check above names the field that holds it.
+    return results_from_json(str(path), jsonsafe.load_file(path, finite=False))
 
 
 @dataclass(frozen=True)

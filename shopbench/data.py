@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import lzma
 import math
 import os
 import random
@@ -15,17 +16,25 @@ import stat
 import sys
 import tempfile
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
-from shopbench import spec
+from shopbench import jsonsafe, spec
+from shopbench.errors import DataError
+
+# What reading a damaged compressed file or zip member raises: gzip's BadGzipFile (an
+# OSError) and EOFError for a cut stream, zlib.error for damaged deflate data, zipfile's
+# BadZipFile for a bad CRC or header.
+READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
 
 
-class DataError(ValueError):
-    """Bad input file; the message is one line naming the file, line and field."""
+def read_error(exc: BaseException) -> str:
+    """What went wrong reading, in words: the system's, else the library's, else the kind."""
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -56,29 +65,36 @@ def read_json_lines(path) -> Iterator[tuple[int, dict]]:
     yield from json_lines(handle, path)
 
 
-def json_lines(handle, path) -> Iterator[tuple[int, dict]]:
-    """`read_json_lines` of an open binary handle (a file, a zip member), closed at the end;
-    `path` names it in messages."""
+def text_lines(handle, path, bom: bool = False) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line of an open binary handle (a file, a .gz, a zip
+    member), closed at the end. Lines are decoded one by one, so a byte that is not UTF-8 is
+    reported on its own line, and a damaged compressed stream at the line it breaks. `bom`:
+    a UTF-8 byte-order mark at the start is dropped (CSV files from spreadsheets)."""
     line_number = 0
     with handle:
         try:
-            # Lines are decoded one by one, so a byte that is not UTF-8 is reported on its own line.
             for line_number, raw in enumerate(handle, start=1):
+                if bom and line_number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
                 try:
-                    line = raw.decode("utf-8")
+                    yield line_number, raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
                     raise _error(path, line_number, None, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise _error(path, line_number, None, f"not valid JSON ({exc.msg})") from None
-                if not isinstance(record, dict):
-                    raise _error(path, line_number, None, "expected a JSON object")
-                yield line_number, record
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:  # a damaged .gz or zip member
-            raise _error(path, line_number + 1, None, f"cannot read: {exc}") from None
+        except READ_ERRORS as exc:  # a damaged .gz or zip member
+            raise _error(path, line_number + 1, None, f"cannot read: {read_error(exc)}") from None
+
+
+def json_lines(handle, path) -> Iterator[tuple[int, dict]]:
+    """`read_json_lines` of an open binary handle (a file, a zip member), closed at the end;
+    `path` names it in messages."""
+    for line_number, line in text_lines(handle, path):
+        if not line.strip():
+            continue
+        # NaN stays readable here: the field checks name the field whose value is not finite.
+        record = jsonsafe.loads(line, f"{path}:{line_number}", finite=False)
+        if not isinstance(record, dict):
+            raise _error(path, line_number, None, "expected a JSON object")
+        yield line_number, record
 
 
 def is_int(value) -> bool:
@@ -88,6 +104,16 @@ def is_int(value) -> bool:
 def is_number(value) -> bool:
     """A finite number: JSON's NaN and Infinity, which Python reads, make no gold value."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_count(value) -> bool:
+    """A whole number from 0 (a count, an index)."""
+    return is_int(value) and value >= 0
+
+
+def is_fraction(value) -> bool:
+    """A finite number from 0 to 1 (a score)."""
+    return is_number(value) and 0 <= value <= 1
 
 
 def _is_str_list(value) -> bool:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import ast
 import csv
-import io
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shopbench import spec
-from shopbench.data import DataError, Question, check_task_kind, json_lines, question_from_record
+from shopbench.data import (
+    READ_ERRORS, DataError, Question, check_task_kind, json_lines, question_from_record, read_error, text_lines,
+)
 
 SKILLS_FOLDER = "skills"
 # The per-task folders, by the task type of their questions.
@@ -81,12 +82,22 @@ class Release:
     archive: zipfile.ZipFile | None
 
     def open(self, name: str):
-        if self.archive is not None:
-            return self.archive.open(self.files[name])
+        """A binary handle on one file. A zip member that cannot be read is one line: an
+        encrypted one (zipfile raises RuntimeError), one compressed by a method zipfile
+        lacks, such as Deflate64 (NotImplementedError), or a damaged header."""
         try:
+            if self.archive is not None:
+                return self.archive.open(self.files[name])
             return open(self.files[name], "rb")
-        except OSError as exc:
-            raise DataError(f"{self.files[name]}: cannot read: {exc.strerror}") from None
+        except RuntimeError as exc:
+            problem = "encrypted (a password is needed; extract it and give the folder)" \
+                if "encrypted" in str(exc) or "password" in str(exc) else str(exc)
+            raise DataError(f"{self.label(name)}: cannot read: {problem}") from None
+        except NotImplementedError as exc:
+            raise DataError(f"{self.label(name)}: cannot read: {exc or 'compression method not supported'} "
+                            "(extract it with a tool that knows the method, such as 7-Zip, and give the folder)") from None
+        except READ_ERRORS as exc:
+            raise DataError(f"{self.label(name)}: cannot read: {read_error(exc)}") from None
 
     def label(self, name: str) -> str:
         """How messages name a file: its path, or the zip and the member."""
@@ -207,29 +218,27 @@ def _multiple_choice_records(release: Release, name: str, task: str):
     label = release.label(name)
     # A question can be longer than csv's default field limit of 128 KiB; pandas has none.
     csv.field_size_limit(2**31 - 1)
-    with io.TextIOWrapper(release.open(name), encoding="utf-8-sig", newline="") as text:
-        reader = csv.DictReader(text)
-        try:
-            header = reader.fieldnames or []
-            missing = [column for column in ("question", "choices", "answer") if column not in header]
-            if missing and not (RATING_TASK in task and missing == ["choices"]):
-                raise DataError(f"{label}:1: missing column '{missing[0]}' (expected question, choices, answer)")
-            for row in reader:
-                line = reader.line_num
-                try:
-                    answer = int(row.get("answer") or "")
-                except ValueError:
-                    raise DataError(f"{label}:{line}: field 'answer': expected an integer, "
-                                    f"got {(row.get('answer') or '')[:60]!r}") from None
-                choices = [] if RATING_TASK in task else _choices(label, line, row.get("choices") or "")
-                record = {"input_field": multiple_choice_prompt(task, row.get("question") or "", choices),
-                          "answer": answer, "task_name": task, "task_type": spec.MULTIPLE_CHOICE,
-                          "metric": spec.ACCURACY}
-                yield line, record
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{label}: not UTF-8 ({exc.reason})") from None
-        except csv.Error as exc:
-            raise DataError(f"{label}:{reader.line_num}: not valid CSV ({exc})") from None
+    # Lines decoded one by one (a byte that is not UTF-8 is named by its line), BOM dropped.
+    reader = csv.DictReader(line for _, line in text_lines(release.open(name), label, bom=True))
+    try:
+        header = reader.fieldnames or []
+        missing = [column for column in ("question", "choices", "answer") if column not in header]
+        if missing and not (RATING_TASK in task and missing == ["choices"]):
+            raise DataError(f"{label}:1: missing column '{missing[0]}' (expected question, choices, answer)")
+        for row in reader:
+            line = reader.line_num
+            try:
+                answer = int(row.get("answer") or "")
+            except ValueError:
+                raise DataError(f"{label}:{line}: field 'answer': expected an integer, "
+                                f"got {(row.get('answer') or '')[:60]!r}") from None
+            choices = [] if RATING_TASK in task else _choices(label, line, row.get("choices") or "")
+            record = {"input_field": multiple_choice_prompt(task, row.get("question") or "", choices),
+                      "answer": answer, "task_name": task, "task_type": spec.MULTIPLE_CHOICE,
+                      "metric": spec.ACCURACY}
+            yield line, record
+    except csv.Error as exc:
+        raise DataError(f"{label}:{reader.line_num}: not valid CSV ({exc})") from None
 
 
 def _task_questions(release: Release, task: str, task_type: str, name: str, questions: list[Question],

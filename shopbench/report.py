@@ -7,9 +7,12 @@ import json
 from models.protocol import GuardAction
 from shopbench import spec
 from shopbench.scoring import Report
+from shopbench.terminal import printable
 
 
 def table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    """Aligned columns; cells hold names from data files, so control characters are escaped."""
+    header, rows = [printable(c) for c in header], [[printable(c) for c in row] for row in rows]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells):

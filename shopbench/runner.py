@@ -11,7 +11,7 @@ import importlib
 import time
 from dataclasses import dataclass
 
-from models.protocol import Answer, ExplainsAnswers, GuardAction
+from models.protocol import EVALUATOR_METHODS, Answer, ExplainsAnswers, GuardAction
 from shopbench import spec
 from shopbench.data import Question
 
@@ -99,14 +99,30 @@ class ModelRun:
 
 
 def load_model_class(reference: str):
-    """`package.module:Class` -> the class, with a one-line error when it is not there."""
+    """`package.module:Class` -> the class, with a one-line error when it is not there or
+    is not a model: a class with the evaluator's methods (`EVALUATOR_METHODS`), its own
+    `batch_predict` rather than the base class's stub. Nothing is instantiated."""
+    from models.base_model import ShopBenchBaseModel
+
     module_name, _, class_name = reference.partition(":")
-    if not class_name:
+    if not module_name or not class_name:
         raise ModelError(f"--model {reference}: expected MODULE:CLASS, for example models.user_config:UserModel")
     try:
-        return getattr(importlib.import_module(module_name), class_name)
+        found = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as exc:
         raise ModelError(f"--model {reference}: {exc}") from None
+    except Exception as exc:  # the module itself fails as it is imported: its error, on one line
+        raise ModelError(f"--model {reference}: importing {module_name} failed: {type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    if not isinstance(found, type):
+        raise ModelError(f"--model {reference}: not a class (a {type(found).__name__}); name a model class")
+    problems = [f"no {name} method" for name in EVALUATOR_METHODS if not callable(getattr(found, name, None))]
+    if getattr(found, "batch_predict", None) is ShopBenchBaseModel.batch_predict:
+        problems.append("batch_predict is the base class's, which only raises")
+    if problems:
+        raise ModelError(f"--model {reference}: not a model class ({'; '.join(problems)}); the evaluator calls "
+                         f"{' and '.join(EVALUATOR_METHODS)}, see models/base_model.py")
+    return found
 
 
 def _batch_size(model, override: int | None) -> int:

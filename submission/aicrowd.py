@@ -19,8 +19,8 @@ DESCRIPTION = (
 def problems(root: Path, track: spec.Track) -> list[str]:
     try:
         config = read(root)
-    except (OSError, ValueError) as exc:
-        return [f"{path(root)}: cannot be read ({exc})"]
+    except ValueError as exc:  # the message names the file and what is wrong
+        return [str(exc)]
     found = []
     missing = [key for key in KEYS if key not in config]
     if missing:
@@ -41,7 +41,7 @@ def for_track(track: spec.Track, root: Path = ROOT) -> str:
     """aicrowd.json's text for `track`, keeping its authors and description."""
     try:
         current = read(root)
-    except (OSError, ValueError):
+    except ValueError:
         current = {}
     config = {
         "challenge_id": track.challenge_id,

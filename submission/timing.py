@@ -12,7 +12,15 @@ import os
 import platform
 from dataclasses import asdict, dataclass
 
-from shopbench import spec
+from shopbench import jsonsafe, spec
+from shopbench.data import DataError, is_int, is_number
+from shopbench.terminal import printable
+
+# Bounds on figures read from a file: an hour per question is far past any model that could
+# be submitted (the rule is 10 s), so a larger figure is a unit mistake, and keeping the
+# figures bounded keeps the projection a readable number.
+MAX_SECONDS_PER_QUESTION = 3600.0
+MAX_QUESTIONS = 10**7
 
 
 @dataclass
@@ -25,11 +33,39 @@ class Throughput:
 
     @classmethod
     def read(cls, path) -> "Throughput":
-        try:
-            record = json.loads(open(path, encoding="utf-8").read())
-            return cls(**{key: record[key] for key in cls.__dataclass_fields__})
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}: not a throughput file ({exc}); `run.py timing --save FILE` writes one") from None
+        """Figures saved by `run.py timing --save`, each checked: text where text is due,
+        seconds positive and at most `MAX_SECONDS_PER_QUESTION`, a question count from 1."""
+        record = jsonsafe.load_file(path)
+        if not isinstance(record, dict):
+            raise DataError(f"{path}: not a throughput file (expected a JSON object, got {jsonsafe.kind(record)}); "
+                            "`run.py timing --save FILE` writes one")
+
+        def field(key: str, check, expected: str):
+            if key not in record:
+                raise DataError(f"{path}: field '{key}': missing; `run.py timing --save FILE` writes a throughput file")
+            if not check(record[key]):
+                raise DataError(f"{path}: field '{key}': expected {expected}, got {json.dumps(record[key])[:60]}")
+            return record[key]
+
+        seconds = (lambda v: is_number(v) and 0 < v <= MAX_SECONDS_PER_QUESTION,
+                   f"seconds from above 0 to {MAX_SECONDS_PER_QUESTION:g}")
+        by_type = field("seconds_per_question", lambda v: isinstance(v, dict) and v != {},
+                        "an object of task type: seconds, for at least one task type")
+        for task_type, value in by_type.items():
+            if task_type not in spec.TASK_TYPES:
+                raise DataError(f"{path}: field 'seconds_per_question': {json.dumps(task_type)[:60]} is not a task type "
+                                f"({', '.join(spec.TASK_TYPES)})")
+            if not seconds[0](value):
+                raise DataError(f"{path}: field 'seconds_per_question': {task_type}: expected {seconds[1]}, "
+                                f"got {json.dumps(value)[:60]}")
+        return cls(
+            hardware=field("hardware", lambda v: isinstance(v, str), "text"),
+            model=field("model", lambda v: isinstance(v, str), "text"),
+            seconds_per_question=by_type,
+            worst_batch_seconds_per_question=field("worst_batch_seconds_per_question", *seconds),
+            questions=field("questions", lambda v: is_int(v) and 1 <= v <= MAX_QUESTIONS,
+                            f"a whole number from 1 to {MAX_QUESTIONS}"),
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -84,7 +120,8 @@ def projection(track: spec.Track, throughput: Throughput, mix: dict[str, float])
     worst = throughput.worst_batch_seconds_per_question
     return "\n".join([
         f"Track {track.number} ({track.challenge_id}): {track.questions} questions in {track.minutes} min",
-        f"figures from: {throughput.model} on {throughput.hardware} ({throughput.questions} questions measured)",
+        f"figures from: {printable(throughput.model)} on {printable(throughput.hardware)} "
+        f"({throughput.questions} questions measured)",
         "",
         f"{'task type':<26}{'share':>7}{'s/question':>12}{'projected min':>15}",
         *rows,

@@ -171,11 +171,11 @@ def test_what_is_not_a_results_file_is_refused_in_one_line(tmp_path, capsys):
     no_counts = results(ner_task([(1, 0, 0), (0, 1, 0)]))
     del no_counts["samples"][1]["fn"]
     one_line_refusal(tmp_path, capsys, results(ner_task([(1, 0, 0), (0, 1, 0)])), no_counts,
-                     "b.json: samples[1]: a 'micro f1' sample without integer tp, fp and fn")
+                     "b.json: samples[1]: a 'micro f1' sample needs 'fn', a whole number from 0")
     (tmp_path / "b.json").write_text("{not json")
     code = run.main(["compare", write(tmp_path / "a.json", a), str(tmp_path / "b.json")])
     err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error: ") and "b.json: not JSON" in err and err.count("\n") == 1
+    assert code == 2 and err.startswith("error: ") and "b.json:1: not valid JSON" in err and err.count("\n") == 1
     code = run.main(["compare", str(tmp_path / "a.json"), str(tmp_path / "missing.json")])
     err = capsys.readouterr().err
     assert code == 2 and "missing.json: cannot read: No such file or directory" in err and err.count("\n") == 1

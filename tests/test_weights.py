@@ -187,8 +187,8 @@ def test_check_reports_truncated_shards_and_malformed_json_as_problems(base, tmp
     index = padded / "model.safetensors.index.json"
     good_index = index.read_text()
     for config_text, index_text, expected in [
-        ("not json", good_index, "config.json: not readable JSON"),
-        ("[1, 2]", good_index, "config.json: expected a JSON object, found list"),
+        ("not json", good_index, "config.json:1: not valid JSON"),
+        ("[1, 2]", good_index, "config.json: expected a JSON object, got a list"),
         (None, '{"weight_map": [1]}', "field 'weight_map': expected a mapping"),
     ]:
         config = padded / "config.json"

@@ -106,6 +106,7 @@ def rewrite(args) -> int:
         server = server_settings()
         questions = data.select(data.load_questions(args.data), args.limit, args.seed)
         records = rewriting.read_records(args.data)
+        rewriting.read_journal(rewriting.journal_path(args.out))  # a broken journal is named before the server is asked
         paths = resources.scorable_paths(questions, {spec.SENT_TRANSFORMER: args.sentence_model})
         model_dir = os.environ.get(MODEL_DIR_ENV)
         if model_dir is None:

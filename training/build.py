@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from shopbench import data
 from shopbench.data import DataError
 from shopbench.report import table
+from shopbench.terminal import printable
 from training.records import Source, Task, question_record
 
 
@@ -73,7 +74,8 @@ def build(source: Source, input_path, out, limit: int | None = None, seed: int =
             if remaining is not None:
                 remaining -= tally.written
         if not any(tally.written for tally in tallies):
-            reasons = Counter()
+            # Records no task could use (an unknown task name) say why as well as skipped units.
+            reasons = Counter(loaded.unusable)
             for tally in tallies:
                 reasons.update(tally.skipped)
             why = "; ".join(f"{reason} ({count})" for reason, count in reasons.most_common(3)) or "no records"
@@ -90,7 +92,7 @@ def format_build(report: BuildReport) -> str:
                      str(sum(tally.skipped.values())), reasons or "-"])
     lines = table(["task", "task type", "metric", "written", "skipped", "why skipped"], rows, right={3, 4})
     for reason, count in report.unusable.items():
-        lines.append(f"Input records left out: {reason}: {count}")
+        lines.append(printable(f"Input records left out: {reason}: {count}"))  # reasons quote the data
     rate = report.questions / report.build_seconds if report.build_seconds else float("inf")
     lines.append(
         f"{report.questions} questions written to {report.out} "

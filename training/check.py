@@ -8,13 +8,16 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from routing import anatomy
 from routing.classifier import Route
 from shopbench import spec
 from shopbench.data import Question
 from shopbench.report import table
+from shopbench.terminal import printable
 from training.export import gold_answer, route_of
+from training.records import repeated_option
 
 ROUTING_AGREEMENT = 0.99  # the share of each task's questions that must route to its type
 FULL_SCORE = 1 - 1e-6  # float32 cosines of identical texts land a hair under 1
@@ -42,10 +45,17 @@ class CheckReport:
     tasks: list[TaskCheck]
     misrouted: list[Finding]
     below_full_score: list[Finding]
+    repeated_options: list[Finding] = field(default_factory=list)  # multiple choice that cannot be answered
 
     @property
     def passed(self) -> bool:
-        return not self.below_full_score and all(t.routed >= ROUTING_AGREEMENT * t.questions for t in self.tasks)
+        return (not self.below_full_score and not self.repeated_options
+                and all(t.routed >= ROUTING_AGREEMENT * t.questions for t in self.tasks))
+
+    @property
+    def failed(self) -> list[Finding]:
+        """Every question with a problem of its own (routing as a share is judged per task)."""
+        return self.misrouted + self.below_full_score + self.repeated_options
 
 
 def routing_problem(question: Question, route: Route) -> str | None:
@@ -65,6 +75,19 @@ def routing_problem(question: Question, route: Route) -> str | None:
     return None
 
 
+def options_problem(question: Question, route: Route) -> str | None:
+    """Why a multiple-choice question cannot be answered from its options, or None: two of
+    the options it lists read the same."""
+    if question.task_type != spec.MULTIPLE_CHOICE:
+        return None
+    texts = anatomy.candidate_texts(question.input_field, anatomy.candidate_list(question.input_field))
+    pair = repeated_option(list(texts.values()))
+    if pair is None:
+        return None
+    first, second = (list(texts)[position] for position in pair)
+    return f"options {first} and {second} read the same ({texts[first][:60]!r})"
+
+
 def check(questions: list[Question], scorer, progress: bool = False) -> CheckReport:
     report = scorer.score(questions, [gold_answer(q) for q in questions], progress=progress)
     below = [
@@ -72,18 +95,22 @@ def check(questions: list[Question], scorer, progress: bool = False) -> CheckRep
         for s in report.samples
         if s.score < FULL_SCORE
     ]
-    misrouted = []
+    misrouted, repeated = [], []
     routed: dict[str, int] = {}
     for question in questions:
-        problem = routing_problem(question, route_of(question))
+        route = route_of(question)
+        problem = routing_problem(question, route)
         routed[question.task_name] = routed.get(question.task_name, 0) + (problem is None)
         if problem:
             misrouted.append(Finding(question.index, question.task_name, problem))
+        problem = options_problem(question, route)
+        if problem:
+            repeated.append(Finding(question.index, question.task_name, problem))
     tasks = [
         TaskCheck(name, task.task_type, task.metric, task.num_samples, task.score, routed[name])
         for name, task in report.tasks.items()
     ]
-    return CheckReport(tasks, misrouted, below)
+    return CheckReport(tasks, misrouted, below, repeated)
 
 
 def format_check(report: CheckReport, shown: int = 20) -> str:
@@ -92,13 +119,14 @@ def format_check(report: CheckReport, shown: int = 20) -> str:
         for t in report.tasks
     ]
     lines = table(["task", "task type", "metric", "n", "gold score", "routed"], rows, right={3, 4, 5})
-    for title, findings in (("Routed otherwise", report.misrouted), ("Gold answer below full score", report.below_full_score)):
+    for title, findings in (("Routed otherwise", report.misrouted), ("Gold answer below full score", report.below_full_score),
+                            ("Options that read the same", report.repeated_options)):
         if findings:
             lines += ["", f"{title}: {len(findings)}"]
-            lines += [f"  question {f.index + 1} ({f.task_name}): {f.detail}" for f in findings[:shown]]
+            lines += [printable(f"  question {f.index + 1} ({f.task_name}): {f.detail}") for f in findings[:shown]]
             if len(findings) > shown:
                 lines.append(f"  ... and {len(findings) - shown} more")
     verdict = "passed" if report.passed else "FAILED"
-    lines += ["", f"Check {verdict}: every gold answer at full score, at least {ROUTING_AGREEMENT:.0%} of each "
-              "task routed to its type."]
+    lines += ["", f"Check {verdict}: every gold answer at full score, no two options of a question alike, at least "
+              f"{ROUTING_AGREEMENT:.0%} of each task routed to its type."]
     return "\n".join(lines)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import csv
 import gzip
-import json
 from pathlib import Path
 from typing import Iterator
 
-from shopbench.data import DataError, read_json_lines
+from shopbench import jsonsafe
+from shopbench.data import READ_ERRORS, DataError, read_error, read_json_lines, text_lines
 
 csv.field_size_limit(2**31 - 1)  # product descriptions run past csv's 128 KiB default
 
@@ -62,23 +62,41 @@ def json_lines(path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
         raise DataError(f"{path}: no records")
 
 
+def _open(path: Path):
+    """A binary handle on the file (through gzip for a .gz), or a one-line DataError."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        return opener(path, "rb")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {read_error(exc)}") from None
+
+
+def _read_all(path: Path) -> bytes:
+    try:
+        with _open(path) as handle:
+            return handle.read()
+    except READ_ERRORS as exc:  # a corrupt or cut .gz
+        raise DataError(f"{path}: cannot read: {read_error(exc)}") from None
+
+
 def json_records(path, fields: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
     """(where, record) of a JSON array file or a JSON Lines file, told apart by the first
     character; `where` is the line number ("N", as in every other message about a JSON
     Lines file) or "record N" in an array, for error messages."""
     path = existing(path)
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        start = handle.read(4096).lstrip()[:1]
-    if start != "[":
+    try:
+        with _open(path) as handle:
+            start = handle.read(4096).lstrip()[:1]
+    except READ_ERRORS as exc:
+        raise DataError(f"{path}: cannot read: {read_error(exc)}") from None
+    if start != b"[":
         for line, record in json_lines(path, fields):
             yield str(line), record
         return
-    with opener(path, "rt", encoding="utf-8") as handle:
-        try:
-            records = json.load(handle)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    # NaN stays readable: the release writes NaN for missing values, which the builders read as none.
+    records = jsonsafe.loads(_read_all(path), str(path), finite=False, line_numbers=True)
+    if not isinstance(records, list):  # "[1] junk" is not JSON; anything else starting with "[" is a list
+        raise DataError(f"{path}: expected a JSON array of records")
     if not records:
         raise DataError(f"{path}: no records")
     for number, record in enumerate(records, start=1):
@@ -89,11 +107,18 @@ def json_records(path, fields: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
         yield where, record
 
 
+def _csv_lines(path: Path) -> Iterator[str]:
+    """The file's lines as text for csv, decoded one by one: a byte that is not UTF-8 is named
+    by its line. A UTF-8 byte-order mark at the start is dropped."""
+    for _, line in text_lines(_open(path), path, bom=True):
+        yield line
+
+
 def csv_rows(path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
     """(line, row) of a CSV file with a header that has every one of `columns`."""
     path = existing(path)
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
+    reader = csv.DictReader(_csv_lines(path))
+    try:
         header = reader.fieldnames
         if not header:
             raise DataError(f"{path}: empty file")
@@ -106,13 +131,17 @@ def csv_rows(path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
             yield reader.line_num, row
         if empty:
             raise DataError(f"{path}: no rows after the header")
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
 
 
 def csv_lists(path) -> Iterator[tuple[int, list[str]]]:
     """(line, fields) of a CSV file without a header; blank lines are skipped."""
     path = existing(path)
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
+    reader = csv.reader(_csv_lines(path))
+    try:
         for fields in reader:
             if fields:
                 yield reader.line_num, fields
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None

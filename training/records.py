@@ -102,8 +102,28 @@ def choice_prompt(question: str, options: Sequence[str]) -> str:
     return f"{question}\n{numbered(options, 0)}\nAnswer: "
 
 
-def multiple_choice(rng: random.Random, question: str, answer: str, distractors: Sequence[str]) -> Built:
+REPEATED_OPTIONS = "options that read the same"  # the reason a builder skips such a unit
+
+
+def repeated_option(options: Sequence[str]) -> tuple[int, int] | None:
+    """The positions of the first two options that read the same (case and spacing aside),
+    or None. A question with such options cannot be answered from its text: the answer's
+    twin is as right as the answer (three identical options make a lottery)."""
+    seen: dict[str, int] = {}
+    for position, option in enumerate(options):
+        key = one_line(option).casefold()
+        if key in seen:
+            return seen[key], position
+        seen[key] = position
+    return None
+
+
+def multiple_choice(rng: random.Random, question: str, answer: str, distractors: Sequence[str]) -> Built | str:
+    """The question with its options, the answer placed at random; `REPEATED_OPTIONS` (a
+    skip reason) when two options read the same."""
     options, position = place_answer(rng, answer, distractors)
+    if repeated_option(options):
+        return REPEATED_OPTIONS
     return Built(choice_prompt(question, options), position)
 
 

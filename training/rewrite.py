@@ -25,7 +25,8 @@ from pathlib import Path
 
 from decoding.repair import quotations
 from routing import anatomy, lexicon
-from shopbench.data import DataError, Question, write_atomically
+from shopbench import jsonsafe
+from shopbench.data import DataError, Question, is_count, write_atomically
 
 STYLES = (
     "in other words",
@@ -144,25 +145,55 @@ def run_key(data_path, wordings: int, model: str, limit: int | None, seed: int) 
             "model": model}
 
 
-def _read_journal(path: Path, key: dict) -> dict[int, dict]:
+def _journal_problem(entry) -> str | None:
+    """What a journal line lacks, or None: {"index", "status"}, and the record when kept."""
+    if not isinstance(entry, dict):
+        return f"expected a JSON object, got {jsonsafe.kind(entry)}"
+    if not is_count(entry.get("index")):
+        return "field 'index': " + ("missing" if "index" not in entry else "expected a whole number from 0")
+    if not isinstance(entry.get("status"), str) or not entry["status"]:
+        return "field 'status': " + ("missing" if "status" not in entry else "expected text")
+    if entry["status"] == "kept" and not isinstance(entry.get("record"), dict):
+        return "field 'record': " + ("missing" if "record" not in entry else "expected a JSON object")
+    return None
+
+
+def read_journal(path: Path) -> tuple[dict | None, dict[int, dict]]:
+    """(the run key of its first line, the entries by question index) of the journal at
+    `path`; (None, {}) when there is none. Checked before any server is asked: a line that
+    is not a journal entry, or a folder where the journal goes, is one line naming it. The
+    last line may be cut short by a stop (then it is left out)."""
+    if not path.exists():
+        return None, {}
     if not path.is_file():
-        return {}
-    lines = path.read_text(encoding="utf-8").splitlines()
+        raise DataError(f"{path}: not a file, where the journal of --out goes (move it away, or choose another --out)")
     try:
-        header = json.loads(lines[0]) if lines else None
-    except ValueError:
-        header = None
-    if header != key:
-        raise DataError(f"{path}: the journal of another run (other data, wordings or model); delete it to start over")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    lines = raw.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    header = jsonsafe.loads(lines[0], f"{path}:1") if lines else None
     done = {}
     for number, line in enumerate(lines[1:], start=2):
         try:
-            entry = json.loads(line)
-            done[entry["index"]] = entry
-        except (ValueError, KeyError, TypeError):
+            entry = jsonsafe.loads(line, f"{path}:{number}")
+        except jsonsafe.NotJSON:
             if number == len(lines):  # the line being written when the run stopped
                 break
-            raise DataError(f"{path}:{number}: not a journal line; delete the journal to start over") from None
+            raise DataError(f"{path}:{number}: not a journal line (not JSON); delete the journal to start over") from None
+        problem = _journal_problem(entry)
+        if problem:
+            raise DataError(f"{path}:{number}: not a journal line ({problem}); delete the journal to start over")
+        done[entry["index"]] = entry
+    return header, done
+
+
+def _read_journal(path: Path, key: dict) -> dict[int, dict]:
+    header, done = read_journal(path)
+    if header is not None and header != key or header is None and done:
+        raise DataError(f"{path}: the journal of another run (other data, wordings or model); delete it to start over")
     return done
 
 
@@ -233,7 +264,7 @@ def rewrite_file(questions: list[Question], records: list[dict], out, rewriter: 
                     candidates.append(replace(question, input_field=split.with_instruction(reply)))
             if candidates:
                 report = check(candidates, scorer)
-                failed = {f.index: f.detail for f in report.misrouted + report.below_full_score}
+                failed = {f.index: f.detail for f in report.failed}
                 for rewritten in candidates:
                     i = rewritten.index
                     if i in failed:

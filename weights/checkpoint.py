@@ -17,7 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from shopbench.data import give_umask_mode
+from shopbench import jsonsafe
+from shopbench.data import DataError, give_umask_mode
 
 INDEX = "model.safetensors.index.json"
 SINGLE = "model.safetensors"
@@ -65,11 +66,15 @@ def read_header(path: Path) -> dict[str, TensorInfo]:
             (length,) = struct.unpack("<Q", handle.read(8))
             if length > size - 8:
                 raise ValueError(f"header of {length} bytes in a file of {size}")
-            header = json.loads(handle.read(length))
-        if not isinstance(header, dict):
-            raise ValueError("the header is not a JSON object")
+            raw = handle.read(length)
     except (OSError, struct.error, ValueError) as exc:
         raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+    try:
+        header = jsonsafe.loads(raw, f"{path}: safetensors header")
+    except DataError as exc:
+        raise CheckpointError(str(exc)) from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: safetensors header: expected a JSON object, got {jsonsafe.kind(header)}")
     header.pop("__metadata__", None)
     tensors, end = {}, 0
     for name, info in header.items():
@@ -93,11 +98,11 @@ def read_header(path: Path) -> dict[str, TensorInfo]:
 def read_json_object(path: Path) -> dict:
     """A JSON file holding an object, or a one-line CheckpointError naming the file."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not readable JSON ({exc})") from None
+        value = jsonsafe.load_file(path)
+    except DataError as exc:
+        raise CheckpointError(str(exc)) from None
     if not isinstance(value, dict):
-        raise CheckpointError(f"{path}: expected a JSON object, found {type(value).__name__}")
+        raise CheckpointError(f"{path}: expected a JSON object, got {jsonsafe.kind(value)}")
     return value
 
 

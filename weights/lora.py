@@ -6,13 +6,13 @@ included (one adapter, w = alpha), changes it by sum_i w_i * s_i * B_i @ A_i.
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from weights.checkpoint import CheckpointError, TensorInfo, is_lfs_pointer
+from shopbench.data import is_int, is_number
+from weights.checkpoint import CheckpointError, TensorInfo, is_lfs_pointer, read_json_object
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -54,7 +54,7 @@ def load_adapter(folder: Path, weight: float) -> Adapter:
         raise CheckpointError(f"{folder}: not a PEFT adapter (needs {ADAPTER_CONFIG} and {ADAPTER_WEIGHTS})")
     if is_lfs_pointer(weights_path):
         raise CheckpointError(f"{weights_path}: a git-lfs pointer, not the weights (run `git lfs pull`)")
-    config = json.loads(config_path.read_text())
+    config = read_json_object(config_path)
     unsupported = [
         key for key in ("use_dora", "fan_in_fan_out", "rank_pattern", "alpha_pattern", "modules_to_save")
         if config.get(key)
@@ -62,7 +62,10 @@ def load_adapter(folder: Path, weight: float) -> Adapter:
     if config.get("peft_type", "LORA") != "LORA" or unsupported:
         what = ", ".join(unsupported) or f"peft_type {config.get('peft_type')}"
         raise CheckpointError(f"{config_path}: unsupported adapter feature: {what}")
-    rank, alpha = int(config["r"]), float(config["lora_alpha"])
+    rank, alpha = config.get("r"), config.get("lora_alpha")
+    if not is_int(rank) or rank < 1 or not is_number(alpha):
+        raise CheckpointError(f"{config_path}: fields 'r' and 'lora_alpha': expected a whole number >= 1 and a "
+                              f"finite number, got {rank!r} and {alpha!r}")
     scaling = alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
 
     from safetensors.torch import load_file

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import json
 import math
 import random
 import re
@@ -46,7 +45,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from shopbench import spec
+from shopbench import jsonsafe, spec
 from shopbench.data import DataError
 from training import readers
 from training.records import (
@@ -65,7 +64,8 @@ PM = "Product_Matching"
 PSI = "Product_Substitue_Identification"
 SA = "Sentiment_Analysis"
 AG = "Answer_Generation"
-_SPELLINGS = {name.casefold(): name for name in (AVE, MPC, PRP, QPR, SR, AP, PM, PSI, SA, AG)} | {
+KNOWN_TASKS = (AVE, MPC, PRP, QPR, SR, AP, PM, PSI, SA, AG)  # as the release spells them
+_SPELLINGS = {name.casefold(): name for name in KNOWN_TASKS} | {
     "product_relation_prediction": PRP, "product_substitute_identification": PSI,
 }
 NOT_BUILT = {AG: "free-text answers, which Table 7 does not use"}
@@ -131,9 +131,9 @@ def _error(at: str, field: str, message: str) -> DataError:
 
 def _json_object(at: str, value) -> dict:
     """The record's input as a dict with casefolded keys ("Product 1:" is "product 1")."""
-    try:
-        parsed = json.loads(value) if isinstance(value, str) else value
-    except json.JSONDecodeError:
+    try:  # too deep: jsonsafe's own line, naming the field
+        parsed = jsonsafe.loads(value, f"{at}: field 'input'", finite=False) if isinstance(value, str) else value
+    except jsonsafe.NotJSON:
         parsed = None
     if not isinstance(parsed, dict):
         raise _error(at, "input", f"expected a JSON object, got {str(value)[:60]!r}")
@@ -159,9 +159,9 @@ def _string_list(at: str, field: str, value) -> list[str]:
     the recommendation task's lists with Python's str())."""
     items = value
     if isinstance(value, str):
-        try:
-            items = json.loads(value)
-        except json.JSONDecodeError:
+        try:  # too deep: jsonsafe's own line, naming the field
+            items = jsonsafe.loads(value, f"{at}: field '{field}'", finite=False)
+        except jsonsafe.NotJSON:
             try:
                 items = ast.literal_eval(value.strip())
             except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -216,8 +216,9 @@ def parse_extraction(at: str, record: dict) -> Extraction:
     if not texts:
         raise _error(at, "input", "expected the product's texts (product title, description, ...)")
     try:
-        stated = json.loads(record["output"]) if isinstance(record["output"], str) else record["output"]
-    except json.JSONDecodeError:
+        stated = (jsonsafe.loads(record["output"], f"{at}: field 'output'", finite=False)
+                  if isinstance(record["output"], str) else record["output"])
+    except jsonsafe.NotJSON:
         stated = None
     if not isinstance(stated, list) or not all(isinstance(s, dict) and {"attribute", "value"} <= set(s) for s in stated):
         raise _error(at, "output", f"expected a JSON list of {{attribute, value, source}}, "
@@ -363,7 +364,7 @@ def load(path) -> EcInstructData:
             task = _SPELLINGS.get(str(named).casefold())
             setting = record.get("setting") or path_setting
             if task is None:
-                unusable[f"task {named!r}, not one of ECInstruct's"] += 1
+                unusable[f"task {str(named)[:60]!r}, not one of ECInstruct's ({', '.join(KNOWN_TASKS)})"] += 1
             elif task in NOT_BUILT:
                 unusable[f"{task}: {NOT_BUILT[task]}"] += 1
             elif setting and setting != SETTING:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from shopbench import spec
 from shopbench.data import DataError
 from training import readers
-from training.records import Built, Source, Task, choice_prompt, shuffled
+from training.records import REPEATED_OPTIONS, Built, Source, Task, choice_prompt, repeated_option, shuffled
 
 MMLU_COLUMNS = ("question", "A", "B", "C", "D", "answer")
 LETTERS = "ABCD"
@@ -70,6 +70,9 @@ def mmlu(data: MmluData, rng: random.Random):
     for item in shuffled(data.questions, rng):
         if not item.question:
             yield "question without text"
+            continue
+        if repeated_option(item.options):
+            yield REPEATED_OPTIONS
             continue
         about = f"The following is a multiple choice question about {item.subject}.\n\n" if item.subject else ""
         yield Built(choice_prompt(f"{about}{item.question}\n", item.options), item.answer)
