@@ -22,9 +22,11 @@ def existing(path) -> Path:
     return path
 
 
-def parquet_columns(path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, list]:
+def parquet_columns(path, columns: tuple[str, ...], optional: tuple[str, ...] = (),
+                    text: tuple[str, ...] = ()) -> dict[str, list]:
     """The named columns as Python lists; a missing column or an empty table is an error. An
-    `optional` column the file lacks reads as None in every row."""
+    `optional` column the file lacks reads as None in every row. Every column must hold single
+    values (not lists or records), and each one named in `text` strings (or nothing)."""
     import pyarrow
     import pyarrow.parquet as pq
 
@@ -38,6 +40,13 @@ def parquet_columns(path, columns: tuple[str, ...], optional: tuple[str, ...] = 
         table = pq.read_table(path, columns=list(columns) + present)
     except (pyarrow.ArrowException, OSError) as exc:
         raise DataError(f"{path}: not a readable parquet file ({str(exc).splitlines()[0]})") from None
+    for column in (*columns, *present):
+        kind = table.schema.field(column).type
+        if pyarrow.types.is_nested(kind):
+            raise DataError(f"{path}: column '{column}': expected single values, the file holds {kind}")
+        if column in text and not (pyarrow.types.is_string(kind) or pyarrow.types.is_large_string(kind)
+                                   or pyarrow.types.is_null(kind)):
+            raise DataError(f"{path}: column '{column}': expected text, the file holds {kind}")
     if table.num_rows == 0:
         raise DataError(f"{path}: no rows")
     read = {column: table.column(column).to_pylist() for column in (*columns, *present)}

@@ -6,6 +6,7 @@ import json
 import sys
 
 from shopbench import spec
+from shopbench.terminal import printable
 from weights import quantize as quantize_defaults
 from weights.awq import GROUP_SIZE
 from weights.checkpoint import CheckpointError
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcome = args.run(args)
     except CheckpointError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 2
     if isinstance(outcome, int):
         return outcome

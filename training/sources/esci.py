@@ -87,8 +87,10 @@ def load(folder) -> EsciData:
     folder = readers.existing(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: expected the folder that holds {EXAMPLES_FILE} and {PRODUCTS_FILE}")
-    products_columns = readers.parquet_columns(Path(folder) / PRODUCTS_FILE, PRODUCT_COLUMNS, (DESCRIPTION_COLUMN,))
-    examples = readers.parquet_columns(Path(folder) / EXAMPLES_FILE, EXAMPLE_COLUMNS)
+    products_columns = readers.parquet_columns(Path(folder) / PRODUCTS_FILE, PRODUCT_COLUMNS, (DESCRIPTION_COLUMN,),
+                                               text=(*PRODUCT_COLUMNS, DESCRIPTION_COLUMN))
+    examples = readers.parquet_columns(Path(folder) / EXAMPLES_FILE, EXAMPLE_COLUMNS,
+                                       text=tuple(c for c in EXAMPLE_COLUMNS if c != "query_id"))
 
     products: dict[tuple[str, str], Product] = {}
     columns = (*PRODUCT_COLUMNS, DESCRIPTION_COLUMN)
@@ -102,7 +104,7 @@ def load(folder) -> EsciData:
                                                      tuple(line for line in lines if line),
                                                      shorten(html_text(description), MAX_DESCRIPTION_CHARS))
 
-    queries: dict[object, Query] = {}
+    queries: dict[tuple, Query] = {}
     judgements: dict[tuple[str, str], list[tuple[Query, str]]] = {}
     unusable: dict[str, int] = {}
     rows = zip(*(examples[c] for c in EXAMPLE_COLUMNS))
@@ -117,7 +119,8 @@ def load(folder) -> EsciData:
             reason = "example without a query" if not text else "example whose product has no title"
             unusable[reason] = unusable.get(reason, 0) + 1
             continue
-        query = queries.setdefault(query_id, Query(query_id, text, locale))
+        # A query is its id in its locale: an id met again in another locale is another query.
+        query = queries.setdefault((query_id, locale), Query(query_id, text, locale))
         query.judged.append((product, label))
         judgements.setdefault(product.key, []).append((query, label))
 

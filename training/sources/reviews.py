@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shopbench import spec
-from shopbench.data import DataError
+from shopbench.data import DataError, is_number
 from training import readers
 from training.records import (
     HTML_BREAK, Built, Source, Task, distinct_draws, interleaved, numbered, one_line, ranking_instruction,
@@ -138,7 +138,7 @@ def load(folder) -> ReviewsData:
 
 
 def _whole_rating(value) -> int | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == int(value) and int(value) in RATINGS:
+    if is_number(value) and value == int(value) and int(value) in RATINGS:  # NaN and Infinity are no rating
         return int(value)
     return None
 
