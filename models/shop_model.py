@@ -97,7 +97,7 @@ class ShopModel(ShopBenchBaseModel):
             return self._answers(batch, is_multiple_choice)
         except Exception as exc:  # noqa: BLE001 - an answer of some shape beats a lost track
             log.error("batch of %d prompts failed, answering each with a fallback: %r", count, exc)
-            return [Answer(_LAST_RESORT, repaired=True, generated_tokens=0) for _ in range(count)]
+            return [Answer(_LAST_RESORT, repaired=True, generated_tokens=0, failed=True) for _ in range(count)]
 
     def _answers(self, batch: dict, is_multiple_choice: bool) -> list[Answer]:
         questions = [prompts.tokenizable(q) if isinstance(q, str) else "" for q in batch["prompt"]]
@@ -113,7 +113,9 @@ class ShopModel(ShopBenchBaseModel):
             text = output.text.rstrip("\ufffd") if output else ""
             fixed = repair(route, question, text, self.settings.decoding)
             tokens = len(output.token_ids) if output else 0
-            answers.append(Answer(fixed.text, route.task_type, route.profile, fixed.repaired, tokens, guard))
+            # No output and no guard decision: the engine failed, or gave fewer outputs than asked
+            failed = output is None and guard is not GuardAction.FALLBACK
+            answers.append(Answer(fixed.text, route.task_type, route.profile, fixed.repaired, tokens, guard, failed))
         return answers
 
     def _request_or_none(self, question: str, route: Route) -> Request | None:
@@ -146,8 +148,8 @@ class ShopModel(ShopBenchBaseModel):
     def _generate(self, requests: list[Request | None], routes: list[Route], began: float, budget: float):
         """Engine outputs in request order, and what the time guard did to each (a
         GuardAction or None). Profiles decode cheapest first, each as one batch, shortest
-        prompt first. A failing engine call is logged and its answers repaired from nothing,
-        so one bad batch cannot stop a whole run."""
+        prompt first. A failing engine call is logged and its answers repaired from nothing
+        (and marked failed), so one bad batch cannot stop a whole run."""
         outputs: list = [None] * len(requests)
         guarded: list = [None] * len(requests)
         groups: dict[str, list[int]] = {}
@@ -176,6 +178,8 @@ class ShopModel(ShopBenchBaseModel):
                 log.error("engine failed on %d %s prompts: %s", len(positions), profile, exc)
                 continue
             self.guard.record(self.guard.clock() - started, fit)
+            if len(generated) != len(positions):
+                log.error("engine returned %d outputs for %d %s prompts", len(generated), len(positions), profile)
             for p, output in zip(positions, generated):
                 outputs[p] = output
         return outputs, guarded

@@ -46,6 +46,26 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def add_failure_option(parser: argparse.ArgumentParser) -> None:
+    """--allow-failures, for the commands whose outputs are a model's answers."""
+    parser.add_argument("--allow-failures", action="store_true", default=None,
+                        help=f"exit 0 even when some question got no model answer (its engine failed and it was "
+                        f"given the repaired fallback); without it such a run writes its outputs, then exits "
+                        f"{spec.FAILED_QUESTIONS_EXIT} (default: {spec.ALLOW_FAILURES_ENV}=on|off, else off)")
+
+
+def failures_exit(args, generation: ModelRun | None) -> int:
+    """The exit status once outputs are written: FAILED_QUESTIONS_EXIT, with one line, when
+    a question got no model answer and failures are not allowed; else 0."""
+    failed = generation.failed_questions if generation else None
+    if not failed or args.allow_failures:
+        return 0
+    print(f"error: {failed} of {len(generation.answers)} questions got no model answer (engine failures; outputs "
+          f"written, with each such answer marked failed); --allow-failures or {spec.ALLOW_FAILURES_ENV}=on "
+          "exits 0", file=sys.stderr)
+    return spec.FAILED_QUESTIONS_EXIT
+
+
 def load_selected_questions(args) -> tuple[list[data.Question], list[data.Question]]:
     """(every question of --data, the ones --limit selects). --data may be the Shopping MMLU
     release (a folder or a .zip), from which --skill or --task picks."""
@@ -85,19 +105,43 @@ def fail(message: str) -> int:
 
 
 INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
+BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader left
 
 
 def main_guard(main):
     """`main` with Ctrl-C turned into the line "interrupted" and exit status 130, without a
     traceback. Nothing half-made is left: every output is written last, to a temporary name
-    that is renamed only when complete."""
+    that is renamed only when complete. A reader that leaves early (stdout piped into `head`)
+    ends it quietly, status 141: commands write their files before they print, so nothing is
+    lost. Python's documentation's recipe: stdout pointed at devnull, so the flush at exit
+    cannot raise again."""
 
     @functools.wraps(main)
     def guarded(*args, **kwargs) -> int:
         try:
-            return main(*args, **kwargs)
+            code = main(*args, **kwargs)
+            sys.stdout.flush()  # a broken pipe shows here, inside the guard, not at interpreter exit
+            return code
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return INTERRUPTED
+        except BrokenPipeError:
+            if not stdout_closed():
+                raise  # a socket's, not our reader's: not ours to hide
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return BROKEN_PIPE
 
     return guarded
+
+
+def stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (poll reports an error on it)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no file descriptor behind stdout, no poll
+        return False

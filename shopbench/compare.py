@@ -147,9 +147,15 @@ def results_from_json(name: str, record) -> Results:
     return Results(name, metrics, tracks, answers, rules)
 
 
+def read_record(path):
+    """A results file's JSON, not yet checked (`results_from_json` checks it); DataError when
+    it cannot be read or is not JSON. NaN is read as a number here so that the check names
+    the field that holds it."""
+    return jsonsafe.load_file(path, finite=False)
+
+
 def read(path) -> Results:
-    # NaN is read as a number here so that the check above names the field that holds it.
-    return results_from_json(str(path), jsonsafe.load_file(path, finite=False))
+    return results_from_json(str(path), read_record(path))
 
 
 @dataclass(frozen=True)

@@ -255,6 +255,20 @@ def load_responses(path, questions: list[Question], total: int) -> list[Any]:
     return responses
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(value, indent: int | None = None) -> str:
+    """`value` as JSON text that UTF-8 can always encode: non-ASCII kept as it is, except a
+    lone surrogate (legal in JSON input, so in prompts and responses, but not encodable),
+    which is written as its JSON escape and so reads back unchanged. Multi-line output
+    (indent) ends with a newline."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    # Only inside strings can a surrogate be, where a \uXXXX escape means the same.
+    text = _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text + "\n" if indent is not None else text
+
+
 class OutputKind(Enum):
     """What stands at an output path, which decides how it is written."""
 

@@ -103,6 +103,20 @@ def env_number(name: str, default: float, lo: float, hi: float) -> float:
         raise ValueError(f"{name} {exc}") from None
 
 
+SWITCH = {"on": True, "off": False}  # the values of an on/off variable
+
+
+def env_switch(name: str, default: bool) -> bool:
+    """The on/off in environment variable `name` (unset or empty: `default`); ValueError
+    naming the variable."""
+    text = os.environ.get(name)
+    if not text:
+        return default
+    if text not in SWITCH:
+        raise ValueError(f"{name} must be on or off, got {text!r}")
+    return SWITCH[text]
+
+
 def run_seed() -> int:
     """The seed every command and model defaults to: $AICROWD_RUN_SEED, else spec.DEFAULT_SEED."""
     return env_int(spec.SEED_ENV, spec.DEFAULT_SEED, *SEED_RANGE)
@@ -205,7 +219,8 @@ def _one_line_errors(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
-    """Parse `argv`, fill an unset --seed with `run_seed()`, and refuse declared outputs that
+    """Parse `argv`, fill an unset --seed with `run_seed()` (and --allow-failures from its
+    variable), and refuse declared outputs that
     cannot be written or would replace an input: argparse's usage error (exit 2), one line,
     before anything loads."""
     _one_line_errors(parser)
@@ -219,6 +234,11 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
     if hasattr(args, "seed") and args.seed is None:
         try:
             args.seed = run_seed()
+        except ValueError as exc:
+            parser.error(str(exc))
+    if hasattr(args, "allow_failures") and args.allow_failures is None:  # cli.add_failure_option's
+        try:
+            args.allow_failures = env_switch(spec.ALLOW_FAILURES_ENV, False)
         except ValueError as exc:
             parser.error(str(exc))
     return args

@@ -92,6 +92,15 @@ def format_report(report: Report, generation: dict | None = None) -> str:
     return "\n".join(lines)
 
 
+def failures_line(generation: dict) -> str:
+    """How many questions the model could not answer at all (engine failures)."""
+    failed, total = generation["failed_questions"], generation["questions"]
+    line = f"Engine failures: {failed} of {total} questions"
+    if failed:
+        line += " got no model answer (each was given the repaired fallback; the log above says why)"
+    return line
+
+
 def time_guard_line(generation: dict) -> str:
     """Whether answers could depend on the machine's speed, and how many did."""
     if not generation["time_guard"]:
@@ -122,6 +131,8 @@ def format_generation(generation: dict) -> str:
     ]
     by_type = ", ".join(f"{t} {s:.3f}" for t, s in generation["seconds_per_question_by_task_type"].items())
     lines.append(f"Seconds per question by task type: {by_type}")
+    if generation.get("failed_questions") is not None:
+        lines.append(failures_line(generation))
     if generation.get("time_guard") is not None:
         lines.append(time_guard_line(generation))
     decoding = (generation.get("settings") or {}).get("decoding")
@@ -130,9 +141,12 @@ def format_generation(generation: dict) -> str:
     if generation["by_profile"]:
         rows = [
             [profile, str(row["questions"]), str(row["repaired"]), *(str(row[action.value]) for action in GuardAction),
-             str(row["generated_tokens"]), f"{row['seconds'] / row['questions']:.3f}"]
+             str(row["failed"]), str(row["generated_tokens"]), f"{row['seconds'] / row['questions']:.3f}"]
             for profile, row in generation["by_profile"].items()
         ]
-        header = ["decoding profile", "questions", "repaired", *(action.value for action in GuardAction), "tokens", "s/question"]
+        # The time guard's columns are named as its own: an engine failure is a fallback too,
+        # counted apart under "engine failed".
+        header = ["decoding profile", "questions", "repaired", *(f"guard {action.value}" for action in GuardAction),
+                  "engine failed", "tokens", "s/question"]
         lines += ["", *table(header, rows, set(range(1, len(header))))]
     return "\n".join(lines)

@@ -55,20 +55,34 @@ class ModelRun:
     def responses(self) -> list:
         return [a.text for a in self.answers]
 
+    @property
+    def failed_questions(self) -> int | None:
+        """How many questions got no model answer (a repaired fallback instead); None when
+        the model does not say (only batch_predict)."""
+        if all(answer.failed is None for answer in self.answers):
+            return None
+        return sum(bool(answer.failed) for answer in self.answers)
+
+    def sample_details(self) -> list[dict]:
+        """Per question, in question order: how its answer was made (`Answer.details`) and
+        its share of its batch's seconds."""
+        return [{**answer.details(), "seconds": seconds} for answer, seconds in zip(self.answers, self.seconds)]
+
     def by_profile(self) -> dict:
-        """Questions, repairs, generated tokens and seconds per decoding profile, for
-        models that report them."""
+        """Questions, repairs, time guard actions, failures, generated tokens and seconds per
+        decoding profile, for models that report them."""
         table: dict[str, dict] = {}
         for answer, seconds in zip(self.answers, self.seconds):
             if answer.profile is None:
                 continue
             row = table.setdefault(
                 answer.profile,
-                {"questions": 0, "repaired": 0, **{action.value: 0 for action in GuardAction}, "generated_tokens": 0,
-                 "seconds": 0.0},
+                {"questions": 0, "repaired": 0, **{action.value: 0 for action in GuardAction}, "failed": 0,
+                 "generated_tokens": 0, "seconds": 0.0},
             )
             row["questions"] += 1
             row["repaired"] += bool(answer.repaired)
+            row["failed"] += bool(answer.failed)
             if answer.guard:
                 row[GuardAction(answer.guard).value] += 1
             row["generated_tokens"] += answer.generated_tokens or 0
@@ -83,6 +97,7 @@ class ModelRun:
             by_type.setdefault(batch.task_type, []).append(batch)
         return {
             "questions": len(self.responses),
+            "failed_questions": self.failed_questions,
             "batches": len(self.batches),
             "seconds": total,
             "seconds_per_question": total / len(self.responses),

@@ -53,6 +53,8 @@ class SampleScore:
     parsed: Any
     score: float
     counts: tuple[int, int, int] | None = None  # micro F1's tp, fp, fn
+    prompt: str | None = None  # the question's input_field, so a results file can be read alone
+    gold: Any = None  # its output_field
 
     def to_json(self) -> dict:
         record = {
@@ -60,8 +62,10 @@ class SampleScore:
             "task_name": self.task_name,
             "task_type": self.task_type,
             "metric": self.metric,
+            "prompt": self.prompt,
             "response": self.response,
             "parsed": self.parsed,
+            "gold": self.gold,
             "score": self.score,
         }
         if self.counts is not None:
@@ -131,9 +135,8 @@ def _sample(question: Question, text: str, parsed, *, rules: Rules, rouge, bleus
     else:
         truths = [truth] if isinstance(truth, str) else truth
         score = metrics.cosine_score(embed(parsed), [embed(t) for t in truths])
-    return SampleScore(
-        question.index, question.task_name, question.task_type, metric, text, parsed, float(score), counts
-    )
+    return SampleScore(question.index, question.task_name, question.task_type, metric, text, parsed, float(score),
+                       counts, question.input_field, truth)
 
 
 def _embedding_texts(question: Question, parsed) -> list[str]:

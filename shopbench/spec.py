@@ -80,6 +80,11 @@ DEFAULT_SEED = 3142
 # The most questions an option may ask for (--limit, --show): more than any data set here,
 # small enough that a typo cannot ask for unbounded memory.
 MAX_QUESTIONS = 10_000_000
+# "on": local_evaluation.py and run.py predict exit 0 even when some question got no model
+# answer (an engine failure), as --allow-failures does; "off" (default): they exit
+# FAILED_QUESTIONS_EXIT after writing their outputs.
+ALLOW_FAILURES_ENV = "SHOPBENCH_ALLOW_FAILURES"
+FAILED_QUESTIONS_EXIT = 3
 
 
 @dataclass(frozen=True)

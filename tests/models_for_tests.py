@@ -26,3 +26,60 @@ class RecordingModel(DummyModel):
     def batch_predict(self, batch, is_multiple_choice):
         RecordingModel.calls.append((len(batch["prompt"]), is_multiple_choice))
         return super().batch_predict(batch, is_multiple_choice)
+
+
+class HalfFailingModel(DummyModel):
+    """A model that explains its answers (`batch_answer`) and whose engine fails on every
+    other question: those get the repaired fallback "1", marked failed, as the UserModel does."""
+
+    time_guard_on = False
+    run_settings = {"model": "half-failing test model"}
+
+    def batch_answer(self, batch, is_multiple_choice):
+        from models.protocol import Answer
+
+        texts = self.batch_predict(batch, is_multiple_choice)
+        return [Answer("1", "generation", "generation", repaired=True, generated_tokens=0, failed=True) if i % 2
+                else Answer(text, "generation", "generation", repaired=False, generated_tokens=3, failed=False)
+                for i, text in enumerate(texts)]
+
+
+class SlowModel(DummyModel):
+    """Answers nothing for a minute, after touching the file $SHOPBENCH_TEST_STARTED: a run to interrupt."""
+
+    def batch_predict(self, batch, is_multiple_choice):
+        import os
+        import pathlib
+        import time
+
+        pathlib.Path(os.environ["SHOPBENCH_TEST_STARTED"]).touch()
+        time.sleep(60)
+        return super().batch_predict(batch, is_multiple_choice)
+
+
+class RefusingEngine:
+    """An engine in front of a real one that refuses every other batch, as a server that
+    answers some requests with an error does."""
+
+    def __init__(self, engine):
+        self.engine, self.calls = engine, 0
+        self.name, self.tokenizer = f"refusing {engine.name}", engine.tokenizer
+        self.max_model_len, self.token_list_cap = engine.max_model_len, engine.token_list_cap
+
+    def generate(self, requests):
+        self.calls += 1
+        if self.calls % 2:
+            raise RuntimeError("HTTP 400: the server refused the batch")
+        return self.engine.generate(requests)
+
+
+class RefusedShopModel:
+    """The UserModel over `RefusingEngine(RefusedShopModel.engine)`, built as --model builds
+    it (no arguments); a test sets `engine` to a loaded engine first."""
+
+    engine = None
+
+    def __new__(cls):
+        from tests.conftest import tiny_shop_model
+
+        return tiny_shop_model(RefusingEngine(cls.engine))

@@ -21,7 +21,9 @@ def test_predict_then_score_equals_the_direct_run_on_the_embedded_model(tmp_path
     assert "decoding profile" in printed and "Generation: 96" in printed and "Time guard: off" in printed
     lines = [json.loads(line) for line in responses.read_text().splitlines()]
     assert len(lines) == 96 and [line["index"] for line in lines] == list(range(96))
-    assert set(lines[0]) == {"index", "input_field", "response", "task_type", "profile", "repaired", "seconds"}
+    assert set(lines[0]) == {"index", "input_field", "response", "task_type", "profile", "repaired", "guard", "failed",
+                             "generated_tokens", "seconds"}
+    assert not any(line["failed"] for line in lines) and "Engine failures: 0 of 96 questions" in printed
     assert [line["task_type"] for line in lines] == [json.loads(r)["task_type"] for r in DEV_DATA.read_text().splitlines()]
     assert local_evaluation.main(["--responses", str(responses), "--output", str(rescored), "--no-progress"]) == 0
     assert local_evaluation.main(["--output", str(direct), "--no-progress"]) == 0
@@ -34,7 +36,7 @@ def test_predict_writes_null_details_for_models_without_them(tmp_path, capsys):
     responses = tmp_path / "r.jsonl"
     assert run.main(["predict", "--output", str(responses), "--no-progress", *DUMMY]) == 0
     line = json.loads(responses.read_text().splitlines()[0])
-    assert (line["task_type"], line["profile"], line["repaired"]) == (None, None, None)
+    assert (line["task_type"], line["profile"], line["repaired"], line["failed"]) == (None, None, None, None)
 
 
 def test_predict_with_limit_pairs_with_evaluation_limit(tmp_path, capsys):

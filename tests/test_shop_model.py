@@ -81,7 +81,7 @@ def test_an_engine_failure_still_returns_valid_answers(transformers_engine, dev_
     with caplog.at_level(logging.ERROR, logger="shopbench.model"):
         answers = model.batch_answer({"prompt": [r["input_field"] for r in records]}, False)
     assert "CUDA out of memory" in caplog.text
-    assert all(a.repaired and a.generated_tokens == 0 for a in answers)
+    assert all(a.repaired and a.generated_tokens == 0 and a.failed for a in answers)
     assert all(is_valid(r["task_type"], a.text) for r, a in zip(records, answers) if r["task_type"] != spec.MULTIPLE_CHOICE)
 
 
@@ -163,12 +163,14 @@ def test_batch_predict_never_raises(transformers_engine, dev_records, monkeypatc
     def broken(*args):
         raise RuntimeError("tokenizer exploded")
 
+    assert not any(a.failed for a in model.batch_answer(batch, False))
     monkeypatch.setattr(model, "build_request", broken)  # one question's request: a repaired fallback
     answers = model.batch_answer(batch, False)
-    assert all(a.repaired and is_valid(r["task_type"], a.text) for r, a in zip(records, answers))
+    assert all(a.repaired and a.failed and is_valid(r["task_type"], a.text) for r, a in zip(records, answers))
     monkeypatch.setattr(model, "_answers", broken)  # anything else: "1", which every parser reads
     assert model.batch_predict(batch, False) == ["1"] * len(records)
-    assert [a.text for a in model.batch_answer(batch, False)] == ["1"] * len(records)  # our tools' path too
+    lost = model.batch_answer(batch, False)  # our tools' path too
+    assert [a.text for a in lost] == ["1"] * len(records) and all(a.failed for a in lost)
     assert model.batch_predict({"prompt": "not a list"}, False) == []
     assert all(parsers.parse(task_type, "1") not in (-1, [], "") for task_type in spec.TASK_TYPES)
 

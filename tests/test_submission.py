@@ -194,6 +194,7 @@ def test_time_guard_keeps_each_batch_within_its_budget(transformers_engine, dev_
     model.guard = TimeGuard(seconds_per_question=0.0)  # no time at all: every answer is a fallback
     answers = model.batch_answer({"prompt": [r["input_field"] for r in records]}, False)
     assert {a.guard for a in answers} == {GuardAction.FALLBACK} and all(is_valid(r["task_type"], a.text) for r, a in zip(records, answers))
+    assert not any(a.failed for a in answers)  # the guard's choice, not an engine failure
 
 
 @pytest.mark.engine

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from shopbench import spec
+from shopbench import cli, spec
 from shopbench.terminal import printable
 from weights import quantize as quantize_defaults
 from weights.awq import GROUP_SIZE
@@ -157,4 +157,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main_guard(main)())
