@@ -94,6 +94,8 @@ def load_file(path, *, finite: bool = True) -> Any:
         raise DataError(f"{path}: is a folder, not a JSON file") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not raw.strip():
+        raise NotJSON(f"{path}: empty, not a JSON document")
     return loads(raw, str(path), finite=finite, line_numbers=True)
 
 

@@ -139,7 +139,8 @@ def test_the_good_results_file_compares_and_ndcg_scores_may_pass_1(tmp_path, cap
 GOOD_THROUGHPUT = {"hardware": "4x T4", "model": "m", "seconds_per_question": {"multiple-choice": 0.5, "generation": 2.0},
                    "worst_batch_seconds_per_question": 3.0, "questions": 50}
 BAD_THROUGHPUT = [
-    ("", "not valid JSON"),
+    ("", "t.json: empty, not a JSON document"),
+    ("\n  \n", "t.json: empty, not a JSON document"),
     ("[]", "not a throughput file (expected a JSON object, got a list)"),
     ('"fast"', "not a throughput file (expected a JSON object, got a string)"),
     ("null", "not a throughput file (expected a JSON object, got null)"),
