@@ -6,7 +6,7 @@ from dataclasses import replace
 from prompts import clean_question
 from routing.classifier import Route
 from decoding.config import DEFAULT, DecodingConfig
-from decoding.constraints import Constraint, Vocabulary, digits, prompt_tokens
+from decoding.constraints import Constraint, TextConstraint, Vocabulary, digits, prompt_tokens
 from shopbench import spec
 
 
@@ -23,7 +23,29 @@ def constraint_for(
         constraint = prompt_tokens.copy_from_question(clean_question(question), tokenizer, vocabulary, config,
                                                       token_list_cap)
     else:
-        constraint = Constraint(config.title_max_new_tokens if route.title and config.titles else config.max_new_tokens[spec.GENERATION])
+        constraint = Constraint(generation_length(route, config))
     if not config.masks:  # the lengths stay: only what may be said is freed
         constraint = replace(constraint, allowed_token_ids=None)
+    return replace(constraint, repetition_penalty=config.repetition_penalty)
+
+
+def generation_length(route: Route, config: DecodingConfig) -> int:
+    return config.title_max_new_tokens if route.title and config.titles else config.max_new_tokens[spec.GENERATION]
+
+
+def text_constraint_for(route: Route, config: DecodingConfig = DEFAULT) -> TextConstraint:
+    """The constraint as text, for an engine without our tokenizer (a chat server): the same
+    token budgets; multiple choice one of its options, ranking and retrieval numbers from the
+    candidate list, comma-separated. NER and generation are free text (their copy bias needs
+    token ids)."""
+    if route.profile == spec.MULTIPLE_CHOICE:
+        constraint = digits.multiple_choice_text(route, config)
+    elif route.profile in (spec.RANKING, spec.RETRIEVAL):
+        constraint = digits.number_list_text(route, config)
+    elif route.profile == spec.NER:
+        constraint = TextConstraint(config.max_new_tokens[spec.NER])
+    else:
+        constraint = TextConstraint(generation_length(route, config))
+    if not config.masks:
+        constraint = replace(constraint, choices=None, pattern=None)
     return replace(constraint, repetition_penalty=config.repetition_penalty)

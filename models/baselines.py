@@ -17,9 +17,9 @@ import logging
 from dataclasses import dataclass
 
 import prompts
-from decoding.constraints import Constraint
+from decoding.constraints import Constraint, TextConstraint
 from models.base_model import ShopBenchBaseModel
-from models.engines import Engine, Request
+from models.engines import ChatRequest, Engine, Request
 from models.protocol import Answer
 from models.settings import ModelSettings, from_environment
 
@@ -47,6 +47,7 @@ class ZeroShotBaseline(ShopBenchBaseModel):
     recipe: ZeroShotRecipe
 
     def __init__(self, settings: ModelSettings | None = None, engine: Engine | None = None):
+
         from models.shop_model import start_engine
 
         self.settings = settings or from_environment()
@@ -60,7 +61,9 @@ class ZeroShotBaseline(ShopBenchBaseModel):
 
     @property
     def run_settings(self) -> dict:
-        return {"model": self.description, "baseline": self.recipe.name}
+        from models.shop_model import server_facts
+
+        return {"model": self.description, "baseline": self.recipe.name, **server_facts(self.engine)}
 
     def batch_predict(self, batch: dict, is_multiple_choice: bool) -> list[str]:
         return [answer.text for answer in self.batch_answer(batch, is_multiple_choice)]
@@ -79,6 +82,11 @@ class ZeroShotBaseline(ShopBenchBaseModel):
     def _answers(self, questions: list, is_multiple_choice: bool) -> list[Answer]:
         recipe = self.recipe
         new_tokens = recipe.multiple_choice_tokens if is_multiple_choice else recipe.other_tokens
+        if self.tokenizer is None:  # a chat engine: the kit's one prompt text as the one user turn
+            requests = [ChatRequest(({"role": "user", "content": recipe.system_text + prompts.tokenizable(
+                question if isinstance(question, str) else "")},), TextConstraint(new_tokens)) for question in questions]
+            return [Answer(g.text, repaired=False, generated_tokens=g.new_tokens, usage=g.usage)
+                    for g in self.engine.generate(requests)]
         budget = self.engine.max_model_len - new_tokens
         stops = (self.tokenizer.eos_token_id,) if self.tokenizer.eos_token_id is not None else ()
         requests = []
@@ -89,7 +97,7 @@ class ZeroShotBaseline(ShopBenchBaseModel):
             ids = self.tokenizer(recipe.system_text + text)["input_ids"]
             requests.append(Request(ids[-budget:], Constraint(new_tokens), stops))
         generated = self.engine.generate(requests)
-        return [Answer(g.text, repaired=False, generated_tokens=len(g.token_ids)) for g in generated]
+        return [Answer(g.text, repaired=False, generated_tokens=g.new_tokens, usage=g.usage) for g in generated]
 
 
 # skill_wise_eval/hf_skill_inference.py of KL4805/ShoppingMMLU (commit ea12a45): the same

@@ -29,6 +29,14 @@ class GuardAction(str, enum.Enum):
     FALLBACK = "fallback"  # not decoded at all: the repaired fallback answer
 
 
+@dataclass(frozen=True)
+class TokenUsage:
+    """What a server counted (and bills) for one answer."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
 @dataclass
 class Answer:
     """One response, with how it was made when the model says (`batch_answer`)."""
@@ -43,6 +51,7 @@ class Answer:
     # question could not be made into a request); the text is the repaired fallback. A time
     # guard's fallback is a choice, not a failure (`guard`). None: the model does not say.
     failed: bool | None = None
+    usage: TokenUsage | None = None  # a server's token counts, when the model's engine has them
 
     def details(self) -> dict:
         """How the answer was made, as JSON (None where the model does not say)."""

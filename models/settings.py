@@ -287,7 +287,9 @@ def from_environment() -> ModelSettings:
         heads = _attention_heads(Path(chosen)) if chosen else 1
         vllm, dtype, why = engine_settings(gpu_capabilities(), heads)
         reason = f"{MODEL_DIR_ENV} is set" if chosen else f"no production weights in {production}"
-        if server:
+        if server and engine == "chat":
+            reason, why = "SHOPBENCH_ENGINE=chat", f"the model behind the chat API at {server.url}"
+        elif server:
             why = f"generation by the server at {server.url}, tokenizer from the model folder"
         settings = ModelSettings(chosen or None, engine or "transformers", f"{reason}; {why}", vllm=vllm,
                                  transformers_dtype=dtype)

@@ -15,13 +15,13 @@ from dataclasses import replace
 import prompts
 from models.base_model import ShopBenchBaseModel
 from models.protocol import Answer, GuardAction
-from models.engines import Engine, Request
+from models.engines import ChatRequest, Engine, Request
 from models.settings import ModelSettings, from_environment
 from models.time_guard import TimeGuard
 from prompts import truncation
 from routing.classifier import Route, classify
 from decoding.constraints import Vocabulary
-from decoding.profiles import constraint_for
+from decoding.profiles import constraint_for, text_constraint_for
 from decoding.repair import repair
 
 log = logging.getLogger("shopbench.model")
@@ -30,6 +30,11 @@ _LAST_RESORT = "1"  # all five official parsers read it without failing
 
 def build_engine(settings: ModelSettings) -> tuple[Engine, str]:
     """(engine, the model's name) for the settings."""
+    if settings.engine == "chat":  # the model is the server's: no folder, no tokenizer here
+        from models.engines.chat_engine import ChatEngine
+
+        engine = ChatEngine(settings.server)
+        return engine, f"{engine.model} at {settings.server.url}"
     if settings.model_dir is None:
         from models import embedded
 
@@ -50,6 +55,12 @@ def build_engine(settings: ModelSettings) -> tuple[Engine, str]:
     return TransformersEngine(model_dir, settings.max_model_len, dtype=settings.transformers_dtype), name
 
 
+def server_facts(engine) -> dict:
+    """What a run's results record about a chat engine's server: which answer constraints it
+    applied, and in which form ({} for the other engines)."""
+    return {"server_constraints": dict(engine.constraints)} if engine.tokenizer is None else {}
+
+
 def start_engine(owner: str, settings: ModelSettings, engine: Engine | None) -> tuple[Engine, str]:
     """(the engine, "MODEL with the NAME engine"): the one given (tests, ablations share one),
     else a new one, announced in one line with why it was chosen."""
@@ -57,6 +68,8 @@ def start_engine(owner: str, settings: ModelSettings, engine: Engine | None) -> 
     if engine is None:
         engine, name = build_engine(settings)
         print(f"{owner}: serving {name} with the {engine.name} engine ({settings.reason})", file=sys.stderr)
+        if engine.tokenizer is None:
+            print(f"{owner}: answer constraints the server applies: {engine.describe_constraints()}", file=sys.stderr)
     return engine, f"{name} with the {engine.name} engine"
 
 
@@ -65,13 +78,13 @@ class ShopModel(ShopBenchBaseModel):
         self.settings = settings or from_environment()
         self.engine, self.description = start_engine(type(self).__name__, self.settings, engine)
         longest = self.settings.decoding.longest_answer()
-        if longest >= self.engine.max_model_len:
+        if self.engine.max_model_len is not None and longest >= self.engine.max_model_len:
             raise ValueError(f"SHOPBENCH_DECODING: {longest} new tokens leave no room for a prompt in the "
                              f"model's context of {self.engine.max_model_len} tokens")
         self.guard = TimeGuard(self.settings.seconds_per_question, self.settings.deadline,
                                enabled=self.settings.time_guard)
-        self.tokenizer = self.engine.tokenizer
-        self.vocabulary = Vocabulary.scan(self.tokenizer)
+        self.tokenizer = self.engine.tokenizer  # None: a chat engine, sent text
+        self.vocabulary = Vocabulary.scan(self.tokenizer) if self.tokenizer is not None else None
 
     def get_batch_size(self) -> int:
         return self.settings.batch_size
@@ -82,7 +95,7 @@ class ShopModel(ShopBenchBaseModel):
 
     @property
     def run_settings(self) -> dict:
-        return {"model": self.description, "decoding": self.settings.decoding.to_json()}
+        return {"model": self.description, "decoding": self.settings.decoding.to_json(), **server_facts(self.engine)}
 
     def batch_predict(self, batch: dict, is_multiple_choice: bool) -> list[str]:
         return [answer.text for answer in self.batch_answer(batch, is_multiple_choice)]
@@ -112,10 +125,11 @@ class ShopModel(ShopBenchBaseModel):
             # a token cut inside a multi-byte character decodes to U+FFFD: never end on one
             text = output.text.rstrip("\ufffd") if output else ""
             fixed = repair(route, question, text, self.settings.decoding)
-            tokens = len(output.token_ids) if output else 0
+            tokens = output.new_tokens if output else 0
             # No output and no guard decision: the engine failed, or gave fewer outputs than asked
             failed = output is None and guard is not GuardAction.FALLBACK
-            answers.append(Answer(fixed.text, route.task_type, route.profile, fixed.repaired, tokens, guard, failed))
+            answers.append(Answer(fixed.text, route.task_type, route.profile, fixed.repaired, tokens, guard, failed,
+                                  output.usage if output else None))
         return answers
 
     def _request_or_none(self, question: str, route: Route) -> Request | None:
@@ -126,9 +140,15 @@ class ShopModel(ShopBenchBaseModel):
             log.error("cannot build a request for a %s prompt: %r", route.profile, exc)
             return None
 
-    def build_request(self, question: str, route: Route) -> Request:
-        """The engine request for a routed question: rendered, tokenized, fitted to the context."""
+    def build_request(self, question: str, route: Route) -> Request | ChatRequest:
+        """The engine request for a routed question: rendered, tokenized, fitted to the context;
+        for a chat engine, the same turns as text (the server templates them; without a tokenizer
+        nothing is shortened here)."""
         decoding = self.settings.decoding
+        if self.tokenizer is None:
+            messages = prompts.server_messages(question, route.profile, task_named=decoding.task_system_prompt,
+                                               chat_template=decoding.chat_template)
+            return ChatRequest(messages, text_constraint_for(route, decoding))
         constraint = constraint_for(route, question, self.tokenizer, self.vocabulary, decoding,
                                     self.engine.token_list_cap)
         budget = self.engine.max_model_len - constraint.max_new_tokens
@@ -158,7 +178,7 @@ class ShopModel(ShopBenchBaseModel):
                 groups.setdefault(route.profile, []).append(position)
         longest = {profile: max(requests[p].constraint.max_new_tokens for p in ps) for profile, ps in groups.items()}
         for profile in sorted(groups, key=longest.get):
-            positions = sorted(groups[profile], key=lambda p: len(requests[p].prompt_token_ids))
+            positions = sorted(groups[profile], key=lambda p: requests[p].length)
             fit = self.guard.new_tokens_that_fit(budget - (self.guard.clock() - began), longest[profile])
             if fit == 0:
                 for p in positions:

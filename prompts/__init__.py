@@ -64,3 +64,13 @@ def render(question: str, profile: str, tokenizer, answer: str | None = None, *,
     if not chat_template:
         return "\n\n".join(m["content"] for m in messages)
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=answer is None)
+
+
+def server_messages(question: str, profile: str, *, task_named: bool = True, chat_template: bool = True) -> tuple[dict, ...]:
+    """What a chat server is sent for `render`'s prompt: the same system and user turns, which
+    the server puts through its own chat template. Without the template (an ablation) the
+    raw text `render` gives goes as the one user turn: a chat server templates whatever it
+    gets."""
+    if not chat_template:
+        return ({"role": "user", "content": render(question, profile, None, task_named=task_named, chat_template=False)},)
+    return tuple(chat_messages(question, profile, task_named=task_named))

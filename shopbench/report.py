@@ -138,6 +138,14 @@ def format_generation(generation: dict) -> str:
     decoding = (generation.get("settings") or {}).get("decoding")
     if decoding is not None:
         lines.append(decoding_line(decoding))
+    constraints = (generation.get("settings") or {}).get("server_constraints")
+    if constraints is not None:
+        applied = ", ".join(f"{kind} ({form})" for kind, form in constraints.items() if form)
+        lines.append(f"Server constraints applied: {applied or 'none (answers rely on repair)'}")
+    usage = generation.get("token_usage")
+    if usage:
+        lines.append(f"Token usage: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens "
+                     f"({usage['answers']} answers counted by the server)")
     if generation["by_profile"]:
         rows = [
             [profile, str(row["questions"]), str(row["repaired"]), *(str(row[action.value]) for action in GuardAction),

@@ -89,6 +89,15 @@ class ModelRun:
             row["seconds"] += seconds
         return table
 
+    def token_usage(self) -> dict | None:
+        """Prompt and completion tokens the server counted, summed over the answers that say
+        (a server engine's); None when none does."""
+        counted = [a.usage for a in self.answers if a.usage is not None]
+        if not counted:
+            return None
+        return {"answers": len(counted), "prompt_tokens": sum(u.prompt_tokens for u in counted),
+                "completion_tokens": sum(u.completion_tokens for u in counted)}
+
     def summary(self) -> dict:
         total = sum(b.seconds for b in self.batches)
         worst = max(self.batches, key=lambda b: b.seconds_per_question)
@@ -108,6 +117,7 @@ class ModelRun:
                 for task_type, batches in by_type.items()
             },
             "by_profile": self.by_profile(),
+            "token_usage": self.token_usage(),
             "time_guard": self.time_guard,
             "settings": self.settings,
         }

@@ -67,6 +67,16 @@ def vllm_engine(tiny_qwen2):
     return VllmEngine(str(tiny_qwen2), VLLM_ON_CPU)
 
 
+@pytest.fixture(scope="session")
+def vllm_server(tiny_qwen2, tmp_path_factory):
+    """vLLM's own OpenAI-compatible server (the CPU build) on the tiny model, shared by the
+    server engines' tests; always stopped."""
+    from tests.fake_server import vllm_server_on
+
+    with vllm_server_on(tiny_qwen2, tmp_path_factory.mktemp("vllm-server")) as url:
+        yield url
+
+
 def tiny_shop_model(engine, **decoding):
     from models.settings import ModelSettings
     from models.shop_model import ShopModel

@@ -41,6 +41,11 @@ class Script:
     slow_seconds: float = 2.0
     retry_after: str | None = None
     models_answer: object = None  # what GET /models answers instead of the served models
+    # /chat/completions: the constraint forms the fake applies (chat_engine's names:
+    # "structured_outputs", "guided", "sglang"; others are ignored, as unknown fields), and
+    # what its model says unconstrained. Its tokens are characters.
+    chat_forms: tuple[str, ...] = ("structured_outputs",)
+    chat_text: str = "I think the answer is 2."
     ignore: tuple[str, ...] = ()  # parameters applied as if absent
     refuse: tuple[str, ...] = ()  # parameters answered with 400, in OpenAI's words
     stop_after: int | None = None  # end each answer with the request's first stop id after this many tokens
@@ -58,6 +63,57 @@ def pick(body: dict, ignore=()) -> int:
     bias = {} if "logit_bias" in ignore else {int(k): v for k, v in (body.get("logit_bias") or {}).items()}
     candidates = list(allowed) if allowed else sorted(set(bias) | {PREFERRED})
     return max(candidates, key=lambda token: (bias.get(token, 0.0), token == PREFERRED))
+
+
+def first_match(pattern: str) -> str:
+    """The first string the regex matches in full, taking the first branch and each repeat's
+    least count: enough for the patterns the chat engine sends."""
+    import re._parser as parser
+
+    def walk(items) -> str:
+        out = []
+        for op, arg in items:
+            name = str(op)
+            if name == "LITERAL":
+                out.append(chr(arg))
+            elif name == "IN":
+                kind, value = arg[0]
+                out.append(chr(value[0] if str(kind) == "RANGE" else value))
+            elif name in ("MAX_REPEAT", "MIN_REPEAT"):
+                out.append(walk(arg[2]) * arg[0])
+            elif name == "SUBPATTERN":
+                out.append(walk(arg[-1]))
+            elif name == "BRANCH":
+                out.append(walk(arg[1][0]))
+            else:
+                raise ValueError(f"the fake server cannot follow {name} in {pattern!r}")
+        return "".join(out)
+
+    return walk(parser.parse(pattern))
+
+
+def chat_completion(body: dict, script: Script) -> dict:
+    """The fake chat model's answer: the first choice or the first match of a regex, in the
+    forms the script says it applies, else its unconstrained text; cut to max_tokens."""
+    structured = body.get("structured_outputs") or {}
+    forms = script.chat_forms
+    if "structured_outputs" in forms and "choice" in structured:
+        text = structured["choice"][0]
+    elif "structured_outputs" in forms and "regex" in structured:
+        text = first_match(structured["regex"])
+    elif "guided" in forms and "guided_choice" in body:
+        text = body["guided_choice"][0]
+    elif "guided" in forms and "guided_regex" in body:
+        text = first_match(body["guided_regex"])
+    elif "sglang" in forms and "regex" in body:
+        text = first_match(body["regex"])
+    else:
+        text = script.chat_text
+    text = text[: body["max_tokens"]]
+    prompt = sum(len(m["content"]) for m in body["messages"])
+    return {"object": "chat.completion", "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": len(text), "total_tokens": prompt + len(text)}}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -139,6 +195,8 @@ class _Handler(BaseHTTPRequestHandler):
             if refused:
                 return self._send(400, {"error": {"message": f"Unrecognized request argument supplied: {refused[0]}",
                                                   "type": "invalid_request_error", "param": None}})
+            if self.path.endswith("/chat/completions"):
+                return self._send(200, chat_completion(body, script))
             tokens = [pick(body, script.ignore)] * body["max_tokens"]
             if script.stop_after is not None and body["stop_token_ids"]:
                 tokens = tokens[:script.stop_after] + [body["stop_token_ids"][0]]

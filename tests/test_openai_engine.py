@@ -10,7 +10,7 @@ from models.engines import Request
 from models.engines.openai_engine import OpenAIEngine, ServerError, completion_body
 from models.settings import ServerSettings
 from tests.conftest import tiny_shop_model
-from tests.fake_server import PREFERRED, FakeServer, Script, vllm_server_on
+from tests.fake_server import PREFERRED, FakeServer, Script
 from tests.tiny_models import qwen_tokenizer_dir
 from tests.validity import is_valid
 
@@ -158,13 +158,6 @@ def test_server_settings_from_the_environment(monkeypatch):
         monkeypatch.delenv(name)
 
 
-@pytest.fixture(scope="module")
-def vllm_server(tiny_qwen2, tmp_path_factory):
-    """vLLM's own OpenAI-compatible server (the CPU build) on the tiny model; always stopped."""
-    with vllm_server_on(tiny_qwen2, tmp_path_factory.mktemp("vllm-server")) as url:
-        yield url
-
-
 @pytest.mark.engine
 def test_vllm_server_gives_the_in_process_answers(vllm_server, vllm_engine, tiny_qwen2, dev_records):
     served = OpenAIEngine(str(tiny_qwen2), ServerSettings(vllm_server))
@@ -228,9 +221,11 @@ def test_a_probe_of_the_wrong_shape_is_refused_at_start(tokenizer_dir):
             engine_for(url, tokenizer_dir)
 
 
-def test_ctrl_c_ends_a_run_at_once_sending_nothing_more(tokenizer_dir, tmp_path):
+@pytest.mark.parametrize("engine", ["openai", "chat"])
+def test_ctrl_c_ends_a_run_at_once_sending_nothing_more(tokenizer_dir, tmp_path, engine):
     """An interrupt while requests hang on a slow server: the run ends at once with status 130
-    and one line, no traceback, no output file, and no request reaches the server after it."""
+    and one line, no traceback, no output file, and no request reaches the server after it.
+    Both server engines start with two probes, which the fake answers."""
     import os
     import signal
     import subprocess
@@ -245,7 +240,7 @@ def test_ctrl_c_ends_a_run_at_once_sending_nothing_more(tokenizer_dir, tmp_path)
     output = tmp_path / "results.json"
     script = Script(actions=["ok", "ok"], otherwise="slow", slow_seconds=600)  # the probes answer, then nothing
     with FakeServer(script) as url:
-        env = {**os.environ, "SHOPBENCH_ENGINE": "openai", "SHOPBENCH_MODEL_DIR": str(model_dir),
+        env = {**os.environ, "SHOPBENCH_ENGINE": engine, "SHOPBENCH_MODEL_DIR": str(model_dir),
                "SHOPBENCH_SERVER_URL": url, "OPENAI_API_KEY": KEY, "SHOPBENCH_SERVER_TIMEOUT": "900"}
         run = subprocess.Popen([sys.executable, "local_evaluation.py", "--limit", "12", "--output", str(output),
                                 "--no-progress"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -26,6 +26,18 @@ class Constraint:
 
 
 @dataclass(frozen=True)
+class TextConstraint:
+    """The same constraint on the answer's text, for an engine that sees no tokens (a chat
+    server): one of `choices`, or a full match of `pattern` (a regular expression), when the
+    server applies them; the token budget and the repetition penalty as in `Constraint`."""
+
+    max_new_tokens: int
+    choices: tuple[str, ...] | None = None  # None: any text
+    pattern: str | None = None  # None: any text
+    repetition_penalty: float = 1.0
+
+
+@dataclass(frozen=True)
 class Vocabulary:
     """The token ids constraints are built from, found once per tokenizer."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from routing.classifier import Route
 from decoding.config import DecodingConfig
-from decoding.constraints import Constraint, Vocabulary
+from decoding.constraints import Constraint, TextConstraint, Vocabulary
 from shopbench import spec
 
 
@@ -23,19 +23,62 @@ def _ids(vocabulary: Vocabulary, digits: set[str], with_comma: bool) -> tuple[in
     return tuple(sorted(ids))
 
 
+def _single_digit(route: Route) -> bool:
+    return all(0 <= c <= 9 for c in route.choices)
+
+
+def multiple_choice_length(route: Route, config: DecodingConfig) -> int:
+    return config.max_new_tokens[spec.MULTIPLE_CHOICE] if _single_digit(route) else 2
+
+
 def multiple_choice(route: Route, vocabulary: Vocabulary, config: DecodingConfig) -> Constraint:
-    single_digit = all(0 <= c <= 9 for c in route.choices)
-    digits = _digits_of(route.choices) if config.limit_choices_to_options and single_digit else set("0123456789")
-    length = config.max_new_tokens[spec.MULTIPLE_CHOICE] if single_digit else 2
-    return Constraint(length, _ids(vocabulary, digits, with_comma=False))
+    digits = _digits_of(route.choices) if config.limit_choices_to_options and _single_digit(route) else set("0123456789")
+    return Constraint(multiple_choice_length(route, config), _ids(vocabulary, digits, with_comma=False))
+
+
+def _answer_count(route: Route) -> int:
+    return len(route.candidates) if route.profile == spec.RANKING else route.answer_count
+
+
+def number_list_length(route: Route, config: DecodingConfig) -> int:
+    """As many tokens as the longest valid answer, one per digit and comma, plus the stop."""
+    if not route.candidates:
+        return config.max_new_tokens[route.profile]
+    count = _answer_count(route)
+    longest = sorted(route.candidates, key=lambda n: len(str(n)))[-count:]
+    return sum(len(str(n)) for n in longest) + (count - 1) + 1
 
 
 def number_list(route: Route, vocabulary: Vocabulary, config: DecodingConfig) -> Constraint:
     """Ranking and retrieval: the candidates' digits and commas, at most as many tokens as
     the longest valid answer plus the stop."""
-    if not route.candidates:
-        return Constraint(config.max_new_tokens[route.profile], _ids(vocabulary, set("0123456789"), with_comma=True))
-    count = len(route.candidates) if route.profile == spec.RANKING else route.answer_count
-    longest = sorted(route.candidates, key=lambda n: len(str(n)))[-count:]
-    length = sum(len(str(n)) for n in longest) + (count - 1) + 1
-    return Constraint(length, _ids(vocabulary, _digits_of(route.candidates), with_comma=True))
+    digits = _digits_of(route.candidates) if route.candidates else set("0123456789")
+    return Constraint(number_list_length(route, config), _ids(vocabulary, digits, with_comma=True))
+
+
+# The same answers as text, for servers that take a choice list or a regular expression.
+_ANY_NUMBER = "[0-9]{1,2}"  # no candidate list: the numbers a question of ours can list
+
+
+def multiple_choice_text(route: Route, config: DecodingConfig) -> TextConstraint:
+    """One of the options' numbers (with `limit_choices_to_options`), else any one or two digits."""
+    length = multiple_choice_length(route, config)
+    if config.limit_choices_to_options and route.choices:
+        return TextConstraint(length, choices=tuple(str(c) for c in route.choices))
+    return TextConstraint(length, pattern="[0-9]" if _single_digit(route) else _ANY_NUMBER)
+
+
+def number_list_text(route: Route, config: DecodingConfig) -> TextConstraint:
+    """Numbers from the candidate list, comma-separated, as many as the answer holds (a
+    ranking: every candidate; retrieval: the count asked for); without a list, up to as many
+    numbers as the parser reads."""
+    if route.candidates:
+        item = "(" + "|".join(str(n) for n in sorted(set(route.candidates), key=lambda n: (-len(str(n)), n))) + ")"
+        count = _answer_count(route)
+        repeat = f"{{{count - 1}}}" if count > 1 else "{0}"
+    else:
+        item = _ANY_NUMBER
+        most = spec.RANKING_LIMIT if route.profile == spec.RANKING else spec.RETRIEVAL_READS
+        repeat = f"{{0,{most - 1}}}"
+    # plain groups: every server's regex engine (xgrammar, outlines, guidance) reads them
+    return TextConstraint(number_list_length(route, config), pattern=f"{item}(,{item}){repeat}")

@@ -30,7 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from models.protocol import ModelUnavailable
+from models.protocol import ModelUnavailable, TokenUsage
 from models.settings import SERVED_MODEL_ENV, SERVER_URL_ENV, ServerSettings
 
 RETRY_AFTER_CAP = 60.0  # seconds: the longest a 429's Retry-After makes a request wait
@@ -125,6 +125,16 @@ def first_choice(answer, url: str) -> dict:
     if not choices:
         raise ServerError(f"{url}: the answer's 'choices' is empty (HTTP 200 without a completion)")
     return require(choices[0], dict, url, "'choices[0]'")
+
+
+def token_usage(answer: dict, url: str) -> TokenUsage | None:
+    """The answer's `usage` (prompt and completion tokens the server counted), None when it
+    has none."""
+    usage = answer.get("usage")
+    if usage is None:
+        return None
+    usage = require(usage, dict, url, "'usage'")
+    return TokenUsage(*(require(usage.get(name), int, url, f"'usage.{name}'") for name in ("prompt_tokens", "completion_tokens")))
 
 
 def parse_json(payload: bytes, url: str):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from decoding.constraints import Constraint
 from models.engines import Generated, Request, trim_at_stop
-from models.engines.http_client import HttpClient, ServerError, first_choice, require
+from models.engines.http_client import HttpClient, ServerError, first_choice, require, token_usage
 from models.settings import CPU_CONTEXT, ServerSettings
 from models.engines.vllm_engine import TOKEN_LIST_CAP
 
@@ -73,10 +73,11 @@ class OpenAIEngine:
     def generate(self, requests: list[Request]) -> list[Generated]:
         bodies = [completion_body(self.model, r, self.settings.seed) for r in requests]
         answers = self.client.post_all("/completions", bodies)
+        url = self.client.url("/completions")
         results = []
         for request, answer in zip(requests, answers):
             new = trim_at_stop(self._token_ids(answer), set(request.stop_token_ids), request.constraint.max_new_tokens)
-            results.append(Generated(new, self.tokenizer.decode(new, skip_special_tokens=True)))
+            results.append(Generated(new, self.tokenizer.decode(new, skip_special_tokens=True), token_usage(answer, url)))
         return results
 
     def _token_ids(self, answer) -> list[int]:
