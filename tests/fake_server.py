@@ -34,7 +34,8 @@ class Script:
     # `retry_after` as its Retry-After header, when set), "echo" (a 401 whose message quotes the
     # key as a careless server might: its Authorization header, upper-cased, URL-encoded, and a
     # URL with credentials), or a wrong shape: "empty" (200 without choices), "strings"
-    # (choices holding strings), "list" (the body a list), "not-json"; requests past the list
+    # (choices holding strings), "list" (the body a list), "not-json", "deep" (nested 5000
+    # levels); requests past the list
     # get `otherwise`.
     actions: list[str] = field(default_factory=list)
     otherwise: str = "ok"
@@ -174,6 +175,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json_text(200, json.dumps([{"text": "7"}]))
         elif action == "not-json":
             self._send_json_text(200, "<html>busy</html>")
+        elif action == "deep":
+            self._send_json_text(200, "[" * 5000 + "]" * 5000)
         else:
             return False
         return True

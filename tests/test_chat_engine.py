@@ -141,7 +141,7 @@ def test_transient_failures_are_retried_and_answered(actions, dev_records):
 
 
 @pytest.mark.parametrize("action, field", [("empty", "'choices' is empty"), ("strings", "'choices\\[0\\]' is a string"),
-                                           ("list", "body is a list"), ("not-json", "not JSON")])
+                                           ("list", "body is a list"), ("not-json", "not valid JSON"), ("deep", "nested more than")])
 def test_an_answer_of_the_wrong_shape_is_an_engine_failure_naming_the_field(action, field, dev_records, caplog):
     script = Script()
     with FakeServer(script) as url:
@@ -151,7 +151,7 @@ def test_an_answer_of_the_wrong_shape_is_an_engine_failure_naming_the_field(acti
             engine.generate([ChatRequest(({"role": "user", "content": "Q"},), TextConstraint(5))])
         script.otherwise = action
         answers = chat_model(engine).batch_answer({"prompt": [dev_records[0]["input_field"]]}, True)
-    assert answers[0].repaired and answers[0].usage is None and "engine failed" in caplog.text
+    assert answers[0].failed and answers[0].repaired and answers[0].usage is None and "engine failed" in caplog.text
 
 
 def test_a_chat_answer_of_the_wrong_inner_shape_is_named(dev_records):

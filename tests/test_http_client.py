@@ -122,7 +122,8 @@ def test_redaction_covers_every_form_of_the_key_and_any_url_credentials():
     ("empty", "'choices' is empty"),
     ("strings", "'choices\\[0\\]' is a string, expected an object"),
     ("list", "body is a list, expected an object"),
-    ("not-json", "the answer is not JSON"),
+    ("not-json", "the answer: not valid JSON"),
+    ("deep", "the answer: nested more than 100 levels deep"),
 ])
 def test_answers_of_the_wrong_shape_name_the_url_and_the_field(action, field):
     with FakeServer(Script(actions=[action])) as url:
@@ -133,8 +134,8 @@ def test_answers_of_the_wrong_shape_name_the_url_and_the_field(action, field):
 
 @pytest.mark.parametrize("listing, field", [
     ([], "body is a list, expected an object"),
-    ({"data": 5}, "'data' is a whole number, expected a list"),
-    ({"object": "list"}, "'data' is missing, expected a list"),
+    ({"data": 5}, "'data' is an integer, expected a list"),
+    ({"object": "list"}, "'data' is missing or null, expected a list"),
     ({"data": ["m"]}, "'data\\[0\\]' is a string, expected an object"),
     ({"data": [{"id": ["m"]}]}, "'data\\[0\\].id' is a list, expected a string"),
 ])
@@ -153,7 +154,7 @@ def test_post_all_keeps_the_order_and_stops_at_the_first_failure():
         assert [len(first_choice(a, url)["token_ids"]) for a in answers] == [1, 2, 3, 4, 5]
         script.bodies.clear()
         script.actions = ["not-json"]
-        with pytest.raises(ServerError, match="not JSON"):
+        with pytest.raises(ServerError, match="not valid JSON"):
             client_for(url, concurrency=1).post_all("/completions", bodies)
     assert len(script.bodies) == 1  # one worker: nothing sent after the failure
 

@@ -31,6 +31,8 @@ import urllib.parse
 import urllib.request
 
 from models.protocol import ModelUnavailable, TokenUsage
+from shopbench import jsonsafe
+from shopbench.errors import DataError
 from models.settings import SERVED_MODEL_ENV, SERVER_URL_ENV, ServerSettings
 
 RETRY_AFTER_CAP = 60.0  # seconds: the longest a 429's Retry-After makes a request wait
@@ -103,7 +105,7 @@ def retry_after(value: str | None, now: float) -> float | None:
     return min(max(seconds, 0.0), RETRY_AFTER_CAP)
 
 
-_KINDS = {dict: "an object", list: "a list", str: "a string", int: "a whole number", float: "a number"}
+_KINDS = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}
 
 
 def require(value, kind: type | tuple[type, ...], url: str, where: str):
@@ -114,7 +116,7 @@ def require(value, kind: type | tuple[type, ...], url: str, where: str):
         return value
     wanted = " or ".join(_KINDS.get(k, k.__name__) for k in kinds)
     # the kind only, never the value: a server may echo anything, secrets included
-    got = "missing" if value is None else _KINDS.get(type(value), type(value).__name__)
+    got = "missing or null" if value is None else jsonsafe.kind(value)
     raise ServerError(f"{url}: the answer's {where} is {got}, expected {wanted}")
 
 
@@ -138,22 +140,21 @@ def token_usage(answer: dict, url: str) -> TokenUsage | None:
 
 
 def parse_json(payload: bytes, url: str):
-    """The body as JSON, or a one-line ServerError naming the URL (not quoting the body,
-    which may echo anything)."""
+    """The body as JSON (shopbench.jsonsafe: nesting too deep, numbers too long refused), or a
+    one-line ServerError naming the URL and never quoting the body, which may echo anything.
+    Numbers need not be finite here: the fields read are checked by `require`."""
     try:
-        return json.loads(payload)
-    except RecursionError:
-        raise ServerError(f"{url}: the answer nests too deep to read") from None
-    except ValueError:
-        raise ServerError(f"{url}: the answer is not JSON ({len(payload)} bytes)") from None
+        return jsonsafe.loads(payload, f"{url}: the answer", finite=False)
+    except DataError as exc:
+        raise ServerError(str(exc)) from None
 
 
 def _refusal(url: str, status: int, payload: bytes) -> tuple[str, str | None]:
     """(the server's message, the parameter it names) from a 4xx body in OpenAI's form
     ({"error": {"message", "param"}}), FastAPI's ({"detail": ...}) or plain text."""
     try:
-        answer = json.loads(payload)
-    except (ValueError, RecursionError):
+        answer = jsonsafe.loads(payload, url, finite=False)
+    except DataError:
         answer = None
     error = answer.get("error") or answer.get("detail") if isinstance(answer, dict) else None
     if isinstance(error, dict):
