@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from shopbench import jsonsafe, scoring, spec
-from shopbench.data import DataError, is_count, is_fraction, is_number
+from shopbench.data import DataError, is_count, is_number
 
 CONFIDENCE = 95
 # A task's replicates are drawn in blocks of at most this many resampled questions, so a
@@ -49,13 +49,23 @@ def _text(value) -> str:
     return json.dumps(value, ensure_ascii=False)[:60]
 
 
+# Scores are sums and quotients of floats, so the scorer itself writes a hair past the ends:
+# BLEU's 100.00000000000004 / 100 is the kit's own 1.0000000000000004 for a perfect answer.
+ROUNDING = 1e-6
+
+
+def _is_score(value) -> bool:
+    return is_number(value) and -ROUNDING <= value <= 1 + ROUNDING
+
+
 def _score_check(metrics) -> tuple:
-    """(check, words) for scores of these metrics: a finite number in [0, 1], the range every
-    metric gives, except nDCG whose gold weights may be negative (the release's data may hold
-    such weights; a ranking that leaves a negative candidate out then scores above 1)."""
+    """(check, words) for scores of these metrics: a finite number in [0, 1] (give or take
+    `ROUNDING`), the range every metric gives, except nDCG whose gold weights may be negative
+    (the release's data may hold such weights; a ranking that leaves a negative candidate out
+    then scores above 1)."""
     if spec.NDCG in metrics:
         return is_number, "a finite number"
-    return is_fraction, "a finite number from 0 to 1"
+    return _is_score, "a finite number from 0 to 1"
 
 
 def _answer(name: str, position: int, sample, metrics: dict[str, str]) -> Answer:

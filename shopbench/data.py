@@ -111,11 +111,6 @@ def is_count(value) -> bool:
     return is_int(value) and value >= 0
 
 
-def is_fraction(value) -> bool:
-    """A finite number from 0 to 1 (a score)."""
-    return is_number(value) and 0 <= value <= 1
-
-
 def _is_str_list(value) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 

@@ -12,7 +12,7 @@ import pytest
 
 import local_evaluation
 import run
-from shopbench import spec
+from shopbench import data, spec
 from shopbench.errors import DataError
 from tests.conftest import DEV_DATA, write_jsonl
 from training.__main__ import main as training_main
@@ -388,8 +388,8 @@ def bad_deflate(path):
     raw = bytearray(zip_release(path, skill_lines() * 50, zipfile.ZIP_DEFLATED))
     start = raw.index(b"PK\x03\x04")
     name_length, extra_length = struct.unpack("<HH", raw[start + 26:start + 30])
-    data = start + 30 + name_length + extra_length
-    raw[data:data + 40] = b"\xff" * 40
+    member = start + 30 + name_length + extra_length
+    raw[member:member + 40] = b"\xff" * 40
     path.write_bytes(bytes(raw))
 
 
@@ -606,3 +606,24 @@ def test_every_field_of_a_data_or_responses_line_of_a_wrong_shape_scores_or_is_o
         assert code in (0, 2), (field, captured)
         # the bad line is named (a data line that changed may leave its response line unmatched)
         assert code == 0 or (captured.err.count("\n") == 1 and re.search(r"[dr]\.jsonl:2: ", captured.err)), (field, captured)
+
+
+def test_what_local_evaluation_writes_passes_the_range_checks(tmp_path, capsys, dev_records):
+    """BLEU scores a perfect answer 100.00000000000004 / 100 (as the kit does): a hair past 1
+    is the scorer's own rounding, which the results check allows."""
+    from training.export import gold_answer
+
+    rows = [r for r in dev_records if r["metric"] in (spec.BLEU, spec.JP_BLEU)]
+    write_jsonl(tmp_path / "d.jsonl", rows)
+    questions = data.load_questions(tmp_path / "d.jsonl")
+    write_jsonl(tmp_path / "r.jsonl", [{"response": gold_answer(q)} for q in questions])
+    results = tmp_path / "results.json"
+    assert local_evaluation.main(["--data", str(tmp_path / "d.jsonl"), "--responses", str(tmp_path / "r.jsonl"),
+                                  "--output", str(results), "--no-progress"]) == 0
+    assert max(s["score"] for s in json.loads(results.read_text())["samples"]) > 1  # the kit's rounding, kept
+    assert run.main(["compare", str(results), str(results), "--replicates", "100"]) == 0
+    capsys.readouterr()
+    record = json.loads(results.read_text())
+    record["samples"][0]["score"] = 1.001
+    assert run.main(["compare", str(results), write_results(tmp_path / "b.json", record)]) == 2
+    assert "samples[0]: 'score' is not a finite number from 0 to 1: 1.001" in capsys.readouterr().err
