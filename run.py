@@ -252,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     options.declare_files(command, inputs=("data",), outputs=("output",))
 
     def track_options(command, weights: bool) -> None:
-        command.add_argument("--track", type=int, required=True, choices=[t.number for t in spec.TRACKS])
+        command.add_argument("--track", type=options.int_in(1, len(spec.TRACKS)), required=True, metavar="N",
+                             help=f"the track, 1 to {len(spec.TRACKS)}")
         if weights:
             command.add_argument("--weights", metavar="DIR", help="check this weights folder instead of the track's")
 

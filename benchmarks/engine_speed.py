@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shopbench import spec  # noqa: E402
+from shopbench import options, spec  # noqa: E402
 from shopbench.data import read_json_lines  # noqa: E402
 
 
@@ -87,10 +87,10 @@ def per_profile(model, records) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engines", default="transformers,vllm")
-    parser.add_argument("--tokens", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=16)
-    args = parser.parse_args()
+    parser.add_argument("--tokens", type=options.int_in(1, 4096), default=32, help="new tokens per question (1 to 4096)")
+    parser.add_argument("--repeats", type=options.int_in(1, 1000), default=3, help="timed repeats (1 to 1000)")
+    parser.add_argument("--batch", type=options.int_in(1, 1024), default=16, help="questions per batch (1 to 1024)")
+    args = options.parse_args(parser, None)
 
     from models.settings import ModelSettings
     from models.shop_model import ShopModel

@@ -22,7 +22,7 @@ from decoding.profiles import constraint_for  # noqa: E402
 from decoding.repair import repair  # noqa: E402
 from prompts import qwen2_tokenizer  # noqa: E402
 from routing.classifier import classify  # noqa: E402
-from shopbench import data, spec  # noqa: E402
+from shopbench import data, options, spec  # noqa: E402
 
 DEFAULT_DATA = [spec.DEV_DATA, ROOT / "tests" / "data" / "routing_corpus.jsonl"]
 
@@ -34,9 +34,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", nargs="+", default=DEFAULT_DATA, metavar="FILE",
                         help="JSON Lines with input_field (is_multiple_choice optional)")
-    parser.add_argument("--questions", type=int, default=20000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument("--questions", type=options.int_in(1, spec.MAX_QUESTIONS), default=20000,
+                        help=f"questions routed (1 to {spec.MAX_QUESTIONS})")
+    options.add_seed(parser, "seed of the answers drawn")
+    args = options.parse_args(parser, None)
 
     pool = [(p.input_field, p.is_multiple_choice) for path in args.data for p in data.load_prompts(path)]
     tokenizer = qwen2_tokenizer.load()

@@ -17,7 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shopbench import embeddings, spec  # noqa: E402
+from shopbench import embeddings, options, spec  # noqa: E402
+
+# Synthetic questions and responses are held in memory; this bounds them (about 1 GB).
+MAX_SCORED = 1_000_000
 from shopbench.data import Question  # noqa: E402
 from shopbench.scoring import Scorer, score_one_at_a_time  # noqa: E402
 
@@ -104,9 +107,10 @@ def compare(questions, responses, model_path):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--questions", type=int, default=20000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument("--questions", type=options.int_in(1, MAX_SCORED), default=20000,
+                        help=f"synthetic questions scored (1 to {MAX_SCORED})")
+    options.add_seed(parser, "seed of the synthetic questions")
+    args = options.parse_args(parser, None)
     questions, responses = synthetic_run(args.questions, args.seed)
     path = embeddings.packaged_minilm_path()
     _, import_seconds = timed(lambda: __import__("sentence_transformers"))

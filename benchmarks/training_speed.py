@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shopbench import data  # noqa: E402
+from shopbench import data, options, spec  # noqa: E402
 from training import synthetic  # noqa: E402
 from training.build import build  # noqa: E402
 from training.check import routing_problem  # noqa: E402
@@ -33,12 +33,14 @@ def peak_rss_gib() -> float:
     return kilobytes / 2**20
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=100_000, help="input records per source")
+    parser.add_argument("--records", type=options.int_in(1, spec.MAX_QUESTIONS), default=100_000,
+                        help=f"input records per source (1 to {spec.MAX_QUESTIONS})")
     parser.add_argument("--sources", default=",".join(SOURCES), help="comma-separated source names")
     parser.add_argument("--workdir", help="keep the inputs and outputs here (default: a temporary folder)")
-    args = parser.parse_args()
+    options.declare_files(parser, outputs=("workdir",), folders=("workdir",))
+    args = options.parse_args(parser, argv)
 
     rows = []
     with tempfile.TemporaryDirectory() as temporary:

@@ -20,6 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shopbench import options  # noqa: E402
+
 HIDDEN, HEADS, KV_HEADS, INTERMEDIATE, VOCAB = 2048, 16, 4, 5504, 32000
 QWEN2_72B_BYTES, QWEN2_72B_SHARD_BYTES = 145.4e9, 4.0e9
 # Qwen2-72B: 80 layers; (in + out) features of q, k, v, o, gate, up, down.
@@ -122,12 +126,14 @@ def run(*argv, script: str = MEASURE) -> tuple[float, float]:
     return seconds, int(peak.split()[1]) / 2**20
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", help="where the synthetic model goes (default: a temporary folder)")
-    parser.add_argument("--layers", type=int, default=20)
-    parser.add_argument("--shard-mb", type=int, default=500)
-    args = parser.parse_args()
+    parser.add_argument("--layers", type=options.int_in(1, 1000), default=20, help="decoder layers (1 to 1000)")
+    parser.add_argument("--shard-mb", type=options.int_in(1, 100_000), default=500,
+                        help="size of each shard in MB (1 to 100000)")
+    options.declare_files(parser, outputs=("workdir",), folders=("workdir",))
+    args = options.parse_args(parser, argv)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="weights-bench-"))
     try:
         began = time.perf_counter()

@@ -7,7 +7,7 @@ environment variables:
     SHOPBENCH_ENGINE      "vllm", "transformers", "openai" or "chat" (default: vllm for
                           the production weights, transformers otherwise)
     SHOPBENCH_BATCH_SIZE  what get_batch_size() answers (1-16, default 16)
-    SHOPBENCH_SECONDS_PER_QUESTION  the time guard's budget per question (default 8)
+    SHOPBENCH_SECONDS_PER_QUESTION  the time guard's budget per question (0.001-600, default 8)
     SHOPBENCH_TRACK_DEADLINE  START:SECONDS[:QUESTIONS], see models/time_guard.py
     SHOPBENCH_VLLM_ARGS   a JSON object of vllm.LLM arguments over the chosen ones, e.g.
                           '{"tensor_parallel_size": 2}' (unknown names are refused)
@@ -30,7 +30,6 @@ here; docs/your-model.md):
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -56,6 +55,7 @@ SERVER_TIMEOUT_ENV = "SHOPBENCH_SERVER_TIMEOUT"
 API_KEY_ENV = "OPENAI_API_KEY"
 MAX_SERVER_CONCURRENCY = 1024
 SERVER_TIMEOUT_RANGE = (0.1, 3600.0)  # seconds one request may take
+SECONDS_PER_QUESTION_RANGE = (0.001, 600.0)  # the time guard's budget; the rule allows 10
 GPU_MEMORY_SHARE = 0.9  # of each GPU, for a model of one's own (the submission's is its own)
 BFLOAT16_CAPABILITY = 8  # compute capability major version from which GPUs have bfloat16
 # Context length of the small unquantized models served on CPU (the embedded default, tests).
@@ -206,24 +206,6 @@ def _vllm_args() -> dict:
     return value
 
 
-def _whole_number(name: str, default: int, highest: int) -> int:
-    text = os.environ.get(name) or str(default)
-    if not text.isdigit() or not 1 <= int(text) <= highest:
-        raise ValueError(f"{name} must be an integer from 1 to {highest}, got {text!r}")
-    return int(text)
-
-
-def _seconds(name: str, default: float) -> float:
-    text = os.environ.get(name)
-    try:
-        seconds = float(text) if text else default
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"{name} must be a positive number of seconds, got {text!r}")
-    return seconds
-
-
 def api_key() -> str | None:
     """OPENAI_API_KEY, refused (never shown) when an HTTP header could not carry it as it is:
     whitespace around it (a key read from a file keeps its newline) or inside it, a control
@@ -295,14 +277,14 @@ def from_environment() -> ModelSettings:
                                  transformers_dtype=dtype)
     else:
         settings = ModelSettings(str(production), engine or "vllm", "the production weights are present", time_guard=True)
-    per_question = _seconds(SECONDS_ENV, settings.seconds_per_question)
+    per_question = options.env_number(SECONDS_ENV, settings.seconds_per_question, *SECONDS_PER_QUESTION_RANGE)
     deadline_text = os.environ.get(DEADLINE_ENV)
     try:
         deadline = TrackDeadline.parse(deadline_text, track.questions) if deadline_text else None
     except ValueError as exc:
         raise ValueError(f"{DEADLINE_ENV}: {exc}") from None
     time_guard = options.env_switch(TIME_GUARD_ENV, settings.time_guard)
-    batch_size = _whole_number(BATCH_SIZE_ENV, spec.MAX_BATCH_SIZE, spec.MAX_BATCH_SIZE)
+    batch_size = options.env_int(BATCH_SIZE_ENV, spec.MAX_BATCH_SIZE, 1, spec.MAX_BATCH_SIZE)
     decoding = decoding_config.from_text(os.environ.get(decoding_config.DECODING_ENV))
     return replace(settings, batch_size=batch_size, seconds_per_question=per_question, track=track,
                    deadline=deadline, time_guard=time_guard, vllm_args=_vllm_args(), server=server, decoding=decoding)

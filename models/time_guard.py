@@ -17,6 +17,14 @@ import math
 import time
 from dataclasses import dataclass
 
+from shopbench import spec
+from shopbench.options import integer, number
+
+# Bounds of SHOPBENCH_TRACK_DEADLINE's parts: a unix time before the year 5000, a track of at
+# most a week (the longest track has 140 minutes).
+_LATEST_START = 95_617_584_000.0
+_LONGEST_TRACK = 7 * 86_400.0
+
 
 @dataclass(frozen=True)
 class TrackDeadline:
@@ -27,11 +35,14 @@ class TrackDeadline:
     def parse(cls, text: str, default_questions: int) -> "TrackDeadline":
         """"START:SECONDS[:QUESTIONS]"; ValueError naming the form when it is not that."""
         parts = text.split(":")
+        if not 2 <= len(parts) <= 3:
+            raise ValueError(f"expected START:SECONDS[:QUESTIONS], got {text!r}")
         try:
-            start, seconds = float(parts[0]), float(parts[1])
-            questions = int(parts[2]) if len(parts) > 2 else default_questions
-        except (IndexError, ValueError):
-            raise ValueError(f"expected START:SECONDS[:QUESTIONS], got {text!r}") from None
+            start = number(parts[0], 0.0, _LATEST_START)
+            seconds = number(parts[1], 0.0, _LONGEST_TRACK)
+            questions = integer(parts[2], 1, spec.MAX_QUESTIONS) if len(parts) > 2 else default_questions
+        except ValueError as exc:
+            raise ValueError(f"expected START:SECONDS[:QUESTIONS], got {text!r}: {exc}") from None
         return cls(start + seconds, questions)
 
 

@@ -29,8 +29,12 @@ _MOST_DIGITS = 40
 SEED_RANGE = (0, 2**63 - 1)
 
 
+def _shown(bound) -> str:
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
+
 def _span(lo, hi) -> str:
-    return f"from {lo:g} to {hi:g}" if isinstance(lo, float) or isinstance(hi, float) else f"from {lo} to {hi}"
+    return f"from {_shown(lo)} to {_shown(hi)}"
 
 
 def integer(text: str, lo: int, hi: int) -> int:
@@ -170,6 +174,11 @@ def declare_files(parser: argparse.ArgumentParser, inputs=(), outputs=(), folder
     parser.set_defaults(**{_ROLES: roles})
 
 
+def file_roles(parser: argparse.ArgumentParser) -> FileRoles | None:
+    """What `declare_files` recorded for `parser` (None when nothing)."""
+    return parser.get_default(_ROLES)
+
+
 def _paths(value) -> list[str]:
     if value is None:
         return []
@@ -185,7 +194,7 @@ def file_problems(roles: FileRoles, args) -> list[str]:
     outputs = [(output, path) for output in roles.outputs for path in _paths(getattr(args, output.dest, None))]
     if any(path == "" for _, path in outputs):  # also no derived path: it would be derived from ""
         label = next(output.label for output, path in outputs if path == "")
-        return [f"{label}: an empty path (an unset variable in quotes?); give a file name"]
+        return [f"{label}: an empty path (an unset variable in quotes?); give a path"]
     outputs += [(_File("", label), os.fspath(path_of(args))) for label, path_of in roles.derived]
     inputs = [(source.label, path) for source in roles.inputs for path in _paths(getattr(args, source.dest, None))]
     problems = []

@@ -5,11 +5,12 @@ import argparse
 import json
 import sys
 
-from shopbench import cli, spec
+from shopbench import cli, options, spec
 from shopbench.terminal import printable
 from weights import quantize as quantize_defaults
 from weights.awq import GROUP_SIZE
 from weights.checkpoint import CheckpointError
+from weights.lora import AdapterSpec, parse_spec
 
 
 def _progress(total: int, description: str):
@@ -50,8 +51,9 @@ def run_quantize(args) -> dict:
 def run_build(args) -> dict:
     from tqdm.auto import tqdm
 
-    from weights.build import build
+    from weights.build import build, checked_recipe
 
+    checked_recipe(args.recipe, args.force)  # refusals come before the progress bar
     with tqdm(total=4, desc="build", unit="step") as bar:
         def step_done(name: str) -> None:
             bar.set_postfix_str(f"{name} done")
@@ -78,15 +80,26 @@ def run_awq_env(args) -> dict:
     return {"python": str(awq.ensure_env())}
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number of at least 1 (a tp or group of 0 would divide by it)."""
+# Bounds of the numeric options: far above any model here, low enough that a typo is refused
+# rather than sizing memory or time by it.
+MAX_TP = 64
+MAX_GROUP_SIZE = 65_536
+MAX_INTERMEDIATE_SIZE = 1_048_576
+MAX_SAMPLES = 100_000
+MAX_SEQ_LEN = 131_072
+
+
+def counted(hi: int, what: str = "") -> dict:
+    """add_argument keywords of a whole-number option from 1 to `hi`, the range in its help."""
+    return {"type": options.int_in(1, hi), "help": f"{what} (1 to {hi})".strip()}
+
+
+def adapter_option(text: str) -> AdapterSpec:
+    """argparse type of --adapter DIR:WEIGHT."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+        return parse_spec(text)
+    except CheckpointError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--adapter {text}: ")) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,34 +111,41 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="base + weighted LoRA adapters -> merged model (or one adapter)")
     merge.add_argument("--base", required=True, metavar="DIR")
     merge.add_argument("--adapter", required=True, action="append", metavar="DIR:WEIGHT",
+                       type=adapter_option,
                        help="a PEFT LoRA adapter and its weight (repeat; one adapter with weight a is wise-ft)")
     merge.add_argument("--out", required=True, metavar="DIR")
     merge.add_argument("--as-adapter", action="store_true", help="write the weighted ensemble as one LoRA adapter")
     merge.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
     merge.set_defaults(run=run_merge)
+    options.declare_files(merge, inputs=("base", "adapter"), outputs=("out",), folders=("out",))
 
     pad = commands.add_parser("pad", formatter_class=defaults,
                               help="zero-pad the MLP intermediate size to split across GPUs")
     pad.add_argument("--model", required=True, metavar="DIR")
     pad.add_argument("--out", required=True, metavar="DIR")
-    pad.add_argument("--tp", type=positive_int, default=spec.SUBMISSION_GPUS, help="tensor-parallel size")
-    pad.add_argument("--group-size", type=positive_int, default=GROUP_SIZE, help="quantization group size")
-    pad.add_argument("--intermediate-size", type=positive_int, metavar="N", help="pad to exactly N instead")
+    pad.add_argument("--tp", default=spec.SUBMISSION_GPUS, **counted(MAX_TP, "tensor-parallel size"))
+    pad.add_argument("--group-size", default=GROUP_SIZE, **counted(MAX_GROUP_SIZE, "quantization group size"))
+    pad.add_argument("--intermediate-size", metavar="N", **counted(MAX_INTERMEDIATE_SIZE, "pad to exactly N instead"))
     pad.set_defaults(run=run_pad)
+    options.declare_files(pad, inputs=("model",), outputs=("out",), folders=("out",))
 
     quantize = commands.add_parser("quantize", formatter_class=defaults,
                                    help="AWQ 4-bit, calibrated on questions rendered as in inference")
     quantize.add_argument("--model", required=True, metavar="DIR")
     quantize.add_argument("--out", required=True, metavar="DIR")
     quantize.add_argument("--calib", default=quantize_defaults.DEFAULT_CALIBRATION, metavar="FILE")
-    quantize.add_argument("--samples", type=positive_int, default=quantize_defaults.DEFAULT_SAMPLES, metavar="N")
-    quantize.add_argument("--seq-len", type=positive_int, default=quantize_defaults.DEFAULT_SEQ_LEN, metavar="N")
-    quantize.add_argument("--tp", type=positive_int, default=spec.SUBMISSION_GPUS,
-                          help="tensor-parallel size the model must split across")
+    quantize.add_argument("--samples", default=quantize_defaults.DEFAULT_SAMPLES, metavar="N",
+                          **counted(MAX_SAMPLES, "calibration questions"))
+    quantize.add_argument("--seq-len", default=quantize_defaults.DEFAULT_SEQ_LEN, metavar="N",
+                          **counted(MAX_SEQ_LEN, "calibration tokens per question"))
+    quantize.add_argument("--tp", default=spec.SUBMISSION_GPUS,
+                          **counted(MAX_TP, "tensor-parallel size the model must split across"))
     quantize.set_defaults(run=run_quantize)
+    options.declare_files(quantize, inputs=("model", "calib"), outputs=("out",), folders=("out",))
 
     build = commands.add_parser("build", formatter_class=defaults, help="merge, pad, quantize and check from a recipe")
-    build.add_argument("recipe", metavar="RECIPE", help="a recipe file, e.g. weights/recipes/track1.toml")
+    build.add_argument("recipe", metavar="RECIPE", help="a recipe file, e.g. weights/recipes/track1.toml "
+                       "(its out may not overlap its base, adapters or itself)")
     build.set_defaults(run=run_build)
 
     for command in (merge, pad, quantize, build):
@@ -133,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", formatter_class=defaults, help="find what would fail a submission")
     check.add_argument("dir", metavar="DIR")
-    check.add_argument("--tp", type=positive_int, default=spec.SUBMISSION_GPUS)
-    check.add_argument("--group-size", type=positive_int, default=GROUP_SIZE)
+    check.add_argument("--tp", default=spec.SUBMISSION_GPUS, **counted(MAX_TP, "tensor-parallel size"))
+    check.add_argument("--group-size", default=GROUP_SIZE, **counted(MAX_GROUP_SIZE, "quantization group size"))
     check.set_defaults(run=run_check)
 
     awq_env = commands.add_parser("awq-env", formatter_class=defaults,
@@ -144,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = options.parse_args(build_parser(), argv)
     try:
         outcome = args.run(args)
     except CheckpointError as exc:

@@ -13,7 +13,7 @@ from pathlib import Path
 from shopbench import spec
 from weights import awq, quantize
 from weights.check import check
-from weights.checkpoint import CheckpointError, output_folder
+from weights.checkpoint import CheckpointError, output_folder, refuse_output
 from weights.merge import merge
 from weights.pad import pad
 
@@ -27,8 +27,14 @@ def read_recipe(path) -> dict:
     for key in ("base", "out", "adapters"):
         if key not in recipe:
             raise CheckpointError(f"{path}: missing '{key}'")
+    for key in ("base", "out"):
+        if not isinstance(recipe[key], str) or not recipe[key]:
+            raise CheckpointError(f"{path}: '{key}' must be a folder name (a non-empty string)")
+    if not isinstance(recipe["adapters"], list):
+        raise CheckpointError(f"{path}: 'adapters' must be a list of tables with a path and a weight")
     for number, adapter in enumerate(recipe["adapters"], start=1):
-        if not isinstance(adapter.get("path"), str) or not isinstance(adapter.get("weight"), (int, float)):
+        if not isinstance(adapter, dict) or not isinstance(adapter.get("path"), str) or \
+                not isinstance(adapter.get("weight"), (int, float)):
             raise CheckpointError(f"{path}: adapter {number} needs a path (string) and a weight (number)")
     return recipe
 
@@ -39,11 +45,17 @@ def _quantize_step(source: Path, out: Path, settings: dict, tp: int, force: bool
                       seq_len=settings.get("seq_len", quantize.DEFAULT_SEQ_LEN), tp=tp, force=force)
 
 
-def build(recipe_path, force: bool = False, progress=None) -> dict:
+def checked_recipe(recipe_path, force: bool = False) -> dict:
+    """The recipe, once its output is known to be writable: it may not exist (without
+    --force) nor overlap the recipe, the base or an adapter."""
     recipe = read_recipe(recipe_path)
+    refuse_output(recipe["out"], force, inputs=[recipe_path, recipe["base"], *(a["path"] for a in recipe["adapters"])])
+    return recipe
+
+
+def build(recipe_path, force: bool = False, progress=None) -> dict:
+    recipe = checked_recipe(recipe_path, force)
     out = Path(recipe["out"])
-    if out.exists() and not force:
-        raise CheckpointError(f"{out} exists; pass --force to replace it")
     work = Path(recipe.get("work", "weights/build")) / out.name
     pad_settings = recipe.get("pad", {})
     tp, group = pad_settings.get("tp", spec.SUBMISSION_GPUS), pad_settings.get("group_size", awq.GROUP_SIZE)

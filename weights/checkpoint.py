@@ -19,6 +19,7 @@ from pathlib import Path
 
 from shopbench import jsonsafe
 from shopbench.data import DataError, give_umask_mode
+from shopbench.paths import overlap
 
 INDEX = "model.safetensors.index.json"
 SINGLE = "model.safetensors"
@@ -143,10 +144,11 @@ def refuse_output(target, force: bool, inputs=()) -> None:
     """Refuse an output folder that exists (without --force) or is, holds or lies inside an
     input; called by `output_folder`, and by commands before their long work."""
     target = Path(target)
-    for source in map(Path, inputs):
-        a, b = target.resolve(), source.resolve()
-        if a == b or a in b.parents or b in a.parents:
-            raise CheckpointError(f"--out {target}: overlaps the input {source}; write elsewhere")
+    for source in inputs:
+        how = overlap(target, source)
+        if how:
+            raise CheckpointError(f"--out {target} {how.value} the input {os.fspath(source)}; an output never "
+                                  "replaces an input: write elsewhere")
     if target.exists() and not force:
         raise CheckpointError(f"{target} exists; pass --force to replace it")
 

@@ -7,11 +7,14 @@ included (one adapter, w = alpha), changes it by sum_i w_i * s_i * B_i @ A_i.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from shopbench.data import is_int, is_number
+from shopbench.options import number
 from weights.checkpoint import CheckpointError, TensorInfo, is_lfs_pointer, read_json_object
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -36,16 +39,37 @@ class Adapter:
         return (self.weight * self.scaling) * (b.float() @ a.float())
 
 
-def parse_spec(text: str) -> tuple[Path, float]:
-    """"DIR:WEIGHT" -> (DIR, WEIGHT)."""
+class AdapterSpec(NamedTuple):
+    """An adapter folder and its ensemble weight, as --adapter DIR:WEIGHT gives them. It is
+    path-like (its folder), so the option checks see the folder a merge reads."""
+
+    folder: Path
+    weight: float
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.folder)
+
+    def __str__(self) -> str:
+        return f"{self.folder}:{self.weight!r}"
+
+
+# An ensemble weight is a small factor; the bound only keeps a typo from passing.
+MAX_ADAPTER_WEIGHT = 1000.0
+
+
+def parse_spec(text) -> AdapterSpec:
+    """"DIR:WEIGHT" -> AdapterSpec(DIR, WEIGHT) (one already parsed is returned as it is)."""
+    if isinstance(text, AdapterSpec):
+        return text
     folder, _, weight = text.rpartition(":")
+    if not folder:
+        raise CheckpointError(f"--adapter {text}: expected DIR:WEIGHT, for example adapters/v8:0.56")
     try:
-        value = float(weight)
+        value = number(weight, -MAX_ADAPTER_WEIGHT, MAX_ADAPTER_WEIGHT)
     except ValueError:
-        raise CheckpointError(f"--adapter {text}: expected DIR:WEIGHT, for example adapters/v8:0.56") from None
-    if not math.isfinite(value):
-        raise CheckpointError(f"--adapter {text}: the weight must be a finite number")
-    return Path(folder), value
+        raise CheckpointError(f"--adapter {text}: expected DIR:WEIGHT, for example adapters/v8:0.56, the weight "
+                              f"a finite number from {-MAX_ADAPTER_WEIGHT:g} to {MAX_ADAPTER_WEIGHT:g}") from None
+    return AdapterSpec(Path(folder), value)
 
 
 def load_adapter(folder: Path, weight: float) -> Adapter:
