@@ -83,3 +83,10 @@ def tiny_shop_model(engine, **decoding):
     from decoding.config import DecodingConfig
 
     return ShopModel(ModelSettings("tiny", engine.name, "test", decoding=DecodingConfig(**decoding)), engine=engine)
+
+
+@pytest.fixture(autouse=True)
+def _no_seed_leaks(monkeypatch):
+    """Commands export their --seed as AICROWD_RUN_SEED for the model (cli.load_model); undone
+    after each test, so that no later test's default seed depends on which ran before it."""
+    monkeypatch.delenv(spec.SEED_ENV, raising=False)
