@@ -185,12 +185,18 @@ def engine_settings(gpus: tuple[tuple[int, int], ...], attention_heads: int | No
     return vllm, dtype, f"{len(gpus)} GPU(s) of compute capability {capabilities}: {dtype}, tensor parallel {parallel}"
 
 
-def _attention_heads(model_dir: Path) -> int | None:
-    try:
-        heads = jsonsafe.load_file(model_dir / "config.json").get("num_attention_heads")
-    except (ValueError, AttributeError):  # unreadable or malformed: the engine names the problem when it loads
-        return None
-    return heads if isinstance(heads, int) and heads > 0 else None
+def model_config(model_dir: Path) -> dict:
+    """A model folder's config.json, read before any engine loads it (the libraries that load
+    it end in a traceback on a file nested thousands deep); one line naming it otherwise."""
+    config = jsonsafe.load_file(model_dir / "config.json")
+    if not isinstance(config, dict):
+        raise DataError(f"{model_dir / 'config.json'}: expected a JSON object, got {jsonsafe.kind(config)}")
+    return config
+
+
+def _attention_heads(config: dict) -> int | None:
+    heads = config.get("num_attention_heads")
+    return heads if isinstance(heads, int) and not isinstance(heads, bool) and heads > 0 else None
 
 
 def _vllm_args() -> dict:
@@ -266,7 +272,7 @@ def from_environment() -> ModelSettings:
         raise ValueError(f"{MODEL_DIR_ENV} {chosen}: not a model folder (no config.json)")
     if chosen or not (production / "config.json").is_file():
         # the embedded 135M model needs one GPU at most; a model of one's own says its heads
-        heads = _attention_heads(Path(chosen)) if chosen else 1
+        heads = _attention_heads(model_config(Path(chosen))) if chosen else 1
         vllm, dtype, why = engine_settings(gpu_capabilities(), heads)
         reason = f"{MODEL_DIR_ENV} is set" if chosen else f"no production weights in {production}"
         if server and engine == "chat":

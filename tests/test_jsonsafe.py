@@ -193,6 +193,18 @@ def model_from_environment(variable):
     return entry
 
 
+def entry_model_dir_config(tmp_path, deep, monkeypatch):
+    from models import settings
+
+    monkeypatch.setattr(settings, "gpu_capabilities", lambda: ())
+    monkeypatch.delenv("SHOPBENCH_ENGINE", raising=False)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text(deep)
+    monkeypatch.setenv("SHOPBENCH_MODEL_DIR", str(tmp_path / "model"))
+    argv = ["--limit", "1", "--model", "models.user_config:UserModel", "--no-progress"]
+    return local_evaluation.main(argv), "model/config.json: nested"
+
+
 def entry_safetensors_header(tmp_path, deep, monkeypatch):
     import weights.__main__ as weights_cli
 
@@ -213,7 +225,8 @@ def entry_model_config(tmp_path, deep, monkeypatch):
 ENTRIES = [entry_data, entry_data_field, entry_responses, entry_release_skill_file, entry_compare, entry_throughput,
            entry_classify, entry_training_check, entry_ecinstruct_array, entry_ecinstruct_lines,
            entry_ecinstruct_field("options"), entry_ecinstruct_field("input"), entry_rewrite_journal,
-           model_from_environment("SHOPBENCH_DECODING"), model_from_environment("SHOPBENCH_VLLM_ARGS")]
+           model_from_environment("SHOPBENCH_DECODING"), model_from_environment("SHOPBENCH_VLLM_ARGS"),
+           entry_model_dir_config]
 WEIGHTS_ENTRIES = [entry_safetensors_header, entry_model_config]
 
 
