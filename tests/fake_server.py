@@ -51,6 +51,10 @@ class Script:
     refuse: tuple[str, ...] = ()  # parameters answered with 400, in OpenAI's words
     stop_after: int | None = None  # end each answer with the request's first stop id after this many tokens
     delay: float = 0.0  # seconds every completion takes
+    # The model's answer to an unconstrained request: prompt token ids -> reply token ids (cut to
+    # max_tokens, the request's first stop id added); None: PREFERRED tokens. Constrained
+    # requests (the engine's probes) are answered as without it.
+    reply: object = None
     # what was received, for the tests to read
     bodies: list[dict] = field(default_factory=list)
     headers: list[dict] = field(default_factory=list)
@@ -200,6 +204,10 @@ class _Handler(BaseHTTPRequestHandler):
                                                   "type": "invalid_request_error", "param": None}})
             if self.path.endswith("/chat/completions"):
                 return self._send(200, chat_completion(body, script))
+            if script.reply is not None and not body.get("allowed_token_ids") and not body.get("logit_bias"):
+                tokens = list(script.reply(body["prompt"]))[:body["max_tokens"]] + body["stop_token_ids"][:1]
+                return self._send(200, {"object": "text_completion", "model": body["model"],
+                                        "choices": [{"index": 0, "text": "", "token_ids": tokens}]})
             tokens = [pick(body, script.ignore)] * body["max_tokens"]
             if script.stop_after is not None and body["stop_token_ids"]:
                 tokens = tokens[:script.stop_after] + [body["stop_token_ids"][0]]

@@ -1,6 +1,7 @@
-"""python -m training build | export | check | rewrite: training data for the QLoRA fine-tune.
+"""python -m training build | label | export | check | rewrite: training data for the QLoRA fine-tune.
 
     python -m training build esci --input DIR --out esci.jsonl --limit 10000
+    SHOPBENCH_SERVER_URL=http://127.0.0.1:8000/v1 python -m training label m2 --input DIR --out m2-labelled.jsonl
     python -m training check --data esci.jsonl
     python -m training export --data esci.jsonl --out sft.jsonl
     SHOPBENCH_SERVER_URL=http://127.0.0.1:8000/v1 python -m training rewrite --data esci.jsonl --out esci-rw.jsonl
@@ -8,20 +9,21 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from shopbench import cli, data, options, resources, spec
 from shopbench.data import DataError
+from training import readers
 from training.rewrite import STYLES as REWRITE_STYLES
-from training.rewrite import journal_path
-from training.sources import SOURCES
+from training.served import journal_path
+from training.sources import LABELLED, SOURCES
 
 
-def _sources_epilog() -> str:
+def _sources_epilog(sources) -> str:
     lines = ["sources:"]
-    for source in SOURCES.values():
+    for source in sources.values():
         lines.append(f"  {source.name} (--input: {source.input_help})")
+        lines += [f"      labelling {labelling.name}: {labelling.summary}" for labelling in source.labellings]
         lines += [f"      {task.name} ({task.task_type}, {task.metric}): {task.summary}" for task in source.tasks]
     return "\n".join(lines)
 
@@ -39,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn a public e-commerce dataset into ShopBench questions, one JSON object per line "
         "(input_field, output_field, task_name, task_type, metric, is_multiple_choice). Nothing is downloaded: "
         "--input points at files you have.",
-        epilog=_sources_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_sources_epilog(SOURCES), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     build.add_argument("source", choices=sorted(SOURCES), metavar="SOURCE", help=", ".join(sorted(SOURCES)))
     build.add_argument("--input", required=True, metavar="PATH", help="the source's files (see below)")
@@ -49,6 +51,28 @@ def build_parser() -> argparse.ArgumentParser:
     options.add_seed(build, "seed for sampling, distractors and orders")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     options.declare_files(build, inputs=("input",), outputs=("out",))
+
+    label = commands.add_parser(
+        "label", help="the questions whose answers a language model labels, through an OpenAI-compatible server",
+        description="Table 7's rows 1, 2, 4 and 20: ask the model served at SHOPBENCH_SERVER_URL (tokenizer: "
+        "SHOPBENCH_MODEL_DIR, else the embedded default's) to label each unit of a public dataset (a product's "
+        "category, a review's snippet, a product type's complement, a category's explanation), keep the labels "
+        "that pass their checks, and build ShopBench questions from them. Resumable: progress is journaled in "
+        "OUT.partial; the questions are written when every unit is labelled. The table counts what was kept and "
+        "why the rest was dropped.",
+        epilog=_sources_epilog(LABELLED), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    label.add_argument("source", choices=sorted(LABELLED), metavar="SOURCE", help=", ".join(sorted(LABELLED)))
+    label.add_argument("--input", required=True, metavar="PATH", help="the source's files (see below)")
+    label.add_argument("--out", required=True, metavar="FILE", help="the questions, written when complete")
+    label.add_argument("--limit", type=options.int_in(1, spec.MAX_QUESTIONS), metavar="N",
+                       help=f"ask about at most N units in each labelling (1 to {spec.MAX_QUESTIONS})")
+    options.add_seed(label, "seed for the order of units, options and lists")
+    label.add_argument("--categories", metavar="FILE",
+                       help="m2 only: the categories offered, one a line (default: training/product_types.txt)")
+    label.add_argument("--no-progress", action="store_true", help="no progress bar")
+    options.declare_files(label, inputs=("input", "categories"), outputs=("out",),
+                          derived={"the journal of --out": lambda args: journal_path(args.out)})
 
     export = commands.add_parser(
         "export", help="questions -> chat records (system, user, assistant) for axolotl",
@@ -96,25 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def rewrite(args) -> int:
-    from models.engines.openai_engine import OpenAIEngine
     from models.protocol import ModelUnavailable
-    from models.settings import MODEL_DIR_ENV, server_settings
+    from models.settings import server_settings
     from shopbench.scoring import Scorer
     from training import rewrite as rewriting
+    from training.served import run_key, served_engine
 
     try:
         server = server_settings()
         questions = data.select(data.load_questions(args.data), args.limit, args.seed)
         records = rewriting.read_records(args.data)
-        rewriting.read_journal(rewriting.journal_path(args.out))  # a broken journal is named before the server is asked
+        rewriting.read_journal(journal_path(args.out))  # a broken journal is named before the server is asked
         paths = resources.scorable_paths(questions, {spec.SENT_TRANSFORMER: args.sentence_model})
-        model_dir = os.environ.get(MODEL_DIR_ENV)
-        if model_dir is None:
-            from models import embedded
-
-            model_dir = str(embedded.safetensors_copy())
-        engine = OpenAIEngine(model_dir, server)
-        key = rewriting.run_key(args.data, args.wordings, engine.model, args.limit, args.seed)
+        engine = served_engine(server)
+        key = run_key(args.data, engine.model, wordings=args.wordings, limit=args.limit, seed=args.seed)
         report = rewriting.rewrite_file(questions, records, args.out, rewriting.Rewriter(engine),
                                         Scorer(resources.load_embedding_models(paths)), key, args.wordings,
                                         progress=not args.no_progress)
@@ -124,10 +143,46 @@ def rewrite(args) -> int:
     return 0
 
 
+def label(args) -> int:
+    from models.protocol import ModelUnavailable
+    from models.settings import server_settings
+    from training.label import format_label, label as run_label, read_journal
+    from training.served import Chat, fingerprint, run_key, served_engine
+
+    source = LABELLED[args.source]
+    if args.categories is not None and "categories" not in source.load_options:
+        return cli.fail(f"--categories is for the m2 source, not {args.source}")
+    try:
+        server = server_settings()
+        load_options = {}
+        if "categories" in source.load_options:
+            from training.sources.m2 import PRODUCT_TYPES
+
+            load_options["categories"] = args.categories or PRODUCT_TYPES
+        for path in (args.input, *load_options.values()):
+            readers.existing(path)
+        read_journal(journal_path(args.out))  # a broken journal is named before the server is asked
+        engine = served_engine(server)
+        files = {name: fingerprint(path) for name, path in load_options.items()}
+        key = run_key(args.input, engine.model, source=args.source, limit=args.limit, seed=args.seed, **files)
+        report = run_label(source, args.input, args.out, Chat(engine), key, args.limit, args.seed,
+                           progress=not args.no_progress, load_options=load_options)
+    except (DataError, ValueError, ModelUnavailable) as exc:
+        return cli.fail(str(exc))
+    print(format_label(report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = options.parse_args(build_parser(), argv)
-    if args.command == "rewrite":
-        return rewrite(args)
+    if args.command in ("rewrite", "label"):
+        try:
+            return rewrite(args) if args.command == "rewrite" else label(args)
+        except KeyboardInterrupt:
+            journal = journal_path(args.out)
+            kept = f"; what was done is in {journal}: the same command resumes" if journal.exists() else ""
+            print(f"interrupted{kept}", file=sys.stderr)
+            return cli.INTERRUPTED
     try:
         if args.command == "build":
             from training.build import build, format_build

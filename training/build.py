@@ -47,10 +47,19 @@ def task_seed(seed: int, task: Task) -> random.Random:
 
 
 def build(source: Source, input_path, out, limit: int | None = None, seed: int = 0, progress: bool = False) -> BuildReport:
-    from tqdm.auto import tqdm
-
     started = time.perf_counter()
     loaded = source.load(input_path)
+    return write_questions(source, loaded, loaded.unusable, input_path, out, limit, seed, progress,
+                           time.perf_counter() - started)
+
+
+def write_questions(source: Source, loaded, unusable: dict[str, int], input_path, out, limit: int | None, seed: int,
+                    progress: bool, load_seconds: float, allow_empty: bool = False) -> BuildReport:
+    """The source's tasks over `loaded` into `out` (`unusable`: the input records the loader
+    left out, by reason); a DataError naming `input_path` when no question could be built,
+    unless `allow_empty`."""
+    from tqdm.auto import tqdm
+
     loaded_at = time.perf_counter()
     tallies = []
     remaining = limit
@@ -73,15 +82,14 @@ def build(source: Source, input_path, out, limit: int | None = None, seed: int =
                     break
             if remaining is not None:
                 remaining -= tally.written
-        if not any(tally.written for tally in tallies):
+        if not allow_empty and not any(tally.written for tally in tallies):
             # Records no task could use (an unknown task name) say why as well as skipped units.
-            reasons = Counter(loaded.unusable)
+            reasons = Counter(unusable)
             for tally in tallies:
                 reasons.update(tally.skipped)
             why = "; ".join(f"{reason} ({count})" for reason, count in reasons.most_common(3)) or "no records"
             raise DataError(f"{input_path}: no question could be built: {why}")
-    return BuildReport(source.name, str(out), tallies, dict(loaded.unusable), loaded_at - started,
-                       time.perf_counter() - loaded_at)
+    return BuildReport(source.name, str(out), tallies, dict(unusable), load_seconds, time.perf_counter() - loaded_at)
 
 
 def format_build(report: BuildReport) -> str:

@@ -4,6 +4,11 @@ A builder is a generator over one task: it yields a `Built` question for each un
 source it can use and, for each unit it cannot, a short reason string, which the driver
 counts. All randomness comes from the `random.Random` it is given, so a build is fixed by
 its seed.
+
+A labelling (`python -m training label`) is the same over the units a language model labels:
+it yields an `Ask` for each unit and a reason string for each unit it does not ask about; its
+`read` turns the model's reply into the label or raises `Dropped` with the reason. The tasks
+of a labelled source then build questions from a `Labelled`: the data and the kept labels.
 """
 from __future__ import annotations
 
@@ -38,11 +43,74 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Ask:
+    """One unit put to a language model."""
+
+    key: str  # the unit, unique within its labelling and the same in every run on the same data
+    messages: tuple[dict, ...]  # the chat: system and user turns
+    max_new_tokens: int
+    context: Any = None  # what `read` needs to judge the reply
+
+
+class Dropped(Exception):
+    """A reply that fails its labelling's checks; the message is the reason, counted in the report."""
+
+
+@dataclass(frozen=True)
+class Labelling:
+    name: str  # "product-type": the key of its labels in `Labelled.labels`
+    summary: str  # one line for --help and reports
+    # (data, the kept labels of the labellings before it, rng) -> an Ask per unit, a reason per unit not asked
+    asks: Callable[[Any, dict, random.Random], Iterator["Ask | str"]]
+    read: Callable[[str, Any], Any]  # (reply, the ask's context) -> the label (JSON); raises Dropped
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """What a labelled source's tasks build from."""
+
+    data: Any  # the source's loaded data
+    labels: dict[str, dict[str, Any]]  # labelling name -> unit key -> kept label
+
+
+@dataclass(frozen=True)
 class Source:
-    name: str  # the SOURCE argument of `python -m training build`
+    name: str  # the SOURCE argument of `python -m training build` (or `label`)
     input_help: str  # what --input must point at
-    load: Callable[[Any], Any]  # --input path -> the loaded data; raises DataError
-    tasks: tuple[Task, ...]
+    load: Callable[..., Any]  # --input path (and `load_options`) -> the loaded data; raises DataError
+    tasks: tuple[Task, ...]  # with `labellings`, they build from a `Labelled`
+    labellings: tuple[Labelling, ...] = ()  # made in this order, each seeing the labels before it
+    load_options: tuple[str, ...] = ()  # options of `label` that `load` takes, as keywords
+
+
+def system_and_user(system: str, user: str) -> tuple[dict, ...]:
+    return ({"role": "system", "content": system}, {"role": "user", "content": user})
+
+
+_LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_LABEL_PREFIX = re.compile(r"^\s*(?:answer|category|the category is|reply)\s*:\s*", re.IGNORECASE)
+NONE_REPLIES = {"none", "none of them", "none of these", "n/a"}
+
+
+def first_line(reply: str) -> str:
+    """A reply's first non-empty line, without a list mark, a lead-in label or enclosing quotes."""
+    line = next((line for line in reply.splitlines() if line.strip()), "")
+    line = _LABEL_PREFIX.sub("", _LIST_MARK.sub("", line)).strip()
+    while len(line) > 1 and line[0] in "\"'“‘`" and line[-1] in "\"'”’`":
+        line = line[1:-1].strip()
+    return line
+
+
+def chosen_from(reply: str, offered, none_reason: str, other_reason: str) -> str:
+    """The item of `offered` the reply names (casefolded, a final period aside); Dropped with
+    `none_reason` when it says none fits, with `other_reason` when it names something else."""
+    answer = first_line(reply).rstrip(".").strip().casefold()
+    if answer in NONE_REPLIES:
+        raise Dropped(none_reason)
+    for item in offered:
+        if item.casefold() == answer:
+            return item
+    raise Dropped(other_reason)
 
 
 def question_record(task: Task, built: Built) -> dict:

@@ -11,22 +11,22 @@ answer stay as they are. A rewrite is kept only when it:
   - still routes to the question's task type with an answer its route allows, and its gold
     answer still scores full marks (`training check`'s two tests).
 Each question gets one wording, the styles taking turns within each task, so a task gets
-several. Progress goes to a journal beside the output (OUT.partial), one line per question
-tried; a run that stops resumes from it, and the output is written when the run completes.
+several. Progress goes to a journal beside the output (OUT.partial, `training.served`), one
+line per question tried; a run that stops resumes from it, and the output is written when
+the run completes.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 from decoding.repair import quotations
 from routing import anatomy, lexicon
 from shopbench import jsonsafe
-from shopbench.data import DataError, Question, is_count, write_atomically
+from shopbench.data import Question, is_count, write_atomically
+from training import served
+from training.served import BATCH, TOO_LONG, Chat, Journal, Tally, tally_table
 
 STYLES = (
     "in other words",
@@ -44,7 +44,6 @@ REQUEST = (
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CONTENT_WORD = re.compile(r"[^\W\d_]{4,}")
 _LEAD_IN = re.compile(r"^\s*(?:rewritten instruction|instruction|rewrite|here is[^:\n]*)\s*:\s*", re.IGNORECASE)
-BATCH = 16  # questions sent together (the engine keeps SHOPBENCH_SERVER_CONCURRENCY in flight)
 
 
 @dataclass(frozen=True)
@@ -114,15 +113,8 @@ def wording_problem(original: str, rewrite: str) -> str | None:
 
 
 @dataclass
-class TaskTally:
-    questions: int = 0
-    kept: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)  # reason kind -> count
-
-
-@dataclass
 class RewriteReport:
-    tasks: dict[str, TaskTally]
+    tasks: dict[str, Tally]  # task name -> its questions tried, kept and rejected by kind of reason
     resumed: int  # questions already in the journal when the run began
 
     @property
@@ -132,17 +124,6 @@ class RewriteReport:
 
 def _reason_kind(reason: str) -> str:
     return reason.split(" ", 1)[0].rstrip(":") if reason.startswith(("lost", "drifted")) else reason.split(":", 1)[0]
-
-
-def journal_path(out) -> Path:
-    return Path(f"{out}.partial")
-
-
-def run_key(data_path, wordings: int, model: str, limit: int | None, seed: int) -> dict:
-    """What a journal must match to be resumed: the same data (by content), options and model."""
-    digest = hashlib.sha256(Path(data_path).read_bytes()).hexdigest()[:16]
-    return {"data": str(Path(data_path).resolve()), "sha256": digest, "wordings": wordings, "limit": limit, "seed": seed,
-            "model": model}
 
 
 def _journal_problem(entry) -> str | None:
@@ -158,70 +139,27 @@ def _journal_problem(entry) -> str | None:
     return None
 
 
-def read_journal(path: Path) -> tuple[dict | None, dict[int, dict]]:
-    """(the run key of its first line, the entries by question index) of the journal at
-    `path`; (None, {}) when there is none. Checked before any server is asked: a line that
-    is not a journal entry, or a folder where the journal goes, is one line naming it. The
-    last line may be cut short by a stop (then it is left out)."""
-    if not path.exists():
-        return None, {}
-    if not path.is_file():
-        raise DataError(f"{path}: not a file, where the journal of --out goes (move it away, or choose another --out)")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    lines = raw.split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()
-    header = jsonsafe.loads(lines[0], f"{path}:1") if lines else None
-    done = {}
-    for number, line in enumerate(lines[1:], start=2):
-        try:
-            entry = jsonsafe.loads(line, f"{path}:{number}")
-        except jsonsafe.NotJSON:
-            if number == len(lines):  # the line being written when the run stopped
-                break
-            raise DataError(f"{path}:{number}: not a journal line (not JSON); delete the journal to start over") from None
-        problem = _journal_problem(entry)
-        if problem:
-            raise DataError(f"{path}:{number}: not a journal line ({problem}); delete the journal to start over")
-        done[entry["index"]] = entry
-    return header, done
-
-
-def _read_journal(path: Path, key: dict) -> dict[int, dict]:
-    header, done = read_journal(path)
-    if header is not None and header != key or header is None and done:
-        raise DataError(f"{path}: the journal of another run (other data, wordings or model); delete it to start over")
-    return done
+def read_journal(path) -> tuple[dict | None, dict[int, dict]]:
+    """(the run key, the entries by question index) of a rewrite journal; checked before any
+    server is asked (`served.read_journal`)."""
+    return served.read_journal(path, "index", _journal_problem)
 
 
 class Rewriter:
     """Builds the model's requests and reads its replies; the engine is any `Engine`."""
 
     def __init__(self, engine):
-        from decoding.constraints import Vocabulary
+        self.chat = Chat(engine)
 
-        self.engine = engine
-        self.stops = Vocabulary.scan(engine.tokenizer).stops
-
-    def request(self, instruction: str, style: str):
-        from decoding.constraints import Constraint
-        from models.engines import Request
-
-        tokenizer = self.engine.tokenizer
-        messages = [{"role": "system", "content": SYSTEM_TEXT},
-                    {"role": "user", "content": REQUEST.format(style=style, instruction=instruction)}]
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        longest = min(512, 2 * len(tokenizer(instruction, add_special_tokens=False)["input_ids"]) + 16)
-        return Request(ids[-(self.engine.max_model_len - longest):], Constraint(longest), self.stops)
-
-    def rewrite(self, instructions: list[tuple[str, str]]) -> list[str]:
-        """(instruction, style) pairs -> the cleaned replies."""
-        generated = self.engine.generate([self.request(text, style) for text, style in instructions])
-        return [cleaned_rewrite(g.text) for g in generated]
+    def rewrite(self, instructions: list[tuple[str, str]]) -> list[str | None]:
+        """(instruction, style) pairs -> the cleaned replies (None: the request did not fit)."""
+        asks = []
+        for instruction, style in instructions:
+            messages = [{"role": "system", "content": SYSTEM_TEXT},
+                        {"role": "user", "content": REQUEST.format(style=style, instruction=instruction)}]
+            tokens = len(self.chat.engine.tokenizer(instruction, add_special_tokens=False)["input_ids"])
+            asks.append((messages, min(512, 2 * tokens + 16)))
+        return [None if reply is None else cleaned_rewrite(reply) for reply in self.chat.replies(asks)]
 
 
 def rewrite_file(questions: list[Question], records: list[dict], out, rewriter: Rewriter, scorer, key: dict,
@@ -233,20 +171,17 @@ def rewrite_file(questions: list[Question], records: list[dict], out, rewriter: 
 
     from training.check import check
 
-    journal = journal_path(out)
-    done = _read_journal(journal, key)
-    # Written afresh (atomically) from what was read, so a line cut short by a stop is gone
-    # before anything is appended.
-    write_atomically(journal, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in [key, *done.values()]))
     position_in_task: dict[str, int] = {}
     styles = {}
     for question in questions:
         position = position_in_task.get(question.task_name, 0)
         position_in_task[question.task_name] = position + 1
         styles[question.index] = STYLES[position % wordings]
-    todo = [q for q in questions if q.index not in done]
-    with open(journal, "a", encoding="utf-8") as handle, tqdm(total=len(questions), initial=len(questions) - len(todo),
-                                                               desc="Rewriting", unit="q", disable=not progress) as bar:
+    with Journal(out, key, "index", _journal_problem) as journal, tqdm(total=len(questions), desc="Rewriting", unit="q",
+                                                       disable=not progress) as bar:
+        done = journal.done
+        todo = [q for q in questions if q.index not in done]
+        bar.update(len(questions) - len(todo))
         for start in range(0, len(todo), BATCH):
             chunk = todo[start:start + BATCH]
             splits = {q.index: split_instruction(q.input_field) for q in chunk}
@@ -257,7 +192,7 @@ def rewrite_file(questions: list[Question], records: list[dict], out, rewriter: 
             candidates = []
             for question, reply in zip(asked, replies):
                 split = splits[question.index]
-                problem = wording_problem(split.instruction, reply)
+                problem = TOO_LONG if reply is None else wording_problem(split.instruction, reply)
                 if problem:
                     entries[question.index] = {"index": question.index, "status": problem}
                 else:
@@ -273,37 +208,21 @@ def rewrite_file(questions: list[Question], records: list[dict], out, rewriter: 
                         record = {**records[i], "input_field": rewritten.input_field, "rewritten_from": i,
                                   "wording": styles[i]}
                         entries[i] = {"index": i, "status": "kept", "record": record}
-            for question in chunk:
-                handle.write(json.dumps(entries[question.index], ensure_ascii=False) + "\n")
-                done[question.index] = entries[question.index]
-            handle.flush()
-            os.fsync(handle.fileno())
+            journal.write([entries[question.index] for question in chunk])
             bar.update(len(chunk))
     kept = [done[q.index]["record"] for q in questions if done[q.index]["status"] == "kept"]
     write_atomically(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
-    journal.unlink()
-    tasks: dict[str, TaskTally] = {}
+    journal.finish()
+    tasks: dict[str, Tally] = {}
     for question in questions:
-        tally = tasks.setdefault(question.task_name, TaskTally())
-        tally.questions += 1
         status = done[question.index]["status"]
-        if status == "kept":
-            tally.kept += 1
-        else:
-            kind = _reason_kind(status)
-            tally.rejected[kind] = tally.rejected.get(kind, 0) + 1
+        tasks.setdefault(question.task_name, Tally()).count(status, _reason_kind(status))
     return RewriteReport(tasks, len(questions) - len(todo))
 
 
 def format_rewrite(report: RewriteReport, out) -> str:
-    from shopbench.report import table
-
-    kinds = sorted({kind for t in report.tasks.values() for kind in t.rejected})
-    rows = [[name, str(t.questions), str(t.kept), *(str(t.rejected.get(k, 0)) for k in kinds)]
-            for name, t in report.tasks.items()]
-    lines = table(["task", "questions", "kept", *(f"rejected: {k}" for k in kinds)], rows,
-                  right=set(range(1, 3 + len(kinds))))
-    total = sum(t.questions for t in report.tasks.values())
+    lines = tally_table(report.tasks, "task", "questions", "rejected")
+    total = sum(t.tried for t in report.tasks.values())
     resumed = f" ({report.resumed} from an earlier run's journal)" if report.resumed else ""
     lines += ["", f"{report.kept} of {total} questions rewritten and checked{resumed}; written to {out}"]
     return "\n".join(lines)

@@ -28,6 +28,18 @@ _SENTENCES = ["It is very comfortable and the fit is true to size.", "The qualit
               "Customer service sent a replacement right away.", "The instructions were confusing.",
               "It is lightweight and easy to use.", "The smell is strong at first.", "Works as expected.",
               "I bought this as a gift.", "Not what I hoped for.", "My second one of these."]
+# What a review rated 4-5 or 1-2 stars says of the customer's opinion, one sentence of its
+# sentiment each (none names an aspect of the reviews lexicon, so aspects stay as they were).
+_POSITIVE = ["I love it.", "Highly recommend it to everyone.", "Exactly what I wanted.", "Five stars from me.",
+             "An absolutely fantastic purchase.", "Would buy it again in a heartbeat.", "My whole family adores it.",
+             "Best thing I bought this year.", "It exceeded my expectations.", "Very happy with this one.",
+             "A wonderful little find.", "I am thrilled with it.", "Totally satisfied with my choice.",
+             "It made my day.", "Better than I imagined."]
+_NEGATIVE = ["I regret buying it.", "Do not recommend it.", "Very disappointed.", "A total waste.",
+             "It stopped working on day two.", "Returned it the next day.", "Worst purchase I have made.",
+             "Nothing about it is right.", "I would give zero stars if I could.", "It let me down badly.",
+             "Save yourself the trouble.", "Not as advertised at all.", "Completely useless to me.",
+             "I am very unhappy with it.", "Avoid this one."]
 _LOCALE_WORDS = {"DE": "für Damen", "JP": "レディース 用 セット", "UK": "for women", "ES": "para mujer", "FR": "pour femme",
                  "IT": "da donna"}
 
@@ -92,17 +104,38 @@ def write_reviews(folder, count: int, seed: int = 0, category: str = "All_Beauty
                 "categories": [category.replace("_", " "), noun.title()] if rng.random() > 0.2 else [],
                 "details": {"Color": "Black"}, "parent_asin": f"P{number:09d}", "bought_together": None,
             }) + "\n")
+    feeling = random.Random(f"{seed}:sentiment")  # apart, so the other fields are drawn as before
     with open(folder / f"{category}.jsonl", "w", encoding="utf-8") as handle:
         for number in range(count):
             parent = f"P{rng.randrange(products):09d}"
             text = " ".join(rng.sample(_SENTENCES, rng.randint(1, 5)))
+            rating = rng.choice([1, 2, 3, 4, 5, 5, 5, 4])
+            if rating != 3:
+                text += " " + feeling.choice(_POSITIVE if rating > 3 else _NEGATIVE)
             handle.write(json.dumps({
-                "rating": float(rng.choice([1, 2, 3, 4, 5, 5, 5, 4])), "title": rng.choice(["Great", "Meh", "Love it", ""]),
+                "rating": float(rating), "title": rng.choice(["Great", "Meh", "Love it", ""]),
                 "text": text.replace(". ", ".<br />", 1), "images": [], "asin": parent.replace("P", "A"),
                 "parent_asin": parent, "user_id": f"U{number // 4}", "timestamp": 1588687728923 + number,
                 "helpful_vote": rng.choice([0, 0, 1, 2, 3, 5, 8, 13, 21]), "verified_purchase": True,
             }) + "\n")
     return folder
+
+
+# The attribute columns of Amazon-M2 that the products of a kind fill (color: all kinds but
+# these), so that some kinds of product have an attribute and others never do.
+_M2_ATTRIBUTES = {
+    "material": {"backpack", "water bottle", "cutting board", "frying pan", "teapot", "yoga mat", "tent", "watch strap"},
+    "size": {"hiking boots", "rain jacket", "backpack", "yoga mat", "tent", "office chair"},
+    "model": {"headphones", "keyboard", "coffee grinder", "desk lamp", "phone case", "charging cable", "bike light"},
+}
+_UNCOLOURED = {"teapot", "cutting board", "charging cable"}
+
+
+def _m2_attributes(title: str) -> list[str]:
+    """color, size, model, material, author of a product, from the kind its title names."""
+    noun = next(noun for noun in sorted(_NOUNS, key=len, reverse=True) if f" {noun} " in title)
+    return ["" if noun in _UNCOLOURED else "black", "42" if noun in _M2_ATTRIBUTES["size"] else "",
+            "X-100" if noun in _M2_ATTRIBUTES["model"] else "", "steel" if noun in _M2_ATTRIBUTES["material"] else "", ""]
 
 
 def write_m2(folder, sessions: int, seed: int = 0) -> Path:
@@ -118,8 +151,8 @@ def write_m2(folder, sessions: int, seed: int = 0) -> Path:
         for product_id in ids:
             brand, title = _title(rng)
             for locale in locales_of[product_id]:
-                writer.writerow([product_id, locale, f"{title} {_LOCALE_WORDS[locale]}", "9.99", brand, "black", "",
-                                 "", "", "", rng.choice(_SENTENCES)])
+                writer.writerow([product_id, locale, f"{title} {_LOCALE_WORDS[locale]}", "9.99", brand,
+                                 *_m2_attributes(title), rng.choice(_SENTENCES)])
     by_locale: dict[str, list[str]] = {}
     for product_id, locales in locales_of.items():
         for locale in locales:

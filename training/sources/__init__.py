@@ -1,4 +1,5 @@
-"""The public datasets a training set is built from, by SOURCE name."""
+"""The public datasets a training set is built from, by SOURCE name: `SOURCES` for `build`,
+`LABELLED` for `label` (the rows a language model labels)."""
 from __future__ import annotations
 
 from training.records import Source
@@ -8,3 +9,5 @@ SOURCES: dict[str, Source] = {
     source.name: source
     for source in (esci.SOURCE, reviews.SOURCE, m2.SOURCE, ecinstruct.SOURCE, general.MMLU, general.ALPACA)
 }
+
+LABELLED: dict[str, Source] = {source.name: source for source in (m2.LABELLED, reviews.LABELLED)}

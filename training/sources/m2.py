@@ -6,6 +6,15 @@ across languages, which the next-product choice is not).
 Input: the folder with the KDD Cup 2023 files `products_train.csv` (`id, locale, title`,
 ...) and `sessions_train.csv` (`prev_items, next_item, locale`). `prev_items` is written
 as a Python-style list of quoted ids, with or without commas.
+
+Labelled by a language model (`python -m training label m2`, rows 1 and 20), from the
+products file alone: each product's category, chosen from a list offered to the model
+(`product_types.txt`, or `--categories`); then, for a few products of each category, an
+explanation of the category written from the product's title and description. Row 1 asks
+which category may have an attribute, where an attribute is a column of the products file
+(color, size, model, material, author) that a product fills: the answer is a category with
+a product that fills it, the other options categories seen at least MIN_SEEN times and
+never with it. Row 20 asks for the explanation of a category.
 """
 from __future__ import annotations
 
@@ -18,8 +27,9 @@ from shopbench import metrics, spec
 from shopbench.data import DataError
 from training import readers
 from training.records import (
-    Built, Source, Task, candidate_block, count_phrase, distinct_text_draws, multiple_choice, next_item_question,
-    one_line, retrieval_list, shuffled,
+    Ask, Built, Dropped, Labelled, Labelling, Source, Task, bulleted, candidate_block, chosen_from, count_phrase,
+    distinct_text_draws, first_line, multiple_choice, next_item_question, one_line, retrieval_list, shorten, shuffled,
+    system_and_user,
 )
 
 PRODUCTS_FILE = "products_train.csv"
@@ -180,5 +190,187 @@ SOURCE = Source(
              "a product's title on another locale's site (bleu; jp-bleu for Japanese)", title_translation),
         Task("m2-earlier-views", spec.RETRIEVAL, spec.HIT_RATE_3,
              "pick the products a session viewed before its last one, among 10", earlier_views),
+    ),
+)
+
+
+# Labelled by a language model: rows 1 and 20.
+PRODUCT_TYPES = Path(__file__).resolve().parent.parent / "product_types.txt"
+ATTRIBUTES = ("color", "size", "model", "material", "author")  # columns that name an attribute of a product
+MIN_SEEN = 3  # products labelled with a category before it counts as never having an attribute
+EXPLAINED_PER_TYPE = 3  # products asked to explain each category
+MAX_DESCRIPTION_CHARS = 400
+MIN_EXPLANATION_WORDS, MAX_EXPLANATION_WORDS = 5, 60
+SYSTEM_LABEL = "You label the products of an online shop."
+_WORD = re.compile(r"[^\W_]+")
+_SENTENCE_END = re.compile(r"[.!?](?:\s+|$)")
+
+
+@dataclass(eq=False)
+class Listing:
+    key: str  # "id:locale"
+    title: str
+    brand: str
+    description: str  # one line, cut to MAX_DESCRIPTION_CHARS
+    attributes: dict[str, str]  # the ATTRIBUTES columns the product fills -> their values
+
+
+@dataclass
+class M2Products:
+    listings: list[Listing]
+    categories: tuple[str, ...]  # offered to the model
+    unusable: dict[str, int]
+
+
+def read_categories(path) -> tuple[str, ...]:
+    """One category a line; blank lines and lines starting with # skipped; at least four,
+    none twice."""
+    path = readers.existing(path)
+    seen: dict[str, int] = {}
+    categories = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        category = one_line(line)
+        if not category or category.startswith("#"):
+            continue
+        if category.casefold() in seen:
+            raise DataError(f"{path}:{number}: category {category!r} again (first on line {seen[category.casefold()]})")
+        seen[category.casefold()] = number
+        categories.append(category)
+    if len(categories) < 4:
+        raise DataError(f"{path}: {len(categories)} categories; the questions need at least 4")
+    return tuple(categories)
+
+
+def load_products(folder, categories=None) -> M2Products:
+    """The products file with the columns a label needs (those the file has), and the
+    categories offered (`categories`: a file; default PRODUCT_TYPES)."""
+    offered = read_categories(categories or PRODUCT_TYPES)
+    folder = readers.existing(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: expected the folder that holds {PRODUCTS_FILE}")
+    listings: dict[str, Listing] = {}
+    unusable: dict[str, int] = {}
+    for _, row in readers.csv_rows(Path(folder) / PRODUCTS_FILE, PRODUCT_COLUMNS):
+        title = one_line(row["title"])
+        if not title:
+            unusable["product without a title"] = unusable.get("product without a title", 0) + 1
+            continue
+        attributes = {name: one_line(row.get(name)) for name in ATTRIBUTES if one_line(row.get(name))}
+        key = f"{row['id']}:{row['locale']}"
+        listings[key] = Listing(key, title, one_line(row.get("brand")),
+                                shorten(one_line(row.get("desc")), MAX_DESCRIPTION_CHARS), attributes)
+    return M2Products(list(listings.values()), offered, unusable)
+
+
+def _product_lines(listing: Listing) -> str:
+    lines = [f"Title: {listing.title}"]
+    lines += [f"Brand: {listing.brand}"] if listing.brand else []
+    lines += [f"{name.capitalize()}: {value}" for name, value in listing.attributes.items()]
+    lines += [f"Description: {listing.description}"] if listing.description else []
+    return "\n".join(lines)
+
+
+def product_type_asks(data: M2Products, labels: dict, rng: random.Random):
+    for listing in shuffled(data.listings, rng):
+        request = (
+            f"Product:\n{_product_lines(listing)}\n\nWhich one of the following product categories is this product?\n"
+            f"{bulleted(data.categories)}\n\nReply with the category exactly as it is written in the list, and "
+            "nothing else. If none of them fits, reply: none"
+        )
+        yield Ask(listing.key, system_and_user(SYSTEM_LABEL, request), 16, data.categories)
+
+
+def read_product_type(reply: str, offered) -> str:
+    return chosen_from(reply, offered, "none fits", "not in the list offered")
+
+
+def explanation_asks(data: M2Products, labels: dict, rng: random.Random):
+    types = labels["product-type"]
+    asked: dict[str, int] = {}
+    for listing in shuffled(data.listings, rng):
+        category = types.get(listing.key)
+        if category is None:
+            yield "product without a kept category"
+            continue
+        if asked.get(category, 0) == EXPLAINED_PER_TYPE:
+            yield f"category asked about {EXPLAINED_PER_TYPE} times already"
+            continue
+        asked[category] = asked.get(category, 0) + 1
+        description = f"\nDescription: {listing.description}" if listing.description else ""
+        request = (
+            f"Product:\nTitle: {listing.title}{description}\nProduct type: {category}\n\n"
+            f"Explain in one sentence what a {category} is: the product type in general, not this product. Reply "
+            "with the sentence only."
+        )
+        yield Ask(listing.key, system_and_user(SYSTEM_LABEL, request), 96, (category, listing.brand))
+
+
+def _stem_present(word: str, words: set[str]) -> bool:
+    """The word, or a form of it (plural, other ending), among `words`."""
+    stem = word[:-1] if len(word) > 4 and word.endswith("s") else word
+    return any(other.startswith(stem) or word.startswith(other) and len(other) >= 4 for other in words)
+
+
+def read_explanation(reply: str, context) -> str:
+    """A sentence (or two) of prose that names the category and not the product's brand."""
+    category, brand = context
+    text = " ".join(reply.strip().split("\n\n")[0].split())
+    text = re.sub(r"^(?:explanation|answer)\s*:\s*", "", text, flags=re.IGNORECASE)
+    if not text:
+        raise Dropped("empty")
+    words = _WORD.findall(text.casefold())
+    if first_line(text) != text or text[-1] not in ".!" or len(words) < MIN_EXPLANATION_WORDS:
+        raise Dropped("not a sentence")
+    if len(words) > MAX_EXPLANATION_WORDS or len(_SENTENCE_END.findall(text)) > 2:
+        raise Dropped("longer than a sentence or two")
+    if not all(_stem_present(word, set(words)) for word in _WORD.findall(category.casefold()) if len(word) > 2):
+        raise Dropped("does not name the type")
+    brand_words = set(_WORD.findall(brand.casefold())) - set(_WORD.findall(category.casefold()))
+    if (brand_words and brand_words <= set(words)) or "this product" in text.casefold():
+        raise Dropped("about the product, not the type")
+    return text
+
+
+def attribute_categories(labelled: Labelled, rng: random.Random):
+    listings = {listing.key: listing for listing in labelled.data.listings}
+    seen: dict[str, int] = {}
+    having: dict[str, set[str]] = {name: set() for name in ATTRIBUTES}
+    for key, category in labelled.labels["product-type"].items():
+        seen[category] = seen.get(category, 0) + 1
+        for name in listings[key].attributes:
+            having[name].add(category)
+    for attribute, category in shuffled(sorted((a, c) for a, cs in having.items() for c in cs), rng):
+        without = sorted(c for c, count in seen.items() if count >= MIN_SEEN and c not in having[attribute])
+        if len(without) < 3:
+            yield f"fewer than 3 categories seen {MIN_SEEN} times and never with the attribute"
+            continue
+        question = f"Which of the following product categories may have the attribute {attribute}?"
+        yield multiple_choice(rng, question, category, rng.sample(without, 3))
+
+
+def type_explanations(labelled: Labelled, rng: random.Random):
+    types = labelled.labels["product-type"]
+    for key in shuffled(sorted(labelled.labels["type-explanation"]), rng):
+        yield Built(f"Instructions: Explain the product type\nInput: {types[key]}\nOutput:",
+                    labelled.labels["type-explanation"][key])
+
+
+LABELLED = Source(
+    name="m2",
+    input_help=f"folder with the Amazon-M2 (KDD Cup 2023) {PRODUCTS_FILE}",
+    load=load_products,
+    load_options=("categories",),
+    labellings=(
+        Labelling("product-type", "each product's category, one of the list offered", product_type_asks,
+                  read_product_type),
+        Labelling("type-explanation",
+                  f"a sentence explaining a category, from up to {EXPLAINED_PER_TYPE} of its products each",
+                  explanation_asks, read_explanation),
+    ),
+    tasks=(
+        Task("m2-attribute-category", spec.MULTIPLE_CHOICE, spec.ACCURACY,
+             "pick the category that may have an attribute (row 1)", attribute_categories),
+        Task("m2-explain-type", spec.GENERATION, spec.SENT_TRANSFORMER,
+             "explain a product type (row 20)", type_explanations),
     ),
 )

@@ -13,6 +13,16 @@ The metadata's `bought_together` would say it more directly, but it is null for 
 
 The aspects a review covers come from a keyword lexicon (below), not from a language
 model as in the winners' set: a review covers an aspect when it uses one of its words.
+
+Labelled by a language model (`python -m training label reviews`, rows 2 and 4): from each
+review rated 1-2 or 4-5 stars of a product whose type the metadata gives, a short snippet
+that says the customer's negative or positive opinion, kept only when it occurs verbatim in
+the review; and for each product type of the catalogue (the metadata's categories), the one
+of OFFERED_CATEGORIES other catalogue categories that best complements it, kept only when
+it is one of those offered. Row 2 asks for the 3 snippets of a product type and sentiment
+among 15, the others snippets of the other sentiment (of the same type first) never said with
+this one; row 4 asks for the
+complement among 4 of the categories offered.
 """
 from __future__ import annotations
 
@@ -25,8 +35,9 @@ from shopbench import spec
 from shopbench.data import DataError, is_number
 from training import readers
 from training.records import (
-    HTML_BREAK, Built, Source, Task, distinct_draws, interleaved, numbered, one_line, ranking_instruction,
-    retrieval_list, shorten, shuffled,
+    HTML_BREAK, Ask, Built, Dropped, Labelled, Labelling, Source, Task, bulleted, candidate_block, chosen_from,
+    count_phrase, distinct_draws, distinct_text_draws, first_line, interleaved, multiple_choice, numbered, one_line,
+    ranking_instruction, retrieval_list, shorten, shuffled, system_and_user,
 )
 
 REVIEW_FIELDS = ("rating", "title", "text", "parent_asin", "user_id", "helpful_vote")
@@ -271,5 +282,159 @@ SOURCE = Source(
         Task("reviews-liked-products", spec.RANKING, spec.NDCG,
              "rank 5 products for a customer who bought one (weight: the customer's rating / 5; not bought 0)",
              liked_products),
+    ),
+)
+
+
+# Labelled by a language model: rows 2 and 4.
+SNIPPETS_LISTED = 15
+SNIPPETS_ANSWERED = 3
+MAX_SNIPPET_WORDS = 12
+OFFERED_CATEGORIES = 15  # catalogue categories offered as complements of a product type
+SENTIMENTS = {1: "negative", 2: "negative", 4: "positive", 5: "positive"}
+SYSTEM_READ = "You read the reviews and the catalogue of an online shop."
+
+
+def _type_of(data: ReviewsData, review: Review) -> str:
+    item = data.items.get(review.parent_asin)
+    return item.product_type if item else ""
+
+
+def snippet_asks(data: ReviewsData, labels: dict, rng: random.Random):
+    for number in shuffled(range(len(data.reviews)), rng):
+        review = data.reviews[number]
+        stars = _whole_rating(review.rating)
+        if stars is None:
+            yield "rating not a whole number from 1 to 5"
+        elif stars not in SENTIMENTS:
+            yield "3-star review, neither positive nor negative"
+        elif not review.text:
+            yield "review without text"
+        elif not _type_of(data, review):
+            yield "product whose type the metadata does not give"
+        else:
+            text = one_line(shorten(review.text, MAX_REVIEW_CHARS))
+            request = (
+                f"A customer wrote this review of a(n) {_type_of(data, review)} product:\n{text}\n\nCopy from the "
+                "review one short snippet, of 2 to 8 words, exactly as the customer wrote it, that says the "
+                f"customer's {SENTIMENTS[stars]} opinion of the product. Reply with the snippet only."
+            )
+            yield Ask(str(number), system_and_user(SYSTEM_READ, request), 32, text)
+
+
+def read_snippet(reply: str, review_text: str) -> str:
+    """The snippet as it occurs in the review (a final period the review does not have there
+    aside), of at most MAX_SNIPPET_WORDS words."""
+    snippet = " ".join(first_line(reply).split())
+    if snippet not in review_text and snippet.rstrip(".") in review_text:
+        snippet = snippet.rstrip(".")
+    if not snippet:
+        raise Dropped("empty")
+    if snippet not in review_text:
+        raise Dropped("not in the review")
+    if len(snippet.split()) > MAX_SNIPPET_WORDS:
+        raise Dropped(f"longer than {MAX_SNIPPET_WORDS} words")
+    return snippet
+
+
+def catalogue(data: ReviewsData) -> list[str]:
+    """The product types of the metadata, each once (the first spelling), sorted."""
+    types: dict[str, str] = {}
+    for item in data.items.values():
+        if item.product_type:
+            types.setdefault(item.product_type.casefold(), item.product_type)
+    return sorted(types.values())
+
+
+def complement_asks(data: ReviewsData, labels: dict, rng: random.Random):
+    types = catalogue(data)
+    for product_type in shuffled(types, rng):
+        others = [other for other in types if other != product_type]
+        if len(others) < 4:
+            yield "fewer than 4 other categories in the catalogue"
+            continue
+        offered = rng.sample(others, min(OFFERED_CATEGORIES, len(others)))
+        request = (
+            f"Which one of the following product categories is most often bought and used together with a(n) "
+            f"{product_type}, as its complement?\n{bulleted(offered)}\n\nReply with the category exactly as it is "
+            f"written in the list, and nothing else. If none of them goes with a(n) {product_type}, reply: none"
+        )
+        yield Ask(product_type.casefold(), system_and_user(SYSTEM_READ, request), 16, (product_type, offered))
+
+
+def read_complement(reply: str, context) -> dict:
+    product_type, offered = context
+    complement = chosen_from(reply, offered, "none goes with it", "not among the catalogue's categories offered")
+    return {"type": product_type, "complement": complement, "offered": offered}
+
+
+def snippets(labelled: Labelled, rng: random.Random):
+    data = labelled.data
+    groups: dict[tuple[str, str], dict[str, str]] = {}  # (type, sentiment) -> casefolded snippet -> snippet
+    for key in sorted(labelled.labels["review-snippet"], key=int):
+        review = data.reviews[int(key)]
+        group = (_type_of(data, review), SENTIMENTS[_whole_rating(review.rating)])
+        snippet = labelled.labels["review-snippet"][key]
+        groups.setdefault(group, {}).setdefault(snippet.casefold(), snippet)
+    # A snippet said with a sentiment anywhere is never a wrong answer for that sentiment.
+    said: dict[str, set[str]] = {}
+    for (_, sentiment), found in groups.items():
+        said.setdefault(sentiment, set()).update(found)
+    for group in shuffled(sorted(groups), rng):
+        product_type, sentiment = group
+        own = groups[group]
+        if len(own) < SNIPPETS_ANSWERED:
+            yield f"product type and sentiment with fewer than {SNIPPETS_ANSWERED} snippets"
+            continue
+        for anchor in shuffled(sorted(own), rng):
+            positives = [own[anchor]] + rng.sample([own[k] for k in sorted(own) if k != anchor], SNIPPETS_ANSWERED - 1)
+            # The other sentiment's snippets: of the same product type first, then of any.
+            same_type = list(groups.get((product_type, _other(sentiment)), {}).values())
+            any_type = [s for (_, other), found in sorted(groups.items()) if other != sentiment for s in found.values()]
+            wanted = SNIPPETS_LISTED - SNIPPETS_ANSWERED
+            negatives = distinct_text_draws(rng, same_type, wanted, str, lambda s: False, said[sentiment])
+            negatives += distinct_text_draws(rng, any_type, wanted - len(negatives), str, lambda s: False,
+                                             said[sentiment] | {s.casefold() for s in negatives})
+            if len(negatives) < wanted:
+                yield f"fewer than {wanted} snippets of the other sentiment"
+                continue
+            candidates, truth = retrieval_list(rng, positives, negatives)
+            prompt = (
+                f"A customer has bought a(n) {product_type} product and wants to write a review to express a "
+                f"{sentiment} sentiment. The following numbered list contains {SNIPPETS_LISTED} potential review "
+                f"snippets. Select {count_phrase(SNIPPETS_ANSWERED, 'snippet')} that the customer is most likely to "
+                "write in the review.\n" + candidate_block("Review Snippet", candidates, SNIPPETS_ANSWERED)
+            )
+            yield Built(prompt, truth)
+
+
+def _other(sentiment: str) -> str:
+    return "negative" if sentiment == "positive" else "positive"
+
+
+def complements(labelled: Labelled, rng: random.Random):
+    for key in shuffled(sorted(labelled.labels["complement"]), rng):
+        label = labelled.labels["complement"][key]
+        others = [c for c in label["offered"] if c != label["complement"]]
+        question = f"Which of the following product categories best complements the product type {label['type']}?"
+        yield multiple_choice(rng, question, label["complement"], rng.sample(others, 3))
+
+
+LABELLED = Source(
+    name="reviews",
+    input_help="folder with Amazon Reviews 2023 CATEGORY.jsonl review files and meta_CATEGORY.jsonl metadata",
+    load=load,
+    labellings=(
+        Labelling("review-snippet", "a snippet of a review that says its sentiment, verbatim", snippet_asks,
+                  read_snippet),
+        Labelling("complement", f"the complement of a product type among {OFFERED_CATEGORIES} catalogue categories",
+                  complement_asks, read_complement),
+    ),
+    tasks=(
+        Task("reviews-snippets", spec.RETRIEVAL, spec.HIT_RATE_3,
+             "pick the 3 snippets a customer would write for a product type and sentiment, among 15 (row 2)",
+             snippets),
+        Task("reviews-complements", spec.MULTIPLE_CHOICE, spec.ACCURACY,
+             "pick the category that best complements a product type (row 4)", complements),
     ),
 )
