@@ -78,7 +78,6 @@ def served(tokenizer, tokenizer_dir, monkeypatch):
         with FakeServer(script) as url:
             monkeypatch.setenv("SHOPBENCH_SERVER_URL", url)
             monkeypatch.setenv("SHOPBENCH_MODEL_DIR", str(tokenizer_dir))
-            monkeypatch.setenv("SHOPBENCH_SERVER_BACKOFF", "0")
             yield script
 
     return serve
@@ -291,8 +290,11 @@ def test_refusals_come_before_any_work(tmp_path, monkeypatch, capsys, served):
     assert run_label("reviews", folder, tmp_path / "o.jsonl") == 2
     assert "SHOPBENCH_SERVER_URL must be the server's base URL" in capsys.readouterr().err
     with served() as script:
-        assert run_label("reviews", folder, folder / "inside.jsonl") == 2
-        assert "lies inside --input" in capsys.readouterr().err
+        for out, refusal in ((folder / "inside.jsonl", "is inside --input"),
+                             (m2.PRODUCT_TYPES, "is the same file as --categories")):
+            with pytest.raises(SystemExit, match="2"):
+                run_label("m2", folder, out, "--categories", str(m2.PRODUCT_TYPES))
+            assert refusal in capsys.readouterr().err
         assert run_label("reviews", folder, tmp_path / "o.jsonl", "--categories", str(m2.PRODUCT_TYPES)) == 2
         assert "--categories is for the m2 source" in capsys.readouterr().err
         assert run_label("reviews", tmp_path / "nowhere", tmp_path / "o.jsonl") == 2
