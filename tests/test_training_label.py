@@ -284,6 +284,17 @@ def test_a_journal_of_another_run_is_refused(tmp_path, served, capsys):
     assert "the journal of another run" in capsys.readouterr().err and not out.exists()
 
 
+def test_a_broken_journal_is_named_before_the_server_is_asked(tmp_path, served, capsys):
+    folder = synthetic.write_source("reviews", tmp_path, 40)
+    out = tmp_path / "out.jsonl"
+    journal_path(out).write_text('{"run": 1}\n{"key": "complement:tent"}\n{"key": "x", "status": "kept"}\n')
+    with served() as script:
+        assert run_label("reviews", folder, out) == 2
+    err = capsys.readouterr().err
+    assert "out.jsonl.partial:2: not a journal line (field 'status': missing)" in err and err.count("\n") == 1
+    assert not script.bodies  # before the engine started
+
+
 def test_refusals_come_before_any_work(tmp_path, monkeypatch, capsys, served):
     folder = synthetic.write_source("reviews", tmp_path, 40)
     monkeypatch.delenv("SHOPBENCH_SERVER_URL", raising=False)
