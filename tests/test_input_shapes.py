@@ -103,7 +103,7 @@ def write_results(path, record) -> str:
 
 
 @pytest.mark.parametrize("where, value, expected", BAD_RESULTS, ids=[f"{w or 'record'}={v!r}" for w, v, _ in BAD_RESULTS])
-@pytest.mark.parametrize("side", ["a", "b"])
+@pytest.mark.parametrize("side", ["a", "b", "report"])
 def test_results_of_the_wrong_shape_or_range_are_refused_by_field(where, value, expected, side, tmp_path, capsys):
     good = results_record()
     if where:
@@ -112,10 +112,14 @@ def test_results_of_the_wrong_shape_or_range_are_refused_by_field(where, value, 
         container[key] = "NOT_FINITE" if value is NOT_FINITE else value
     else:
         bad = value
-    files = {"a": good, "b": good, side: bad}
-    a, b = write_results(tmp_path / "a.json", files["a"]), write_results(tmp_path / "b.json", files["b"])
     output = tmp_path / "comparison.json"
-    code = run.main(["compare", a, b, "--output", str(output)])
+    if side == "report":  # run.py report reads a results file as compare does
+        code = run.main(["report", write_results(tmp_path / "r.json", bad), "--html", str(output)])
+        side = "r"
+    else:
+        files = {"a": good, "b": good, side: bad}
+        a, b = write_results(tmp_path / "a.json", files["a"]), write_results(tmp_path / "b.json", files["b"])
+        code = run.main(["compare", a, b, "--output", str(output)])
     one_line_error(code, capsys.readouterr(), f"{side}.json: ", expected)
     assert not output.exists()
 

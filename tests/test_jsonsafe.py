@@ -128,6 +128,11 @@ def entry_compare(tmp_path, deep, monkeypatch):
     return run.main(["compare", str(a), str(b)]), "b.json: nested"
 
 
+def entry_report(tmp_path, deep, monkeypatch):
+    path = results_file(tmp_path / "r.json", deep)
+    return run.main(["report", str(path), "--html", str(tmp_path / "o.jsonl")]), "r.json: nested"
+
+
 def entry_throughput(tmp_path, deep, monkeypatch):
     (tmp_path / "t.json").write_text(deep)
     return run.main(["timing", "--track", "1", "--throughput", str(tmp_path / "t.json")]), "t.json: nested"
@@ -222,7 +227,8 @@ def entry_model_config(tmp_path, deep, monkeypatch):
     return weights_cli.main(["check", str(tmp_path)]), "config.json: nested"
 
 
-ENTRIES = [entry_data, entry_data_field, entry_responses, entry_release_skill_file, entry_compare, entry_throughput,
+ENTRIES = [entry_data, entry_data_field, entry_responses, entry_release_skill_file, entry_compare, entry_report,
+           entry_throughput,
            entry_classify, entry_training_check, entry_ecinstruct_array, entry_ecinstruct_lines,
            entry_ecinstruct_field("options"), entry_ecinstruct_field("input"), entry_rewrite_journal,
            model_from_environment("SHOPBENCH_DECODING"), model_from_environment("SHOPBENCH_VLLM_ARGS"),
