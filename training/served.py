@@ -26,10 +26,12 @@ def served_engine(server):
     """The openai engine for `server` (models.settings.server_settings()), its tokenizer from
     SHOPBENCH_MODEL_DIR or the embedded model's folder."""
     from models.engines.openai_engine import OpenAIEngine
-    from models.settings import MODEL_DIR_ENV
+    from models.settings import MODEL_DIR_ENV, model_config
 
     model_dir = os.environ.get(MODEL_DIR_ENV)
-    if model_dir is None:
+    if model_dir is not None:
+        model_config(Path(model_dir))  # its config.json in one line before the engine's libraries read it
+    else:
         from models import embedded
 
         model_dir = str(embedded.safetensors_copy())
