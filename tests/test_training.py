@@ -91,7 +91,7 @@ def _answer_positions(questions, task_name):
     ("esci", ("esci-product-for-query", "esci-query-for-product", "esci-relation", "esci-brand",
               "esci-query-for-description", "esci-query-for-features", "esci-title-for-description",
               "esci-title-for-features")),
-    ("m2", ("m2-next-product",)),
+    ("m2", ("m2-next-product", "m2-description-other-language")),
 ])
 def test_multiple_choice_answers_are_spread_over_the_positions(tmp_path, name, tasks):
     _, out = built(tmp_path, name, records=4000 if name == "esci" else 1200)

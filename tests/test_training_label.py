@@ -323,3 +323,21 @@ def test_synthetic_inputs_can_be_labelled():
     # each sentiment has enough sentences for a list of snippets; none touches the aspects lexicon
     assert min(len(set(synthetic._POSITIVE)), len(set(synthetic._NEGATIVE))) >= reviews.SNIPPETS_LISTED
     assert not [s for s in synthetic._POSITIVE + synthetic._NEGATIVE if reviews.covered_aspects(s)]
+
+
+def test_a_snippet_said_with_a_sentiment_anywhere_is_never_a_wrong_answer_for_it():
+    import random
+
+    from training.records import Labelled
+
+    said = [("Tent", 5, f"tent joy {n}") for n in range(3)] + [("Lamp", 5, "mixed feelings")]
+    said += [("Mug", 1, f"mug woe {n}") for n in range(20)] + [("Mug", 1, "mixed feelings")]
+    data = reviews.ReviewsData(
+        [reviews.Review(float(stars), "", text, kind, "u", 0) for kind, stars, text in said],
+        {kind: reviews.Item(kind, kind) for kind in ("Tent", "Lamp", "Mug")}, {})
+    labelled = Labelled(data, {"review-snippet": {str(n): text for n, (_, _, text) in enumerate(said)}})
+    for seed in range(5):
+        built = [b for b in reviews.snippets(labelled, random.Random(seed)) if not isinstance(b, str)]
+        tent = [b for b in built if "a(n) Tent product" in b.input_field]
+        assert len(tent) == 3
+        assert not any("mixed feelings" in b.input_field for b in tent)  # said positively of a lamp

@@ -2,7 +2,8 @@
 Amazon Reviews 2023), 21-22 (the query of a product shown by its description or features),
 24-25 (the title of a product shown by its description or features), 27 (a product's bullet
 points), 30 (the queries of a product) and 34 (query-product pairs ranked) from ESCI, 31 (the
-products a session viewed before its last) from Amazon-M2."""
+products a session viewed before its last) and 10 (a product's description in another
+language) from Amazon-M2."""
 from pathlib import Path
 
 import pyarrow as pa
@@ -201,3 +202,28 @@ def test_m2_products_viewed_before_the_last_one_are_the_answers(tmp_path):
         assert len(chosen) == min(3, len(viewed)) and chosen <= viewed
         assert len(listed(question)) == 10 and not (set(listed(question)) - chosen) & viewed  # the rest never viewed
     assert check(data.load_questions(tmp_path / "out.jsonl"), Scorer({})).passed
+
+
+def test_m2_the_same_products_description_in_another_locale(tmp_path):
+    folder = tmp_path / "m2"
+    folder.mkdir()
+    rows = [("B1", "DE", "Tasse weiss"), ("B1", "FR", "Tasse blanche"), ("B1", "IT", "Tazza bianca"),
+            ("B2", "DE", "Nur hier"), ("B3", "DE", "Gleich"), ("B3", "UK", "Gleich")]
+    rows += [(f"C{n}", locale, f"Anderes Ding {n} {locale}") for n in range(3) for locale in ("DE", "UK")]
+    (folder / "products_train.csv").write_text("id,locale,title,desc\n" + "".join(
+        f"{i},{locale},Title {i} {locale},{desc}\n" for i, locale, desc in rows), encoding="utf-8")
+    (folder / "sessions_train.csv").write_text("prev_items,next_item,locale\n\"['B1']\",B2,DE\n", encoding="utf-8")
+    report = build(SOURCES["m2"], folder, tmp_path / "out.jsonl")
+    tally = next(t for t in report.tallies if t.task.name == "m2-description-other-language")
+    assert tally.written == 4 and tally.skipped == {  # B1 and the three C*; B2 in one locale, B3 the same in both
+        "product described in fewer than two locales": 1, "the same description in both locales": 1}
+    product_of = {desc: i for i, _, desc in rows}
+    locale_of = {desc: locale for _, locale, desc in rows}
+    for question in tasks_of(tmp_path / "out.jsonl")["m2-description-other-language"]:
+        shown = question.input_field.split("'")[1]
+        options = [line.split(". ", 1)[1] for line in question.input_field.splitlines()
+                   if line[:2] in ("0.", "1.", "2.", "3.")]
+        answer = options[question.output_field]
+        assert product_of[answer] == product_of[shown] and answer != shown
+        others = [o for n, o in enumerate(options) if n != question.output_field]
+        assert all(product_of[o] != product_of[shown] and locale_of[o] != locale_of[shown] for o in others)

@@ -152,7 +152,7 @@ def write_m2(folder, sessions: int, seed: int = 0) -> Path:
             brand, title = _title(rng)
             for locale in locales_of[product_id]:
                 writer.writerow([product_id, locale, f"{title} {_LOCALE_WORDS[locale]}", "9.99", brand,
-                                 *_m2_attributes(title), rng.choice(_SENTENCES)])
+                                 *_m2_attributes(title), f"{rng.choice(_SENTENCES)} ({_LOCALE_WORDS[locale]})"])
     by_locale: dict[str, list[str]] = {}
     for product_id, locales in locales_of.items():
         for locale in locales:

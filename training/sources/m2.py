@@ -1,11 +1,13 @@
 """Amazon-M2 (Jin et al., 2023; KDD Cup 2023) -> next-product multiple choice,
-cross-locale title generation and the products viewed before a session's last one (paper
-Table 7, rows 9 and 31; its row 10, ShopBench's task 18, matches a product's description
-across languages, which the next-product choice is not).
+cross-locale title generation, the same product's description in another language and the
+products viewed before a session's last one (paper Table 7, rows 9, 10 and 31).
 
 Input: the folder with the KDD Cup 2023 files `products_train.csv` (`id, locale, title`,
-...) and `sessions_train.csv` (`prev_items, next_item, locale`). `prev_items` is written
-as a Python-style list of quoted ids, with or without commas.
+`desc` read when the file has it, ...) and `sessions_train.csv` (`prev_items, next_item,
+locale`). `prev_items` is written as a Python-style list of quoted ids, with or without
+commas. A product sold in several locales has one row per locale, under one id: its
+description in one locale and in another are the same product's (row 10, ShopBench's task
+18), the other options descriptions of other products from locales other than the first.
 
 Labelled by a language model (`python -m training label m2`, rows 1 and 20), from the
 products file alone: each product's category, chosen from a list offered to the model
@@ -41,6 +43,7 @@ LANGUAGES = {"DE": "German", "JP": "Japanese", "UK": "English", "ES": "Spanish",
 EARLIER_LISTED = 10
 MAX_EARLIER_ANSWERS = 3
 MIN_BLEU_TOKENS = 4  # BLEU-4 of a shorter reference is 0 even for an exact copy
+MAX_DESCRIPTION_CHARS = 400
 _QUOTED_ID = re.compile(r"""['"]([^'"\s]+)['"]""")
 
 
@@ -59,6 +62,12 @@ class M2Data:
     locales_by_id: dict[str, list[str]]
     sessions: list[Session]
     unusable: dict[str, int]
+    descriptions: dict[tuple[str, str], str]  # (id, locale) -> description, for products that have one
+
+
+def _description(row: dict) -> str:
+    """A product row's description on one line, cut to MAX_DESCRIPTION_CHARS ("" without one)."""
+    return shorten(one_line(row.get("desc")), MAX_DESCRIPTION_CHARS)
 
 
 def load(folder) -> M2Data:
@@ -69,6 +78,7 @@ def load(folder) -> M2Data:
     ids_by_locale: dict[str, list[str]] = {}
     locales_by_id: dict[str, list[str]] = {}
     unusable: dict[str, int] = {}
+    descriptions: dict[tuple[str, str], str] = {}
     for _, row in readers.csv_rows(Path(folder) / PRODUCTS_FILE, PRODUCT_COLUMNS):
         title = one_line(row["title"])
         if not title:
@@ -79,11 +89,14 @@ def load(folder) -> M2Data:
             ids_by_locale.setdefault(row["locale"], []).append(row["id"])
             locales_by_id.setdefault(row["id"], []).append(row["locale"])
         titles[key] = title
+        description = _description(row)
+        if description:
+            descriptions[key] = description
     sessions = [
         Session(line, row["prev_items"], row["next_item"], row["locale"])
         for line, row in readers.csv_rows(Path(folder) / SESSIONS_FILE, SESSION_COLUMNS)
     ]
-    return M2Data(titles, ids_by_locale, locales_by_id, sessions, unusable)
+    return M2Data(titles, ids_by_locale, locales_by_id, sessions, unusable, descriptions)
 
 
 def _session_titles(data: M2Data, session: Session) -> tuple[str | None, list[str], list[str]]:
@@ -179,6 +192,32 @@ def title_translation(data: M2Data, rng: random.Random):
         yield Built(prompt, title, spec.JP_BLEU if japanese else spec.BLEU)
 
 
+def description_other_language(data: M2Data, rng: random.Random):
+    described = sorted({product_id for product_id, _ in data.descriptions})
+    others = [key for key in sorted(data.descriptions)]
+    for product_id in shuffled(described, rng):
+        locales = [locale for locale in data.locales_by_id[product_id] if (product_id, locale) in data.descriptions]
+        if len(locales) < 2:
+            yield "product described in fewer than two locales"
+            continue
+        source, target = rng.sample(locales, 2)
+        shown, answer = data.descriptions[(product_id, source)], data.descriptions[(product_id, target)]
+        if shown.casefold() == answer.casefold():
+            yield "the same description in both locales"
+            continue
+        distractors = distinct_text_draws(rng, others, 3, lambda key: data.descriptions[key],
+                                          lambda key: key[0] == product_id or key[1] == source,
+                                          {shown.casefold(), answer.casefold()})
+        if len(distractors) < 3:
+            yield "too few other described products outside the locale"
+            continue
+        question = (
+            f"A product with description '{shown}' exists on an online shopping website. Which of the following "
+            "descriptions may describe the same product in a different language?"
+        )
+        yield multiple_choice(rng, question, answer, [data.descriptions[key] for key in distractors])
+
+
 SOURCE = Source(
     name="m2",
     input_help=f"folder with the Amazon-M2 (KDD Cup 2023) {PRODUCTS_FILE} and {SESSIONS_FILE}",
@@ -190,6 +229,9 @@ SOURCE = Source(
              "a product's title on another locale's site (bleu; jp-bleu for Japanese)", title_translation),
         Task("m2-earlier-views", spec.RETRIEVAL, spec.HIT_RATE_3,
              "pick the products a session viewed before its last one, among 10", earlier_views),
+        Task("m2-description-other-language", spec.MULTIPLE_CHOICE, spec.ACCURACY,
+             "pick the same product's description in another locale, among descriptions of other products",
+             description_other_language),
     ),
 )
 
@@ -199,7 +241,6 @@ PRODUCT_TYPES = Path(__file__).resolve().parent.parent / "product_types.txt"
 ATTRIBUTES = ("color", "size", "model", "material", "author")  # columns that name an attribute of a product
 MIN_SEEN = 3  # products labelled with a category before it counts as never having an attribute
 EXPLAINED_PER_TYPE = 3  # products asked to explain each category
-MAX_DESCRIPTION_CHARS = 400
 MIN_EXPLANATION_WORDS, MAX_EXPLANATION_WORDS = 5, 60
 SYSTEM_LABEL = "You label the products of an online shop."
 _WORD = re.compile(r"[^\W_]+")
@@ -257,8 +298,7 @@ def load_products(folder, categories=None) -> M2Products:
             continue
         attributes = {name: one_line(row.get(name)) for name in ATTRIBUTES if one_line(row.get(name))}
         key = f"{row['id']}:{row['locale']}"
-        listings[key] = Listing(key, title, one_line(row.get("brand")),
-                                shorten(one_line(row.get("desc")), MAX_DESCRIPTION_CHARS), attributes)
+        listings[key] = Listing(key, title, one_line(row.get("brand")), _description(row), attributes)
     return M2Products(list(listings.values()), offered, unusable)
 
 
