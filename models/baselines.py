@@ -61,9 +61,8 @@ class ZeroShotBaseline(ShopBenchBaseModel):
 
     @property
     def run_settings(self) -> dict:
-        from models.shop_model import server_facts
-
-        return {"model": self.description, "baseline": self.recipe.name, **server_facts(self.engine)}
+        # no server_constraints: a baseline sends none, whatever the server applies
+        return {"model": self.description, "baseline": self.recipe.name}
 
     def batch_predict(self, batch: dict, is_multiple_choice: bool) -> list[str]:
         return [answer.text for answer in self.batch_answer(batch, is_multiple_choice)]

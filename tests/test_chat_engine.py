@@ -188,7 +188,7 @@ def test_the_kit_baseline_sends_its_prompt_text_as_the_user_turn(dev_records):
         answers = baseline.batch_answer({"prompt": [dev_records[0]["input_field"]]}, True)
     body = script.bodies[probes]
     assert body["messages"] == [{"role": "user", "content": baseline.recipe.system_text + dev_records[0]["input_field"]}]
-    assert body["max_tokens"] == 1 and "structured_outputs" not in body
+    assert body["max_tokens"] == 1 and "structured_outputs" not in body and "server_constraints" not in baseline.run_settings
     assert answers[0].text == "I" and answers[0].usage.completion_tokens == 1
 
 
