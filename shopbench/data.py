@@ -84,6 +84,17 @@ def text_lines(handle, path, bom: bool = False) -> Iterator[tuple[int, str]]:
             raise _error(path, line_number + 1, None, f"cannot read: {read_error(exc)}") from None
 
 
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+def csv_text(handle, path) -> Iterator[str]:
+    """The lines of a CSV file (an open binary handle) for the csv module, decoded one by one
+    as `text_lines` does (BOM dropped), and ending where open(newline="") ends them: at
+    "\n", "\r\n" or a lone "\r" (spreadsheets' old Mac CSV)."""
+    for _, line in text_lines(handle, path, bom=True):
+        yield from (piece for piece in _LONE_CR.split(line) if piece)
+
+
 def json_lines(handle, path) -> Iterator[tuple[int, dict]]:
     """`read_json_lines` of an open binary handle (a file, a zip member), closed at the end;
     `path` names it in messages."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from shopbench import spec
 from shopbench.data import (
-    READ_ERRORS, DataError, Question, check_task_kind, json_lines, question_from_record, read_error, text_lines,
+    READ_ERRORS, DataError, Question, check_task_kind, csv_text, json_lines, question_from_record, read_error,
 )
 
 SKILLS_FOLDER = "skills"
@@ -219,7 +219,7 @@ def _multiple_choice_records(release: Release, name: str, task: str):
     # A question can be longer than csv's default field limit of 128 KiB; pandas has none.
     csv.field_size_limit(2**31 - 1)
     # Lines decoded one by one (a byte that is not UTF-8 is named by its line), BOM dropped.
-    reader = csv.DictReader(line for _, line in text_lines(release.open(name), label, bom=True))
+    reader = csv.DictReader(csv_text(release.open(name), label))
     try:
         header = reader.fieldnames or []
         missing = [column for column in ("question", "choices", "answer") if column not in header]

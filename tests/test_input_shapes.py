@@ -631,3 +631,26 @@ def test_what_local_evaluation_writes_passes_the_range_checks(tmp_path, capsys, 
     record["samples"][0]["score"] = 1.001
     assert run.main(["compare", str(results), write_results(tmp_path / "b.json", record)]) == 2
     assert "samples[0]: 'score' is not a finite number from 0 to 1: 1.001" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ending", ["\r", "\r\n"])
+def test_csv_lines_end_as_a_spreadsheet_ends_them(ending, tmp_path, capsys):
+    """Decoded line by line, CSV files still end their rows at "\\n", "\\r\\n" or a lone "\\r"
+    (old Mac spreadsheets), and a quoted field keeps its line breaks."""
+    rows = 'q1,"two\nlines",b,c,d,A\nq2,a,b,c,d,B\n'
+    (tmp_path / "plain_test.csv").write_text(rows, newline="")
+    (tmp_path / "other_test.csv").write_bytes(rows.replace("\n", ending).encode())
+    built = []
+    for name in ("plain_test.csv", "other_test.csv"):
+        out = tmp_path / f"{name}.jsonl"
+        assert training_main(["build", "mmlu", "--input", str(tmp_path / name), "--out", str(out), "--no-progress"]) == 0
+        built.append([json.loads(line)["output_field"] for line in out.read_text().splitlines()])
+    assert built[0] == built[1] and len(built[0]) == 2
+    folder = tmp_path / "data" / "multiple_choice"
+    folder.mkdir(parents=True)
+    (folder / "pick_dataset.csv").write_bytes(
+        ("question,choices,answer\n" + "q,\"['a', 'b', 'c', 'd']\",1\n" * 2).replace("\n", ending).encode())
+    write_jsonl(tmp_path / "r.jsonl", [{"response": "1"}] * 2)
+    assert local_evaluation.main(["--data", str(tmp_path / "data"), "--rules", "shopping-mmlu", "--no-progress",
+                                  "--responses", str(tmp_path / "r.jsonl")]) == 0
+    assert "pick" in capsys.readouterr().out

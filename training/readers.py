@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from shopbench import jsonsafe
-from shopbench.data import READ_ERRORS, DataError, read_error, read_json_lines, text_lines
+from shopbench.data import READ_ERRORS, DataError, csv_text, read_error, read_json_lines
 
 csv.field_size_limit(2**31 - 1)  # product descriptions run past csv's 128 KiB default
 
@@ -117,10 +117,8 @@ def json_records(path, fields: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
 
 
 def _csv_lines(path: Path) -> Iterator[str]:
-    """The file's lines as text for csv, decoded one by one: a byte that is not UTF-8 is named
-    by its line. A UTF-8 byte-order mark at the start is dropped."""
-    for _, line in text_lines(_open(path), path, bom=True):
-        yield line
+    """The file's lines for csv: a byte that is not UTF-8 is named by its line."""
+    return csv_text(_open(path), path)
 
 
 def csv_rows(path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
