@@ -30,7 +30,10 @@ def served_engine(server):
 
     model_dir = os.environ.get(MODEL_DIR_ENV)
     if model_dir is not None:
-        model_config(Path(model_dir))  # its config.json in one line before the engine's libraries read it
+        # Its config.json, when it has one, in one line before the engine's libraries read it; the
+        # openai engine needs only the tokenizer (the context comes from the server).
+        if (Path(model_dir) / "config.json").exists():
+            model_config(Path(model_dir))
     else:
         from models import embedded
 
