@@ -67,14 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
     scorer = Scorer(resources.load_embedding_models(paths), rules=args.rules)
     report = scorer.score(questions, responses, progress=not args.no_progress)
-    summary = generation.summary() if generation else None
-    if summary:
-        report.extra["generation"] = summary
-    results = report.to_json()
-    if generation:
-        for sample, details in zip(results["samples"], generation.sample_details()):
-            sample["seconds"] = details.pop("seconds")
-            sample["model"] = details
+    summary = cli.attach_generation(report, generation)
+    results = cli.results_json(report, generation)
     # Files first, then the report: a reader that leaves early (piped into head) loses no file.
     written = []
     if args.output:

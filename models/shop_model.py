@@ -156,7 +156,7 @@ class ShopModel(ShopBenchBaseModel):
         def token_ids(text: str) -> list[int]:
             rendered = prompts.render(text, route.profile, self.tokenizer, task_named=decoding.task_system_prompt,
                                       chat_template=decoding.chat_template)
-            return self.tokenizer(rendered, add_special_tokens=False)["input_ids"]
+            return prompts.token_ids(rendered, self.tokenizer)
 
         ids = token_ids(question)
         if len(ids) > budget:

@@ -63,7 +63,7 @@ def render(question: str, profile: str, tokenizer, answer: str | None = None, *,
     messages = chat_messages(question, profile, answer, task_named)
     if not chat_template:
         return "\n\n".join(m["content"] for m in messages)
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=answer is None)
+    return render_messages(messages, tokenizer, add_generation_prompt=answer is None)
 
 
 def server_messages(question: str, profile: str, *, task_named: bool = True, chat_template: bool = True) -> tuple[dict, ...]:
@@ -74,3 +74,14 @@ def server_messages(question: str, profile: str, *, task_named: bool = True, cha
     if not chat_template:
         return ({"role": "user", "content": render(question, profile, None, task_named=task_named, chat_template=False)},)
     return tuple(chat_messages(question, profile, task_named=task_named))
+
+
+def render_messages(messages: list[dict], tokenizer, add_generation_prompt: bool) -> str:
+    """Chat messages as the tokenizer's template writes them (fine-tuning renders export's
+    records through this too, so it trains on the text inference sends)."""
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def token_ids(rendered: str, tokenizer) -> list[int]:
+    """The token ids of rendered text: the template already wrote every special token."""
+    return tokenizer(rendered, add_special_tokens=False)["input_ids"]

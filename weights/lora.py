@@ -125,7 +125,9 @@ def check_fits(adapters: list[Adapter], base: dict[str, TensorInfo]) -> None:
                     f"{(b.shape[0], a.shape[1])} in the adapter (an adapter for another model?)"
                 )
         for module in adapter.config.get("target_modules") or []:
-            if isinstance(module, str) and not any(n.endswith(f".{module}.weight") for n in adapter.pairs):
+            # PEFT matches a target by its full name or a suffix of it ("all-linear" is saved as full names).
+            if isinstance(module, str) and not any(n == f"{module}.weight" or n.endswith(f".{module}.weight")
+                                                   for n in adapter.pairs):
                 problems.append(f"{adapter.folder}: target module {module} has no weights in the adapter")
     if problems:
         raise CheckpointError("adapters do not fit the base model:\n  " + "\n  ".join(problems))
