@@ -84,7 +84,8 @@ class ZeroShotBaseline(ShopBenchBaseModel):
         if self.tokenizer is None:  # a chat engine: the kit's one prompt text as the one user turn
             requests = [ChatRequest(({"role": "user", "content": recipe.system_text + prompts.tokenizable(
                 question if isinstance(question, str) else "")},), TextConstraint(new_tokens)) for question in questions]
-            return [Answer(g.text, repaired=False, generated_tokens=g.new_tokens, usage=g.usage)
+            return [Answer(g.text, repaired=False, generated_tokens=g.new_tokens, usage=g.usage) if g is not None
+                    else Answer("", repaired=False, generated_tokens=0, failed=True)  # refused by the server
                     for g in self.engine.generate(requests)]
         budget = self.engine.max_model_len - new_tokens
         stops = (self.tokenizer.eos_token_id,) if self.tokenizer.eos_token_id is not None else ()

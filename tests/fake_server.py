@@ -30,13 +30,12 @@ PREFERRED = 15  # the token the fake model picks unconstrained ("0" in the Qwen2
 class Script:
     models: tuple[str, ...] = ("fake-model",)
     # What each successive completion request gets: "ok", "503", "drop" (close without an
-    # answer), "redirect" (307 elsewhere), "slow" (answer after `slow_seconds`), "429" (with
-    # `retry_after` as its Retry-After header, when set), "echo" (a 401 whose message quotes the
-    # key as a careless server might: its Authorization header, upper-cased, URL-encoded, and a
-    # URL with credentials), or a wrong shape: "empty" (200 without choices), "strings"
-    # (choices holding strings), "list" (the body a list), "not-json", "deep" (nested 5000
-    # levels); requests past the list
-    # get `otherwise`.
+    # answer), "redirect" (307 elsewhere), "400" (this request alone refused), "slow" (answer
+    # after `slow_seconds`), "429" (with `retry_after` as its Retry-After header, when set),
+    # "echo" (a 401 whose message quotes the key as a careless server might: its Authorization
+    # header, upper-cased, URL-encoded, and a URL with credentials), or a wrong shape: "empty"
+    # (200 without choices), "strings" (choices holding strings), "list" (the body a list),
+    # "not-json", "deep" (nested 5000 levels); requests past the list get `otherwise`.
     actions: list[str] = field(default_factory=list)
     otherwise: str = "ok"
     slow_seconds: float = 2.0
@@ -166,6 +165,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
         elif action == "drop":
             self.close_connection = True
+        elif action == "400":
+            self._send(400, {"error": {"message": "This model's maximum context length is 2048 tokens",
+                                       "type": "invalid_request_error", "param": "messages"}})
         elif action == "echo":
             key = self.headers.get("Authorization", "").removeprefix("Bearer ")
             message = (f"invalid credentials: Authorization: {self.headers.get('Authorization')}; key {key.upper()}; "

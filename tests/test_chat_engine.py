@@ -243,3 +243,20 @@ def test_vllm_server_applies_the_constraints_and_every_answer_is_valid(vllm_serv
     generated = engine.generate(requests)
     assert len(lists) > 10 and all(re.fullmatch(q.constraint.pattern, g.text) for q, g in zip(requests, generated)), \
         [(q.constraint.pattern, g.text) for q, g in zip(requests, generated)]
+
+
+def test_a_question_the_server_refuses_costs_only_itself(dev_records, caplog):
+    """Without a tokenizer, a prompt too long for the server is found there: its question is
+    marked failed and repaired, the rest of the batch is answered."""
+    script = Script()
+    with FakeServer(script) as url:
+        engine = chat_engine(url, concurrency=1)
+        requests = [ChatRequest(({"role": "user", "content": f"Q{i}"},), TextConstraint(3)) for i in range(3)]
+        script.actions = ["ok", "400", "ok"]
+        generated = engine.generate(requests)
+        assert [g and g.text for g in generated] == ["I t", None, "I t"]
+        script.actions = ["400"]
+        records = [r for r in dev_records if r["task_type"] == spec.MULTIPLE_CHOICE][:3]
+        answers = chat_model(engine).batch_answer({"prompt": [r["input_field"] for r in records]}, True)
+    assert [a.failed for a in answers].count(True) == 1 and all(is_valid(spec.MULTIPLE_CHOICE, a.text) for a in answers)
+    assert "maximum context length is 2048 tokens" in caplog.text and "engine failed" not in caplog.text

@@ -22,6 +22,7 @@ HTTP, retries, refusals, interrupts and secrets: models/engines/http_client.py.
 """
 from __future__ import annotations
 
+import logging
 import re
 
 from decoding.constraints import TextConstraint
@@ -29,6 +30,7 @@ from models.engines import ChatRequest, Generated
 from models.engines.http_client import HttpClient, Refused, first_choice, require, token_usage
 from models.settings import ServerSettings
 
+log = logging.getLogger("shopbench.model")
 PATH = "/chat/completions"
 CHOICE, REGEX = "choice", "regex"
 STRUCTURED_OUTPUTS, GUIDED, SGLANG = "structured_outputs", "guided", "sglang"
@@ -92,10 +94,20 @@ class ChatEngine:
         self.model, self.max_model_len = self.client.served_model()
         self.constraints = {kind: self._probe(kind) for kind in FORMS}
 
-    def generate(self, requests: list[ChatRequest]) -> list[Generated]:
+    def generate(self, requests: list[ChatRequest]) -> list[Generated | None]:
+        """The answers in order; None for a question the server refused (logged), since
+        without a tokenizer a prompt too long for the server's context is only found there,
+        and one refused question must not cost the rest of its batch."""
         bodies = [chat_body(self.model, r, self.settings.seed, self.constraints) for r in requests]
         url = self.client.url(PATH)
-        return [read_answer(answer, url) for answer in self.client.post_all(PATH, bodies)]
+        results = []
+        for answer in self.client.post_all(PATH, bodies, keep_refusals=True):
+            if isinstance(answer, Refused):
+                log.error("chat engine: a question got no answer: %s", answer)
+                results.append(None)
+            else:
+                results.append(read_answer(answer, url))
+        return results
 
     def _probe(self, kind: str) -> str | None:
         """The first form of `kind` the server applies, or None. A form it refuses (4xx) or

@@ -36,6 +36,7 @@ from shopbench.errors import DataError
 from models.settings import SERVED_MODEL_ENV, SERVER_URL_ENV, ServerSettings
 
 RETRY_AFTER_CAP = 60.0  # seconds: the longest a 429's Retry-After makes a request wait
+REQUEST_REFUSALS = (400, 413, 422)  # statuses that refuse one request for what it holds, not its sender
 MESSAGE_CHARS = 300  # of a server's own error text, kept in our one line
 REDACTED = "***"
 
@@ -256,9 +257,12 @@ class HttpClient:
             line = f"{url}: the server refused the request (HTTP {status}: {message}){hint}"
         return self.error(Refused, line, status, self.redact(message), param)
 
-    def post_all(self, path: str, bodies: list[dict]) -> list:
+    def post_all(self, path: str, bodies: list[dict], keep_refusals: bool = False) -> list:
         """Every body's answer, in order, with up to `concurrency` requests in flight. The
-        first failure is raised at once; it, or an interrupt, stops the rest."""
+        first failure is raised at once; it, or an interrupt, stops the rest. With
+        `keep_refusals`, a request the server refuses for what it holds (400, 413, 422: one
+        prompt too long, or caught by a hosted API's content filter) gets its `Refused` in its
+        place, and the rest go on; a refusal of the caller (401, 403, 404, ...) still stops all."""
         if not bodies:
             return []
         stop = threading.Event()
@@ -284,7 +288,9 @@ class HttpClient:
         try:
             for _ in bodies:
                 index, answer, exc = done.get()
-                if exc is not None:
+                if isinstance(exc, Refused) and keep_refusals and exc.status in REQUEST_REFUSALS:
+                    answer = exc
+                elif exc is not None:
                     raise exc
                 answers[index] = answer
         except BaseException as exc:
