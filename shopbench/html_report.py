@@ -299,7 +299,7 @@ def _chart(pages: list[RunPage]) -> str:
     label_width, bar_width, bar, gap = 190, 420, 14, 6
     row_height = bar * len(pages) + gap
     height = row_height * len(first.tasks) + 24
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{label_width + bar_width + 70}" '
+    parts = [f'<svg role="img" width="{label_width + bar_width + 70}" '
              f'height="{height}" aria-label="task scores">']
     for row, task in enumerate(first.tasks):
         top = row * row_height
