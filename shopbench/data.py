@@ -5,7 +5,6 @@ anything is generated or scored.
 """
 from __future__ import annotations
 
-import gzip
 import json
 import lzma
 import math
@@ -23,7 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
-from shopbench import jsonsafe, spec
+from shopbench import files, jsonsafe, spec
 from shopbench.errors import DataError
 
 # What reading a damaged compressed file or zip member raises: gzip's BadGzipFile (an
@@ -56,24 +55,20 @@ def _error(path, line: int, field: str | None, message: str) -> DataError:
 
 def read_json_lines(path) -> Iterator[tuple[int, dict]]:
     """Yield (line number, object) for each non-blank line; blank lines are skipped.
-    A name ending in .gz is read through gzip."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    try:
-        handle = opener(path, "rb")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
-    yield from json_lines(handle, path)
+    A name ending in .gz is read through gzip; a device or socket is refused (files.open_input)."""
+    yield from json_lines(files.open_input(path), path)
 
 
 def text_lines(handle, path, bom: bool = False) -> Iterator[tuple[int, str]]:
     """(line number, text) of each line of an open binary handle (a file, a .gz, a zip
     member), closed at the end. Lines are decoded one by one, so a byte that is not UTF-8 is
-    reported on its own line, and a damaged compressed stream at the line it breaks. `bom`:
-    a UTF-8 byte-order mark at the start is dropped (CSV files from spreadsheets)."""
+    reported on its own line, and a damaged compressed stream at the line it breaks; a line
+    too long to hold is refused (files.bounded_lines). `bom`: a UTF-8 byte-order mark at the
+    start is dropped (CSV files from spreadsheets)."""
     line_number = 0
     with handle:
         try:
-            for line_number, raw in enumerate(handle, start=1):
+            for line_number, raw in enumerate(files.bounded_lines(handle, path), start=1):
                 if bom and line_number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                     raw = raw[3:]
                 try:

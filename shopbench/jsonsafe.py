@@ -18,9 +18,9 @@ import os
 import re
 import sys
 from itertools import accumulate
-from pathlib import Path
 from typing import Any
 
+from shopbench import files
 from shopbench.errors import DataError
 
 MAX_DEPTH = 100  # brackets open at once: far above any real record, far below Python's recursion limit
@@ -87,13 +87,9 @@ def loads(text: str | bytes, source: str, *, finite: bool = True, line_numbers: 
 
 
 def load_file(path, *, finite: bool = True) -> Any:
-    """The JSON document in the file at `path` (UTF-8); a syntax error is named by line."""
-    try:
-        raw = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, not a JSON file") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    """The JSON document in the file at `path` (UTF-8); a syntax error is named by line. A
+    device, a socket or a file over files.MAX_DOCUMENT_BYTES is refused before it is read."""
+    raw = files.read_document(path)
     if not raw.strip():
         raise NotJSON(f"{path}: empty, not a JSON document")
     return loads(raw, str(path), finite=finite, line_numbers=True)

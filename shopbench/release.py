@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shopbench import spec
+from shopbench.files import check_input, open_input
 from shopbench.data import (
     READ_ERRORS, DataError, Question, check_task_kind, csv_text, json_lines, question_from_record, read_error,
 )
@@ -88,7 +89,7 @@ class Release:
         try:
             if self.archive is not None:
                 return self.archive.open(self.files[name])
-            return open(self.files[name], "rb")
+            return open_input(self.files[name])
         except RuntimeError as exc:
             problem = "encrypted (a password is needed; extract it and give the folder)" \
                 if "encrypted" in str(exc) or "password" in str(exc) else str(exc)
@@ -177,6 +178,7 @@ def open_release(path) -> Release:
         except OSError as exc:
             raise DataError(f"{exc.filename or where}: cannot read: {exc.strerror}") from None
     else:
+        check_input(path)
         try:
             archive = zipfile.ZipFile(path)
         except (OSError, zipfile.BadZipFile) as exc:

@@ -74,7 +74,7 @@ def test_what_json_loads_would_raise_on_is_one_line_naming_the_source():
 
 
 def test_files_and_variables(tmp_path, monkeypatch):
-    with pytest.raises(DataError, match="is a folder, not a JSON file"):
+    with pytest.raises(DataError, match="is a folder, not a file"):
         jsonsafe.load_file(tmp_path)
     with pytest.raises(DataError, match="missing.json: cannot read: No such file or directory"):
         jsonsafe.load_file(tmp_path / "missing.json")

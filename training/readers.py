@@ -5,11 +5,10 @@ file, the named fields of JSON and CSV records.
 from __future__ import annotations
 
 import csv
-import gzip
 from pathlib import Path
 from typing import Iterator
 
-from shopbench import jsonsafe
+from shopbench import files, jsonsafe
 from shopbench.data import READ_ERRORS, DataError, csv_text, read_error, read_json_lines
 
 csv.field_size_limit(2**31 - 1)  # product descriptions run past csv's 128 KiB default
@@ -31,6 +30,7 @@ def parquet_columns(path, columns: tuple[str, ...], optional: tuple[str, ...] = 
     import pyarrow.parquet as pq
 
     path = existing(path)
+    files.check_input(path)
     try:
         names = pq.read_schema(path).names
         missing = [column for column in columns if column not in names]
@@ -71,19 +71,9 @@ def json_lines(path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
         raise DataError(f"{path}: no records")
 
 
-def _open(path: Path):
-    """A binary handle on the file (through gzip for a .gz), or a one-line DataError."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    try:
-        return opener(path, "rb")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {read_error(exc)}") from None
-
-
 def _read_all(path: Path) -> bytes:
     try:
-        with _open(path) as handle:
-            return handle.read()
+        return files.read_document(path)
     except READ_ERRORS as exc:  # a corrupt or cut .gz
         raise DataError(f"{path}: cannot read: {read_error(exc)}") from None
 
@@ -94,7 +84,7 @@ def json_records(path, fields: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
     Lines file) or "record N" in an array, for error messages."""
     path = existing(path)
     try:
-        with _open(path) as handle:
+        with files.open_input(path) as handle:
             start = handle.read(4096).lstrip()[:1]
     except READ_ERRORS as exc:
         raise DataError(f"{path}: cannot read: {read_error(exc)}") from None
@@ -118,7 +108,7 @@ def json_records(path, fields: tuple[str, ...]) -> Iterator[tuple[str, dict]]:
 
 def _csv_lines(path: Path) -> Iterator[str]:
     """The file's lines for csv: a byte that is not UTF-8 is named by its line."""
-    return csv_text(_open(path), path)
+    return csv_text(files.open_input(path), path)
 
 
 def csv_rows(path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict]]:

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shopbench import jsonsafe
+from shopbench import files, jsonsafe
 from shopbench.data import DataError, write_atomically
 
 
@@ -81,9 +81,10 @@ def fingerprint(path) -> str:
 
     path = existing(path)
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
+    inputs = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in inputs:
         digest.update(str(file.relative_to(path) if path.is_dir() else "").encode() + b"\0")
+        files.check_input(file)
         with open(file, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
@@ -110,10 +111,7 @@ def read_journal(path, id_field: str, entry_problem) -> tuple[dict | None, dict]
         return None, {}
     if not path.is_file():
         raise DataError(f"{path}: not a file, where the journal of --out goes (move it away, or choose another --out)")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    raw = files.read_document(path)
     lines = raw.split(b"\n")
     if lines and not lines[-1]:
         lines.pop()

@@ -10,7 +10,8 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from shopbench import spec
+from shopbench import files, spec
+from shopbench.errors import DataError
 from weights import awq, quantize
 from weights.check import check
 from weights.checkpoint import CheckpointError, output_folder, refuse_output
@@ -18,12 +19,21 @@ from weights.merge import merge
 from weights.pad import pad
 
 
+MAX_RECIPE_BYTES = 1 << 20  # a recipe is a few lines of TOML
+
+
 def read_recipe(path) -> dict:
     path = Path(path)
     try:
-        recipe = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        recipe = tomllib.loads(files.read_document(path, MAX_RECIPE_BYTES).decode("utf-8"))
+    except DataError as exc:
+        raise CheckpointError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: nested too deep to be a recipe") from None
     for key in ("base", "out", "adapters"):
         if key not in recipe:
             raise CheckpointError(f"{path}: missing '{key}'")
