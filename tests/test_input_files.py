@@ -17,11 +17,12 @@ from training.sources import SOURCES
 
 # Inputs that are files (the weights commands read folders, checked in tests/test_weights.py);
 # training build once per source, whose --input is a file or a folder.
-FILE_INPUTS = [(name, source.dest) for name in COMMANDS if not name.startswith(("weights", "training build"))
+FILE_INPUTS = [(name, source.dest) for name in COMMANDS
+               if not name.startswith(("weights", "training build", "training label"))
                for source in _roles(name).inputs] + [(f"training build {source}", "input") for source in SOURCES]
 FOLDER_SOURCES = {"esci", "reviews", "m2"}  # their --input must be a folder, and they say so
 # Inputs read whole as one JSON document (the others are read line by line).
-DOCUMENTS = {("run compare", "a"), ("run compare", "b"), ("run timing", "throughput")}
+DOCUMENTS = {("run compare", "a"), ("run compare", "b"), ("run timing", "throughput"), ("run report", "results")}
 
 
 def _bad_input(kind: str, tmp_path):

@@ -37,9 +37,11 @@ COMMANDS = {
     "run classify": (run.main, run.build_parser, ["classify"]),
     "run timing": (run.main, run.build_parser, ["timing", "--track", "1"]),
     "run compare": (run.main, run.build_parser, ["compare", "{a}", "{b}"]),
+    "run report": (run.main, run.build_parser, ["report", "{results}"]),
     "training build": (training_cli.main, training_cli.build_parser, ["build", "esci"]),
     "training export": (training_cli.main, training_cli.build_parser, ["export"]),
     "training rewrite": (training_cli.main, training_cli.build_parser, ["rewrite"]),
+    "training label": (training_cli.main, training_cli.build_parser, ["label", "m2"]),
     "weights merge": (weights_cli.main, weights_cli.build_parser, ["merge"]),
     "weights pad": (weights_cli.main, weights_cli.build_parser, ["pad"]),
     "weights quantize": (weights_cli.main, weights_cli.build_parser, ["quantize"]),
@@ -53,7 +55,7 @@ OUTPUT_ONLY = {
 # How a file is given to options whose value is more than a path.
 SPELLING = {"adapter": "{}:1"}
 # Option names that write (a parser with one of these and no declaration fails the audit).
-WRITING = {"--output", "--out", "--save", "--workdir"}
+WRITING = {"--output", "--out", "--save", "--workdir", "--html"}
 
 
 def _subparser(parser: argparse.ArgumentParser, words: list[str]) -> argparse.ArgumentParser:
@@ -89,6 +91,12 @@ def test_every_parser_that_writes_declares_its_files():
                 assert {f.label for f in roles.outputs} >= writes, f"{label} {sub_name}"
     declared = {name for name in COMMANDS if _roles(name) and _roles(name).outputs}
     assert declared == set(COMMANDS)
+    # and every subcommand that declares files is in the table above
+    for prefix, build in (("run", run.build_parser), ("training", training_cli.build_parser),
+                          ("weights", weights_cli.build_parser)):
+        for sub_name, parser in _every_parser(build()):
+            if sub_name and options.file_roles(parser) and options.file_roles(parser).outputs:
+                assert f"{prefix} {sub_name}" in COMMANDS, f"{prefix} {sub_name} is missing from COMMANDS"
 
 
 def _cases():
