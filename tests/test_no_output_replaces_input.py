@@ -42,9 +42,11 @@ COMMANDS = {
     "training export": (training_cli.main, training_cli.build_parser, ["export"]),
     "training rewrite": (training_cli.main, training_cli.build_parser, ["rewrite"]),
     "training label": (training_cli.main, training_cli.build_parser, ["label", "m2"]),
+    "training finetune": (training_cli.main, training_cli.build_parser, ["finetune"]),
     "weights merge": (weights_cli.main, weights_cli.build_parser, ["merge"]),
     "weights pad": (weights_cli.main, weights_cli.build_parser, ["pad"]),
     "weights quantize": (weights_cli.main, weights_cli.build_parser, ["quantize"]),
+    "weights sweep": (weights_cli.main, weights_cli.build_parser, ["sweep", "--adapter", "adapter:1"]),
     "benchmarks/ablation.py": (ablation.main, ablation.build_parser, []),
 }
 # Commands whose only files are outputs (no input to protect): the empty path still counts.
