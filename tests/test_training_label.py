@@ -341,3 +341,21 @@ def test_a_snippet_said_with_a_sentiment_anywhere_is_never_a_wrong_answer_for_it
         tent = [b for b in built if "a(n) Tent product" in b.input_field]
         assert len(tent) == 3
         assert not any("mixed feelings" in b.input_field for b in tent)  # said positively of a lamp
+
+
+@pytest.mark.engine
+def test_label_through_vllms_server_with_the_embedded_model(tmp_path, monkeypatch, capsys):
+    from models import embedded
+    from tests.fake_server import vllm_server_on
+
+    folder = synthetic.write_source("reviews", tmp_path, 60)
+    monkeypatch.delenv("SHOPBENCH_MODEL_DIR", raising=False)
+    out = tmp_path / "labelled.jsonl"
+    with vllm_server_on(embedded.safetensors_copy(), tmp_path) as url:
+        monkeypatch.setenv("SHOPBENCH_SERVER_URL", url)
+        assert run_label("reviews", folder, out, "--limit", "6") == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"review-snippet\s+6\s+\d", printed) and re.search(r"complement\s+6\s+\d", printed)
+    # the small model's labels are poor: what is kept passed its checks, and what is built passes `check`
+    if out.read_text():
+        assert main(["check", "--data", str(out), "--no-progress"]) == 0
