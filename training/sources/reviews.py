@@ -20,7 +20,7 @@ that says the customer's negative or positive opinion, kept only when it occurs 
 the review; and for each product type of the catalogue (the metadata's categories), the one
 of OFFERED_CATEGORIES other catalogue categories that best complements it, kept only when
 it is one of those offered. Row 2 asks for the 3 snippets of a product type and sentiment
-among 15, the others snippets of the other sentiment (of the same type first) never said with
+among 15, the others: snippets of the other sentiment (of the same type first) never said with
 this one; row 4 asks for the
 complement among 4 of the categories offered.
 """
