@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shopbench import data, spec  # noqa: E402
+from shopbench import data, options, spec  # noqa: E402
+from training.__main__ import FINETUNE_LIMITS  # noqa: E402
 from training.sources import SOURCES  # noqa: E402
 
 
@@ -41,33 +42,45 @@ def source_inputs(pairs: list[str]) -> dict[str, str]:
     return given
 
 
+def _limited(name: str):
+    """The argparse type of `python -m training finetune`'s option `name`, with its range."""
+    kind, low, high = FINETUNE_LIMITS[name]
+    return (options.int_in if kind is int else options.float_in)(low, high)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--work", required=True, metavar="DIR", help="every intermediate file and the results")
     parser.add_argument("--input", action="append", default=[], metavar="SOURCE=PATH",
                         help="a real release for a source (repeat); the others use generated files")
-    parser.add_argument("--per-source", type=int, default=100, metavar="N", help="questions built per source")
-    parser.add_argument("--synthetic-records", type=int, default=2000, metavar="N",
-                        help="records generated per source without --input")
+    parser.add_argument("--per-source", type=options.int_in(1, spec.MAX_QUESTIONS), default=100, metavar="N",
+                        help=f"questions built per source (1 to {spec.MAX_QUESTIONS})")
+    parser.add_argument("--synthetic-records", type=options.int_in(1, spec.MAX_QUESTIONS), default=2000, metavar="N",
+                        help=f"records generated per source without --input (1 to {spec.MAX_QUESTIONS})")
     parser.add_argument("--model", metavar="DIR", help="base model (default: the embedded SmolLM2-135M-Instruct)")
-    parser.add_argument("--max-steps", type=int, default=7, metavar="N",
+    parser.add_argument("--max-steps", type=_limited("max_steps"), default=7, metavar="N",
                         help="fine-tuning steps (the cosine schedule ends there); about 4 minutes each on this "
                         "machine when its two cores are shared")
-    parser.add_argument("--lr", type=float, default=1e-3, metavar="LR",
+    parser.add_argument("--lr", type=_limited("lr"), default=1e-3, metavar="LR",
                         help="peak learning rate: the recipe's 2e-4 barely moves the model in a few steps")
-    parser.add_argument("--warmup-steps", type=int, default=1, metavar="N",
+    parser.add_argument("--warmup-steps", type=_limited("warmup_steps"), default=1, metavar="N",
                         help="warm-up steps (the recipe's 10 would outlast a short run)")
-    parser.add_argument("--train-minutes", type=float, default=30.0, metavar="M", help="fine-tuning time at most")
-    parser.add_argument("--batch-size", type=int, default=4, metavar="N",
+    parser.add_argument("--train-minutes", type=_limited("max_minutes"), default=30.0, metavar="M",
+                        help="fine-tuning time at most")
+    parser.add_argument("--batch-size", type=_limited("batch_size"), default=4, metavar="N",
                         help="micro batch: the recipe's 4 records per step in one batch instead of 4 accumulated "
                         "batches of 1 (the same step; fewer, larger matrix products, faster on a CPU)")
-    parser.add_argument("--grad-accum", type=int, default=1, metavar="N", help="gradient accumulation steps")
-    parser.add_argument("--seq-len", type=int, default=512, metavar="N", help="longest training record in tokens")
+    parser.add_argument("--grad-accum", type=_limited("grad_accum"), default=1, metavar="N",
+                        help="gradient accumulation steps")
+    parser.add_argument("--seq-len", type=_limited("seq_len"), default=512, metavar="N",
+                        help="longest training record in tokens")
     parser.add_argument("--alphas", default="0,0.25,0.5,0.75,1", metavar="A,B,...")
     parser.add_argument("--data", default=spec.DEV_DATA_NAME, metavar="FILE", help="the questions the sweep scores")
-    parser.add_argument("--limit", type=int, metavar="N", help="a seeded sample of --data")
-    parser.add_argument("--seed", type=int, default=spec.DEFAULT_SEED)
+    parser.add_argument("--limit", type=options.int_in(1, spec.MAX_QUESTIONS), metavar="N",
+                        help=f"a seeded sample of --data (1 to {spec.MAX_QUESTIONS})")
+    options.add_seed(parser, "seed of every step")
+    options.declare_files(parser, inputs=("data", "model"), outputs=("work",), folders=("work",))
     return parser
 
 
@@ -85,7 +98,7 @@ def step(name: str, command: list[str], times: dict, done: bool = False) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = options.parse_args(build_parser(), argv)
     given = source_inputs(args.input)
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,8 @@ from training.sources import SOURCES
 # Inputs that are files (the weights commands read folders, checked in tests/test_weights.py);
 # training build once per source, whose --input is a file or a folder.
 FILE_INPUTS = [(name, source.dest) for name in COMMANDS
-               if not name.startswith(("weights", "training build", "training label", "training finetune"))
+               if not name.startswith(("weights", "training build", "training label", "training finetune",
+                                       "benchmarks/recipe.py"))
                for source in _roles(name).inputs] + [(f"training build {source}", "input") for source in SOURCES]
 FOLDER_SOURCES = {"esci", "reviews", "m2"}  # their --input must be a folder, and they say so
 # Inputs read whole as one JSON document (the others are read line by line).

@@ -27,6 +27,7 @@ def _benchmark(name: str):
 
 
 ablation = _benchmark("ablation")
+recipe = _benchmark("recipe")
 training_speed = _benchmark("training_speed")
 weights_speed = _benchmark("weights_speed")
 
@@ -48,6 +49,7 @@ COMMANDS = {
     "weights quantize": (weights_cli.main, weights_cli.build_parser, ["quantize"]),
     "weights sweep": (weights_cli.main, weights_cli.build_parser, ["sweep", "--adapter", "adapter:1"]),
     "benchmarks/ablation.py": (ablation.main, ablation.build_parser, []),
+    "benchmarks/recipe.py": (recipe.main, recipe.build_parser, []),
 }
 # Commands whose only files are outputs (no input to protect): the empty path still counts.
 OUTPUT_ONLY = {
@@ -57,7 +59,7 @@ OUTPUT_ONLY = {
 # How a file is given to options whose value is more than a path.
 SPELLING = {"adapter": "{}:1"}
 # Option names that write (a parser with one of these and no declaration fails the audit).
-WRITING = {"--output", "--out", "--save", "--workdir", "--html"}
+WRITING = {"--output", "--out", "--save", "--workdir", "--work", "--html"}
 
 
 def _subparser(parser: argparse.ArgumentParser, words: list[str]) -> argparse.ArgumentParser:
