@@ -69,7 +69,9 @@ def start_engine(owner: str, settings: ModelSettings, engine: Engine | None) -> 
         engine, name = build_engine(settings)
         print(f"{owner}: serving {name} with the {engine.name} engine ({settings.reason})", file=sys.stderr)
         if engine.tokenizer is None:
-            print(f"{owner}: answer constraints the server applies: {engine.describe_constraints()}", file=sys.stderr)
+            from models.engines.chat_engine import describe
+
+            print(f"{owner}: answer constraints the server applies: {describe(engine.constraints)}", file=sys.stderr)
     return engine, f"{name} with the {engine.name} engine"
 
 

@@ -140,8 +140,9 @@ def format_generation(generation: dict) -> str:
         lines.append(decoding_line(decoding))
     constraints = (generation.get("settings") or {}).get("server_constraints")
     if constraints is not None:
-        applied = ", ".join(f"{kind} ({form})" for kind, form in constraints.items() if form)
-        lines.append(f"Server constraints applied: {applied or 'none (answers rely on repair)'}")
+        from models.engines.chat_engine import describe
+
+        lines.append(f"Server constraints applied: {describe(constraints)}")
     usage = generation.get("token_usage")
     if usage:
         lines.append(f"Token usage: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens "

@@ -42,6 +42,12 @@ _PROBE_PATTERN = "(4|7)(,(4|7)){2}q"
 _PROBE_TOKENS = 16
 
 
+def describe(constraints: dict) -> str:
+    """The constraints a server applies ({kind: form or None}), for the start line and the report."""
+    applied = [f"{kind} ({form})" for kind, form in constraints.items() if form]
+    return ", ".join(applied) if applied else "none (answers rely on repair)"
+
+
 def constraint_fields(form: str, kind: str, value) -> dict:
     """The request fields that ask `form`'s server for a choice among `value` or a full match
     of the regex `value`."""
@@ -125,6 +131,3 @@ class ChatEngine:
                 return form
         return None
 
-    def describe_constraints(self) -> str:
-        applied = [f"{kind} ({form})" for kind, form in self.constraints.items() if form]
-        return ", ".join(applied) if applied else "none (answers rely on repair)"
