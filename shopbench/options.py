@@ -146,6 +146,7 @@ class FileRoles:
     outputs: tuple[_File, ...]
     folders: frozenset[str]  # output dests that name a folder, not a file
     derived: tuple[tuple[str, object], ...] = ()  # (label, args -> path): files written beside an output
+    prog: str = ""  # the (sub)command, as its usage errors name it
 
 
 _ROLES = "_shopbench_file_roles"
@@ -170,7 +171,7 @@ def declare_files(parser: argparse.ArgumentParser, inputs=(), outputs=(), folder
         raise ValueError("declare_files: folders must be among the outputs")
     roles = FileRoles(tuple(_File(d, _label(parser, d)) for d in inputs),
                       tuple(_File(d, _label(parser, d)) for d in outputs), frozenset(folders),
-                      tuple((derived or {}).items()))
+                      tuple((derived or {}).items()), parser.prog)
     parser.set_defaults(**{_ROLES: roles})
 
 
@@ -213,12 +214,16 @@ def file_problems(roles: FileRoles, args) -> list[str]:
     return problems
 
 
+def _usage_error(parser: argparse.ArgumentParser, prog: str, message: str) -> None:
+    parser.exit(2, f"{prog}: error: {' '.join(str(message).split())} (see {prog} --help)\n")
+
+
 def _one_line_errors(parser: argparse.ArgumentParser) -> None:
     """Make `parser` and its subcommands' parsers report a usage error in one line (argparse
     prints the usage first, which wraps over several): "PROG: error: MESSAGE (see PROG --help)"."""
 
     def error(message: str, parser=parser):
-        parser.exit(2, f"{parser.prog}: error: {' '.join(str(message).split())} (see {parser.prog} --help)\n")
+        _usage_error(parser, parser.prog, message)
 
     parser.error = error  # an instance attribute: argparse calls self.error(...)
     for action in parser._actions:
@@ -238,8 +243,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
     if roles is not None:
         delattr(args, _ROLES)
         problems = file_problems(roles, args)
-        if problems:
-            parser.error(problems[0])
+        if problems:  # named as the subcommand whose options they are
+            _usage_error(parser, roles.prog or parser.prog, problems[0])
     if hasattr(args, "seed") and args.seed is None:
         try:
             args.seed = run_seed()

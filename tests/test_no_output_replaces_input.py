@@ -164,6 +164,9 @@ def test_an_output_never_replaces_an_input(name, output_dest, input_dest, how, t
     assert stop.value.code == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert labels[output_dest] in err and labels[input_dest] in err, err
+    words = COMMANDS[name][2]
+    if words:  # named as the subcommand, whose --help lists the options
+        assert f" {words[0]}: error:" in err, err
     assert _snapshot(tmp_path) == before
 
 
