@@ -260,3 +260,33 @@ def test_a_question_the_server_refuses_costs_only_itself(dev_records, caplog):
         answers = chat_model(engine).batch_answer({"prompt": [r["input_field"] for r in records]}, True)
     assert [a.failed for a in answers].count(True) == 1 and all(is_valid(spec.MULTIPLE_CHOICE, a.text) for a in answers)
     assert "maximum context length is 2048 tokens" in caplog.text and "engine failed" not in caplog.text
+
+
+def test_predict_timing_and_the_ablation_run_over_a_chat_server(monkeypatch, tmp_path, capsys):
+    import sys
+
+    import run
+
+    sys.path.insert(0, str(spec.ROOT / "benchmarks"))
+    import ablation
+
+    for name in ("SHOPBENCH_MODEL_DIR", "SHOPBENCH_SERVED_MODEL", "SHOPBENCH_DECODING", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SHOPBENCH_ENGINE", "chat")
+    script = Script()
+    with FakeServer(script) as url:
+        monkeypatch.setenv("SHOPBENCH_SERVER_URL", url)
+        predicted = tmp_path / "p.jsonl"
+        assert run.main(["predict", "--limit", "6", "--output", str(predicted), "--no-progress"]) == 0
+        assert run.main(["timing", "--track", "3", "--limit", "6", "--no-progress"]) == 0
+        sent = len(script.bodies)
+        assert ablation.main(["--limit", "6", "--replicates", "100", "--no-progress"]) == 0
+    lines = [json.loads(line) for line in predicted.read_text().splitlines()]
+    assert len(lines) == 6 and all(line["failed"] is False for line in lines)
+    printed = capsys.readouterr().out
+    assert "Token usage:" in printed and "projected total" in printed
+    assert all(variant in printed for variant in [*ablation.VARIANTS, ablation.KIT])
+    ablation_bodies = script.bodies[sent:]
+    # "masks off" sends no constraint; the full pipeline does
+    assert any("structured_outputs" in b for b in ablation_bodies)
+    assert any("structured_outputs" not in b and b["max_tokens"] == 1 for b in ablation_bodies)
