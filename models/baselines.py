@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import prompts
 from decoding.constraints import Constraint, TextConstraint
 from models.base_model import ShopBenchBaseModel
+from models import engines
 from models.engines import ChatRequest, Engine, Request
 from models.protocol import Answer
 from models.settings import ModelSettings, from_environment
@@ -62,7 +63,7 @@ class ZeroShotBaseline(ShopBenchBaseModel):
     @property
     def run_settings(self) -> dict:
         # no server_constraints: a baseline sends none, whatever the server applies
-        return {"model": self.description, "baseline": self.recipe.name}
+        return {"model": self.description, "precision": engines.precision(self.engine), "baseline": self.recipe.name}
 
     def batch_predict(self, batch: dict, is_multiple_choice: bool) -> list[str]:
         return [answer.text for answer in self.batch_answer(batch, is_multiple_choice)]

@@ -16,6 +16,8 @@ environment variables:
     SHOPBENCH_TIME_GUARD  "on" or "off" (default: on for the production weights, whose
                           submission has a time limit; off otherwise, so local scores do not
                           move with the machine's load)
+    SHOPBENCH_PRECISION   "auto", "float32" or "bfloat16": the weights' precision on a machine
+                          without a GPU (default auto: see cpu_precision)
 With SHOPBENCH_ENGINE=openai, generation runs on an OpenAI-compatible completions server
 that takes vLLM's extensions (the model folder, or the embedded default's, gives only the
 tokenizer); with SHOPBENCH_ENGINE=chat, on any OpenAI-compatible chat server (no tokenizer
@@ -103,6 +105,9 @@ class VllmSettings:
     enforce_eager: bool = True
     distributed_executor_backend: str | None = "ray"
     seed: int = spec.DEFAULT_SEED
+    # Not a vLLM argument: when set, the KV cache is sized to this many sequences of
+    # max_model_len tokens (vLLM's kv_cache_memory_bytes) instead of a share of memory.
+    kv_cache_sequences: int | None = None
 
 
 # The same engine on one CPU machine, for unquantized small models (tests, the embedded default).
@@ -113,6 +118,9 @@ VLLM_ON_CPU = VllmSettings(
     max_model_len=CPU_CONTEXT,
     gpu_memory_utilization=0.2,  # on CPU: the share of memory kept for the KV cache
     distributed_executor_backend=None,
+    # One batch of the work, not a share of memory (0.2 of 24 GB): less to allocate, and
+    # vLLM skips its warm-up pass when the size is given and execution is eager.
+    kv_cache_sequences=spec.MAX_BATCH_SIZE,
 )
 
 
@@ -183,6 +191,50 @@ def engine_settings(gpus: tuple[tuple[int, int], ...], attention_heads: int | No
     )
     capabilities = ", ".join(f"{major}.{minor}" for major, minor in gpus)
     return vllm, dtype, f"{len(gpus)} GPU(s) of compute capability {capabilities}: {dtype}, tensor parallel {parallel}"
+
+
+# Precision without a GPU. One CPU-decided fact, kept apart from the GPU choice above.
+PRECISION_ENV = "SHOPBENCH_PRECISION"
+PRECISIONS = ("auto", "float32", "bfloat16")
+CPU_BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # /proc/cpuinfo flags of native bfloat16 arithmetic
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def cpu_flags(cpuinfo: str) -> frozenset[str]:
+    """The feature flags in the text of /proc/cpuinfo (x86 "flags", Arm "Features"), from
+    the first processor that lists them; empty when none does."""
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def read_cpu_flags(path: Path = CPUINFO) -> frozenset[str]:
+    try:
+        return cpu_flags(path.read_text(errors="replace"))
+    except OSError:  # not Linux: no flags known, so no native bfloat16 assumed
+        return frozenset()
+
+
+def cpu_precision(flags: frozenset[str], requested: str = "auto") -> tuple[str, str]:
+    """(dtype, why) for weights on a CPU with these flags. auto: bfloat16 where the CPU
+    multiplies bfloat16 natively (AVX-512 BF16 or AMX), since on the embedded model it is
+    several times faster at the same dev score (docs/speed.md); float32 elsewhere, where
+    bfloat16 would be emulated and slower."""
+    native = sorted(CPU_BFLOAT16_FLAGS & flags)
+    if requested != "auto":
+        return requested, f"{requested} ({PRECISION_ENV}={requested})"
+    if native:
+        return "bfloat16", f"bfloat16 (the CPU has {' and '.join(native)})"
+    return "float32", "float32 (no native bfloat16 on this CPU)"
+
+
+def requested_precision() -> str:
+    text = os.environ.get(PRECISION_ENV) or "auto"
+    if text not in PRECISIONS:
+        raise ValueError(f"{PRECISION_ENV} must be one of {', '.join(PRECISIONS)}, got {text!r}")
+    return text
 
 
 def model_config(model_dir: Path) -> dict:
@@ -265,6 +317,7 @@ def from_environment() -> ModelSettings:
     if engine is not None and engine not in ENGINES:
         raise ValueError(f"{ENGINE_ENV} must be one of {', '.join(ENGINES)}, got {engine!r}")
     server = server_settings() if engine in SERVER_ENGINES else None
+    precision = requested_precision()
     track = served_track()
     production = ROOT / track.weights_dir
     chosen = os.environ.get(MODEL_DIR_ENV)
@@ -273,7 +326,11 @@ def from_environment() -> ModelSettings:
     if chosen or not (production / "config.json").is_file():
         # the embedded 135M model needs one GPU at most; a model of one's own says its heads
         heads = _attention_heads(model_config(Path(chosen))) if chosen else 1
-        vllm, dtype, why = engine_settings(gpu_capabilities(), heads)
+        gpus = gpu_capabilities()
+        vllm, dtype, why = engine_settings(gpus, heads)
+        if precision != "auto" or not gpus:
+            dtype, chosen_precision = cpu_precision(frozenset() if gpus else read_cpu_flags(), precision)
+            vllm, why = replace(vllm, dtype=dtype), f"{why}; {chosen_precision}"
         reason = f"{MODEL_DIR_ENV} is set" if chosen else f"no production weights in {production}"
         if server and engine == "chat":
             reason, why = "SHOPBENCH_ENGINE=chat", f"the model behind the chat API at {server.url}"
@@ -282,6 +339,9 @@ def from_environment() -> ModelSettings:
         settings = ModelSettings(chosen or None, engine or "transformers", f"{reason}; {why}", vllm=vllm,
                                  transformers_dtype=dtype)
     else:
+        if precision != "auto":
+            raise ValueError(f"{PRECISION_ENV}={precision}: the production weights are AWQ and run in float16 "
+                             f"(it applies to the embedded model and {MODEL_DIR_ENV})")
         settings = ModelSettings(str(production), engine or "vllm", "the production weights are present", time_guard=True)
     per_question = options.env_number(SECONDS_ENV, settings.seconds_per_question, *SECONDS_PER_QUESTION_RANGE)
     deadline_text = os.environ.get(DEADLINE_ENV)

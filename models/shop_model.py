@@ -15,6 +15,7 @@ from dataclasses import replace
 import prompts
 from models.base_model import ShopBenchBaseModel
 from models.protocol import Answer, GuardAction
+from models import engines
 from models.engines import ChatRequest, Engine, Request
 from models.settings import ModelSettings, from_environment
 from models.time_guard import TimeGuard
@@ -97,7 +98,8 @@ class ShopModel(ShopBenchBaseModel):
 
     @property
     def run_settings(self) -> dict:
-        return {"model": self.description, "decoding": self.settings.decoding.to_json(), **server_facts(self.engine)}
+        return {"model": self.description, "precision": engines.precision(self.engine),
+                "decoding": self.settings.decoding.to_json(), **server_facts(self.engine)}
 
     def batch_predict(self, batch: dict, is_multiple_choice: bool) -> list[str]:
         return [answer.text for answer in self.batch_answer(batch, is_multiple_choice)]

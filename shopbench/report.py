@@ -131,11 +131,15 @@ def format_generation(generation: dict) -> str:
     ]
     by_type = ", ".join(f"{t} {s:.3f}" for t, s in generation["seconds_per_question_by_task_type"].items())
     lines.append(f"Seconds per question by task type: {by_type}")
+    settings = generation.get("settings") or {}
+    if settings.get("model"):
+        precision = f", {settings['precision']} weights" if settings.get("precision") else ""
+        lines.append(f"Model: {settings['model']}{precision}")
     if generation.get("failed_questions") is not None:
         lines.append(failures_line(generation))
     if generation.get("time_guard") is not None:
         lines.append(time_guard_line(generation))
-    decoding = (generation.get("settings") or {}).get("decoding")
+    decoding = settings.get("decoding")
     if decoding is not None:
         lines.append(decoding_line(decoding))
     constraints = (generation.get("settings") or {}).get("server_constraints")

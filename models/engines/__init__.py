@@ -70,6 +70,12 @@ class ChatEngine(Protocol):
     def generate(self, requests: list[ChatRequest]) -> list[Generated]: ...
 
 
+def precision(engine) -> str:
+    """The weights' dtype as the engine runs them; an engine that does not say (a server
+    decides its own) is "the server's"."""
+    return getattr(engine, "dtype", None) or "the server's"
+
+
 def trim_at_stop(token_ids, stop_token_ids, max_new_tokens: int) -> list[int]:
     """The tokens before the first stop, at most `max_new_tokens` of them."""
     kept = []

@@ -3,6 +3,11 @@
 It runs the embedded default model and is the reference the vLLM engine is checked
 against: same prompts, same constraints (as one additive logits row per request), same
 greedy tokens.
+
+A batch of mixed lengths is split into groups of similar length (`length_groups`), each
+decoded as its own padded batch, so a short prompt is not padded to the longest one. A
+row's tokens do not depend on its neighbours (left padding is masked and positions come
+from the mask), so the answers are those of one padded batch; the tests hold the two equal.
 """
 from __future__ import annotations
 
@@ -11,13 +16,45 @@ import torch
 from models.engines import Generated, Request, trim_at_stop
 from models.engines.logits import BatchConstraintProcessor
 
+# What one decoding step costs, in prompt tokens of prefill: a step reads every weight once
+# (memory bound) while a prompt token costs 2 x parameters FLOPs (compute bound). Measured
+# with benchmarks/engine_speed.py on the embedded model on CPU: a step of a batch of 16 costs
+# about as much as 40-80 prompt tokens, in float32 and bfloat16 alike.
+STEP_COST_IN_TOKENS = 64
+
+
+def length_groups(lengths: list[int], new_tokens: list[int], step_cost: int = STEP_COST_IN_TOKENS) -> list[list[int]]:
+    """Positions of the requests, split into groups of consecutive lengths (shortest first)
+    that minimize the work: per group, its rows x its longest prompt (the padded prefill)
+    plus `step_cost` x its most new tokens (the decoding steps). One group when padding
+    costs less than the steps another group would add. Pure; O(n^2) for n requests."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    best = [0.0] + [float("inf")] * len(order)  # best[j]: cheapest split of order[:j]
+    cut = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        steps = 0
+        for start in range(end - 1, -1, -1):
+            steps = max(steps, new_tokens[order[start]])
+            cost = best[start] + (end - start) * lengths[order[end - 1]] + step_cost * steps
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    groups, end = [], len(order)
+    while end:
+        groups.append(order[cut[end]:end])
+        end = cut[end]
+    return groups[::-1]
+
 
 class TransformersEngine:
     name = "transformers"
     token_list_cap = None  # the logits processor takes any number of entries
 
-    def __init__(self, model_dir: str, max_model_len: int, dtype: str = "float32", device: str | None = None):
+    def __init__(self, model_dir: str, max_model_len: int, dtype: str = "float32", device: str | None = None,
+                 group_by_length: bool = True):
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.dtype = dtype
+        self.group_by_length = group_by_length
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
@@ -30,8 +67,19 @@ class TransformersEngine:
         if self.pad_token_id is None:
             self.pad_token_id = self.tokenizer.eos_token_id
 
-    @torch.inference_mode()
     def generate(self, requests: list[Request]) -> list[Generated]:
+        if not self.group_by_length:
+            return self.generate_padded(requests)
+        lengths = [len(r.prompt_token_ids) for r in requests]
+        results: list = [None] * len(requests)
+        for group in length_groups(lengths, [r.constraint.max_new_tokens for r in requests]):
+            for position, generated in zip(group, self.generate_padded([requests[p] for p in group])):
+                results[position] = generated
+        return results
+
+    @torch.inference_mode()
+    def generate_padded(self, requests: list[Request]) -> list[Generated]:
+        """One forward batch, every prompt left-padded to the longest."""
         from transformers import GenerationConfig, LogitsProcessorList
 
         longest = max(len(r.prompt_token_ids) for r in requests)

@@ -8,9 +8,11 @@ same constraint then goes in as one additive row, built once per request.
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 from models.engines import Generated, Request, trim_at_stop
 from models.settings import VLLM_ARGS_ENV, VllmSettings
+from shopbench import jsonsafe
 
 TOKEN_LIST_CAP = 1024  # Model Runner V2's limit on allowed_token_ids and logit_bias entries
 _SET_BY_THE_ENGINE = ("model", "tokenizer", "trust_remote_code")
@@ -32,6 +34,15 @@ def llm_argument_names(vllm) -> set[str]:
     import inspect
 
     return set(inspect.signature(vllm.LLM.__init__).parameters) | {f.name for f in dataclasses.fields(vllm.EngineArgs)}
+
+
+def kv_cache_bytes(config: dict, dtype: str, tokens: int) -> int:
+    """Bytes of a KV cache holding `tokens` tokens of a model with this config.json: keys
+    and values of every layer's key-value heads, in the weights' dtype."""
+    heads = config.get("num_key_value_heads") or config["num_attention_heads"]
+    head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
+    width = 4 if dtype == "float32" else 2
+    return 2 * config["num_hidden_layers"] * heads * head_dim * width * tokens
 
 
 def uses_token_lists(vllm_version: str) -> bool:
@@ -75,6 +86,7 @@ class VllmEngine:
         import vllm
 
         arguments = {**asdict(settings), **(overrides or {})}
+        sequences = arguments.pop("kv_cache_sequences")
         unknown = sorted(set(overrides or {}) - llm_argument_names(vllm))
         if unknown:  # before any weights load
             raise ValueError(f"{VLLM_ARGS_ENV}: {', '.join(map(repr, unknown))} is not a vllm.LLM argument")
@@ -84,12 +96,17 @@ class VllmEngine:
                              "(the model folder is SHOPBENCH_MODEL_DIR)")
         if not isinstance(arguments["max_model_len"], int) or arguments["max_model_len"] < 1:
             raise ValueError(f"{VLLM_ARGS_ENV}: max_model_len must be a whole number of tokens (routing fits prompts to it)")
+        if sequences and "kv_cache_memory_bytes" not in arguments:
+            config = jsonsafe.load_file(Path(model_dir) / "config.json")
+            arguments["kv_cache_memory_bytes"] = kv_cache_bytes(config, arguments["dtype"],
+                                                                sequences * arguments["max_model_len"])
         self.settings = settings
         self.seed = arguments["seed"]
         self.token_lists = uses_token_lists(vllm.__version__)
         self.llm = vllm.LLM(model=model_dir, tokenizer=model_dir, trust_remote_code=False, **arguments)
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = arguments["max_model_len"]
+        self.dtype = arguments["dtype"]
 
     def generate(self, requests: list[Request]) -> list[Generated]:
         params = [sampling_params(r, self.token_lists, self.seed) for r in requests]

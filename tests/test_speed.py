@@ -1,0 +1,176 @@
+"""Speed without changed answers: precision by the CPU, length groups, the vLLM CPU cache, the floor."""
+import itertools
+import random
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from models import settings as settings_module
+from models.engines.transformers_engine import length_groups
+from models.engines.vllm_engine import kv_cache_bytes
+from routing.classifier import classify
+from shopbench import spec
+from tests.conftest import ROOT, tiny_shop_model
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import engine_speed  # noqa: E402
+
+SMOLLM2 = {"hidden_size": 576, "intermediate_size": 1536, "num_attention_heads": 9, "num_key_value_heads": 3,
+           "head_dim": 64, "num_hidden_layers": 30, "vocab_size": 49152, "tie_word_embeddings": True}
+X86 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx512f avx512_bf16 avx2\n\nprocessor\t: 1\n"
+ARM = "processor\t: 0\nFeatures\t: fp asimd bf16 sve\nCPU implementer\t: 0x41\n"
+
+
+def test_cpu_flags_are_read_from_cpuinfo_text():
+    assert settings_module.cpu_flags(X86) == {"fpu", "sse2", "avx512f", "avx512_bf16", "avx2"}
+    assert settings_module.cpu_flags(ARM) == {"fp", "asimd", "bf16", "sve"}
+    assert settings_module.cpu_flags("processor : 0\nmodel name : x\n") == frozenset()
+    assert settings_module.read_cpu_flags(ROOT / "no-such-cpuinfo") == frozenset()
+
+
+def test_precision_follows_what_the_cpu_does_natively_unless_set():
+    native = settings_module.cpu_flags(X86)
+    assert settings_module.cpu_precision(native) == ("bfloat16", "bfloat16 (the CPU has avx512_bf16)")
+    assert settings_module.cpu_precision(frozenset({"amx_bf16", "amx_tile"}))[0] == "bfloat16"
+    # Arm's "bf16" is not one of the flags bfloat16 is measured on: float32 there
+    assert settings_module.cpu_precision(settings_module.cpu_flags(ARM)) == (
+        "float32", "float32 (no native bfloat16 on this CPU)")
+    assert settings_module.cpu_precision(native, "float32") == ("float32", "float32 (SHOPBENCH_PRECISION=float32)")
+    assert settings_module.cpu_precision(frozenset(), "bfloat16")[0] == "bfloat16"
+
+
+def test_precision_setting_reaches_both_engines_and_is_refused_when_wrong(monkeypatch, tmp_path):
+    for name in ("SHOPBENCH_MODEL_DIR", "SHOPBENCH_ENGINE", "SHOPBENCH_PRECISION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(settings_module, "served_track", lambda: replace(spec.TRACKS[0], weights_dir=str(tmp_path / "p")))
+    monkeypatch.setattr(settings_module, "gpu_capabilities", lambda: ())
+    monkeypatch.setattr(settings_module, "read_cpu_flags", lambda: settings_module.cpu_flags(X86))
+    auto = settings_module.from_environment()
+    assert (auto.transformers_dtype, auto.vllm.dtype) == ("bfloat16", "bfloat16") and "avx512_bf16" in auto.reason
+    monkeypatch.setenv("SHOPBENCH_PRECISION", "float32")
+    pinned = settings_module.from_environment()
+    assert (pinned.transformers_dtype, pinned.vllm.dtype) == ("float32", "float32")
+    assert "SHOPBENCH_PRECISION=float32" in pinned.reason
+    monkeypatch.setattr(settings_module, "read_cpu_flags", lambda: frozenset())
+    monkeypatch.delenv("SHOPBENCH_PRECISION")
+    assert settings_module.from_environment().transformers_dtype == "float32"
+    monkeypatch.setenv("SHOPBENCH_PRECISION", "fp16")
+    with pytest.raises(ValueError, match="SHOPBENCH_PRECISION must be one of auto, float32, bfloat16, got 'fp16'"):
+        settings_module.from_environment()
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "config.json").write_text("{}")
+    monkeypatch.setenv("SHOPBENCH_PRECISION", "bfloat16")  # the AWQ production weights run in float16
+    with pytest.raises(ValueError, match="SHOPBENCH_PRECISION=bfloat16: the production weights"):
+        settings_module.from_environment()
+    monkeypatch.setenv("SHOPBENCH_PRECISION", "auto")
+    assert settings_module.from_environment().vllm == settings_module.VllmSettings()
+
+
+def brute_force_cost(lengths, new_tokens, step_cost):
+    """The cheapest split of the sorted requests into consecutive groups, by trying every one."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    best = float("inf")
+    for cuts in itertools.product((False, True), repeat=len(order) - 1):
+        groups, current = [], [order[0]]
+        for position, cut in zip(order[1:], cuts):
+            if cut:
+                groups.append(current)
+                current = []
+            current.append(position)
+        groups.append(current)
+        best = min(best, sum(len(g) * max(lengths[i] for i in g) + step_cost * max(new_tokens[i] for i in g)
+                             for g in groups))
+    return best
+
+
+def test_length_groups_split_mixed_lengths_at_least_cost():
+    # equal lengths: one group; a long outlier: a group of its own
+    assert length_groups([100] * 5, [8] * 5) == [[0, 1, 2, 3, 4]]
+    assert length_groups([120, 2000, 100, 110], [8] * 4) == [[2, 3, 0], [1]]
+    # padding cheaper than the decoding steps another group costs: kept together
+    assert length_groups([100, 150], [64, 64], step_cost=64) == [[0, 1]]
+    rng = random.Random(3)
+    for _ in range(60):
+        n = rng.randint(1, 8)
+        lengths = [rng.randint(1, 1500) for _ in range(n)]
+        new_tokens = [rng.choice([1, 8, 16, 100]) for _ in range(n)]
+        groups = length_groups(lengths, new_tokens, step_cost=64)
+        assert sorted(p for g in groups for p in g) == list(range(n))
+        flat = [p for g in groups for p in g]
+        assert [lengths[p] for p in flat] == sorted(lengths)  # consecutive in length
+        cost = sum(len(g) * max(lengths[i] for i in g) + 64 * max(new_tokens[i] for i in g) for g in groups)
+        assert cost == brute_force_cost(lengths, new_tokens, 64)
+
+
+def test_vllm_cpu_kv_cache_is_sized_to_one_batch():
+    # keys and values x 30 layers x 3 heads x 64 dims x 4 bytes = 46,080 bytes a token
+    assert kv_cache_bytes(SMOLLM2, "float32", 1) == 46080
+    assert kv_cache_bytes(SMOLLM2, "bfloat16", 10) == 230400
+    cpu = settings_module.VLLM_ON_CPU
+    assert cpu.enforce_eager and cpu.kv_cache_sequences == spec.MAX_BATCH_SIZE
+    assert settings_module.VllmSettings().kv_cache_sequences is None  # production: vLLM sizes its own
+
+
+def test_the_floor_counts_every_parameter_once():
+    shapes = engine_speed.Shapes.of(SMOLLM2)
+    assert shapes.parameters == 134_479_872  # 30 x 3,538,944 + the tied head's 28,311,552
+    assert len(shapes.matrices) == 30 * 7 + 1
+    # the issue's figures: 19,517 prompt tokens = 5.25 TFLOP, 29 s at 180 GFLOP/s
+    assert engine_speed.floor_seconds(19517, 0, shapes.parameters, 180e9, 0.0) == pytest.approx(29.16, abs=0.01)
+    assert engine_speed.floor_seconds(0, 100, shapes.parameters, 1.0, 0.02) == pytest.approx(2.0)
+
+
+# ---- real (tiny) models
+
+
+def mixed_length_requests(model, records):
+    return [model.build_request(r["input_field"], classify(r["input_field"], r["is_multiple_choice"]))
+            for r in records if r["task_type"] in (spec.RETRIEVAL, spec.GENERATION)]
+
+
+@pytest.mark.engine
+def test_length_groups_give_the_answers_of_one_padded_batch(transformers_engine, dev_records, monkeypatch):
+    model = tiny_shop_model(transformers_engine)
+    requests = mixed_length_requests(model, dev_records)
+    groups = length_groups([len(r.prompt_token_ids) for r in requests], [r.constraint.max_new_tokens for r in requests])
+    assert len(groups) > 2  # the lengths really are mixed enough to split
+    grouped = transformers_engine.generate(requests)
+    monkeypatch.setattr(transformers_engine, "group_by_length", False)
+    padded = transformers_engine.generate(requests)
+    assert [g.token_ids for g in grouped] == [g.token_ids for g in padded]
+    assert sum(len(g.token_ids) > 3 for g in padded) > len(requests) // 2
+
+
+@pytest.fixture(scope="module")
+def bfloat16_engine(tiny_qwen2):
+    from models.engines.transformers_engine import TransformersEngine
+
+    return TransformersEngine(str(tiny_qwen2), max_model_len=2048, dtype="bfloat16")
+
+
+@pytest.mark.engine
+def test_same_answers_whatever_the_load_and_the_precision_named(bfloat16_engine, dev_records):
+    model = tiny_shop_model(bfloat16_engine)
+    assert model.run_settings["precision"] == "bfloat16"
+    requests = mixed_length_requests(model, dev_records)[::2]
+    quiet = [g.token_ids for g in bfloat16_engine.generate(requests)]
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        loaded = [g.token_ids for g in bfloat16_engine.generate(requests)]
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    assert loaded == quiet and any(len(t) > 3 for t in quiet)
+
+
+def test_the_report_names_the_precision():
+    from shopbench.report import format_generation
+
+    generation = {"questions": 1, "batches": 1, "seconds": 1.0, "seconds_per_question": 1.0,
+                  "worst_batch_seconds_per_question": 1.0, "limit_seconds_per_question": 10,
+                  "seconds_per_question_by_task_type": {"generation": 1.0}, "by_profile": {}, "time_guard": False,
+                  "settings": {"model": "M with the transformers engine", "precision": "bfloat16"}}
+    assert "Model: M with the transformers engine, bfloat16 weights" in format_generation(generation).splitlines()
