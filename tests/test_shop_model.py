@@ -90,6 +90,7 @@ def test_settings_from_the_environment(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     served = replace(spec.TRACKS[0], weights_dir=str(tmp_path / "prod"))
     monkeypatch.setattr(settings_module, "served_track", lambda: served)
+    monkeypatch.setattr(settings_module, "read_cpu_flags", lambda: frozenset())  # float32: the CPU settings as declared
     default = settings_module.from_environment()
     assert (default.model_dir, default.engine, default.batch_size, default.track) == (None, "transformers", 16, served)
     assert "no production weights" in default.reason

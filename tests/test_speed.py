@@ -32,8 +32,12 @@ def test_cpu_flags_are_read_from_cpuinfo_text():
 
 def test_precision_follows_what_the_cpu_does_natively_unless_set():
     native = settings_module.cpu_flags(X86)
-    assert settings_module.cpu_precision(native) == ("bfloat16", "bfloat16 (the CPU has avx512_bf16)")
-    assert settings_module.cpu_precision(frozenset({"amx_bf16", "amx_tile"}))[0] == "bfloat16"
+    assert settings_module.cpu_precision(native, bfloat16_when_native=True) == (
+        "bfloat16", "bfloat16 (the CPU has avx512_bf16)")
+    assert settings_module.cpu_precision(frozenset({"amx_bf16", "amx_tile"}), bfloat16_when_native=True)[0] == "bfloat16"
+    dtype, why = settings_module.cpu_precision(native, bfloat16_when_native=False)
+    assert dtype == "float32" and "the CPU has avx512_bf16; SHOPBENCH_PRECISION=bfloat16 uses it" in why
+    assert settings_module.cpu_precision(native)[0] == "bfloat16"  # the measured decision (docs/speed.md)
     # Arm's "bf16" is not one of the flags bfloat16 is measured on: float32 there
     assert settings_module.cpu_precision(settings_module.cpu_flags(ARM)) == (
         "float32", "float32 (no native bfloat16 on this CPU)")
@@ -47,6 +51,7 @@ def test_precision_setting_reaches_both_engines_and_is_refused_when_wrong(monkey
     monkeypatch.setattr(settings_module, "served_track", lambda: replace(spec.TRACKS[0], weights_dir=str(tmp_path / "p")))
     monkeypatch.setattr(settings_module, "gpu_capabilities", lambda: ())
     monkeypatch.setattr(settings_module, "read_cpu_flags", lambda: settings_module.cpu_flags(X86))
+    monkeypatch.setattr(settings_module, "AUTO_BFLOAT16_ON_CPU", True)
     auto = settings_module.from_environment()
     assert (auto.transformers_dtype, auto.vllm.dtype) == ("bfloat16", "bfloat16") and "avx512_bf16" in auto.reason
     monkeypatch.setenv("SHOPBENCH_PRECISION", "float32")
