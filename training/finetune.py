@@ -51,12 +51,8 @@ class Recipe:
     bf16: bool
 
 
-# Recipe field -> the key of qlora.yml it is read from.
-_YAML_KEYS = {"lora_r": "lora_r", "lora_alpha": "lora_alpha", "lora_dropout": "lora_dropout",
-              "learning_rate": "learning_rate", "lr_scheduler": "lr_scheduler", "weight_decay": "weight_decay",
-              "warmup_steps": "warmup_steps", "micro_batch_size": "micro_batch_size",
-              "gradient_accumulation_steps": "gradient_accumulation_steps", "sequence_len": "sequence_len",
-              "num_epochs": "num_epochs", "optimizer": "optimizer", "load_in_4bit": "load_in_4bit", "bf16": "bf16"}
+# The recipe's fields read under their own names from qlora.yml (the target modules are derived).
+_YAML_KEYS = tuple(f.name for f in fields(Recipe) if f.name != "target_modules")
 
 
 def read_recipe(path=RECIPE) -> Recipe:
@@ -71,16 +67,16 @@ def read_recipe(path=RECIPE) -> Recipe:
         raise DataError(f"{path}: not a YAML mapping")
     values = {}
     types = {f.name: f.type for f in fields(Recipe)}
-    for name, key in _YAML_KEYS.items():
-        if key not in config:
-            raise DataError(f"{path}: '{key}' missing")
-        value = config[key]
+    for name in _YAML_KEYS:
+        if name not in config:
+            raise DataError(f"{path}: '{name}' missing")
+        value = config[name]
         expected = types[name]
         ok = {"int": isinstance(value, int) and not isinstance(value, bool),
               "float": isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
               "str": isinstance(value, str), "bool": isinstance(value, bool)}.get(expected, True)
         if not ok:
-            raise DataError(f"{path}: '{key}' is {value!r}, expected {expected}")
+            raise DataError(f"{path}: '{name}' is {value!r}, expected {expected}")
         values[name] = value
     if config.get("lora_target_linear"):
         values["target_modules"] = "all-linear"
