@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shopbench import jsonsafe, options, spec  # noqa: E402
+from shopbench import cli, jsonsafe, options, spec  # noqa: E402
 from shopbench.data import read_json_lines  # noqa: E402
 
 PREFILL_TOKENS = 512  # rows of the GEMM that measures the prefill rate
@@ -398,4 +398,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.main_guard(main)())

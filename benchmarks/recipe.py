@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shopbench import data, options, spec  # noqa: E402
+from shopbench import cli, data, options, spec  # noqa: E402
 from training.__main__ import FINETUNE_LIMITS  # noqa: E402
 from training.sources import SOURCES  # noqa: E402
 
@@ -100,6 +100,7 @@ def step(name: str, command: list[str], times: dict, done: bool = False) -> None
 def main(argv: list[str] | None = None) -> int:
     args = options.parse_args(build_parser(), argv)
     given = source_inputs(args.input)
+    data.load_questions(args.data)  # bad questions refused now, not after the fine-tune (the sweep reads them)
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     times: dict[str, float] = {}
@@ -164,4 +165,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main_guard(main)())

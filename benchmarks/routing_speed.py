@@ -22,7 +22,7 @@ from decoding.profiles import constraint_for  # noqa: E402
 from decoding.repair import repair  # noqa: E402
 from prompts import qwen2_tokenizer  # noqa: E402
 from routing.classifier import classify  # noqa: E402
-from shopbench import data, options, spec  # noqa: E402
+from shopbench import cli, data, options, spec  # noqa: E402
 
 DEFAULT_DATA = [spec.DEV_DATA, ROOT / "tests" / "data" / "routing_corpus.jsonl"]
 
@@ -70,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.main_guard(main)())

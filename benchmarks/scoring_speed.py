@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shopbench import embeddings, options, spec  # noqa: E402
+from shopbench import cli, embeddings, options, spec  # noqa: E402
 
 # Synthetic questions and responses are held in memory; this bounds them (about 1 GB).
 MAX_SCORED = 1_000_000
@@ -141,4 +141,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.main_guard(main)())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shopbench import data, options, spec  # noqa: E402
+from shopbench import cli, data, options, spec  # noqa: E402
 from training import synthetic  # noqa: E402
 from training.build import build  # noqa: E402
 from training.check import routing_problem  # noqa: E402
@@ -71,4 +71,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main_guard(main)())

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shopbench import options  # noqa: E402
+from shopbench import cli, options  # noqa: E402
 
 HIDDEN, HEADS, KV_HEADS, INTERMEDIATE, VOCAB = 2048, 16, 4, 5504, 32000
 QWEN2_72B_BYTES, QWEN2_72B_SHARD_BYTES = 145.4e9, 4.0e9
@@ -172,4 +172,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.main_guard(main)())

@@ -10,6 +10,7 @@ import sys
 
 from models.protocol import ModelUnavailable
 from shopbench import data, options, release, spec
+from shopbench.errors import DataError
 from shopbench.runner import ModelError, ModelRun, load_model_class, run
 from shopbench.terminal import printable
 
@@ -129,8 +130,9 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader lef
 
 def main_guard(main):
     """`main` with Ctrl-C turned into the line "interrupted" and exit status 130, without a
-    traceback. Nothing half-made is left: every output is written last, to a temporary name
-    that is renamed only when complete. A reader that leaves early (stdout piped into `head`)
+    traceback, and bad input (a DataError a command did not catch itself) into its one-line
+    `error:` and exit status 2. Nothing half-made is left: every output is written last, to a
+    temporary name that is renamed only when complete. A reader that leaves early (stdout piped into `head`)
     ends it quietly, status 141: commands write their files before they print, so nothing is
     lost. Python's documentation's recipe: stdout pointed at devnull, so the flush at exit
     cannot raise again."""
@@ -141,6 +143,8 @@ def main_guard(main):
             code = main(*args, **kwargs)
             sys.stdout.flush()  # a broken pipe shows here, inside the guard, not at interpreter exit
             return code
+        except DataError as exc:
+            return fail(str(exc))
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return INTERRUPTED

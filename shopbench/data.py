@@ -357,6 +357,12 @@ def writable_problem(path, folder: bool = False) -> str | None:
     if not parent.is_dir():
         return f"cannot be written ({parent} is not a folder)"
     try:
+        os.stat(path)
+    except NotADirectoryError:  # "FILE/": the path (normalised away by Path) goes through a file
+        return "cannot be written (a file stands where the path needs a folder)"
+    except OSError:
+        pass
+    try:
         descriptor, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
         os.close(descriptor)
         os.unlink(probe)
