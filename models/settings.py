@@ -23,7 +23,7 @@ that takes vLLM's extensions (the model folder, or the embedded default's, gives
 tokenizer); with SHOPBENCH_ENGINE=chat, on any OpenAI-compatible chat server (no tokenizer
 here; docs/your-model.md):
     SHOPBENCH_SERVER_URL  its base URL, e.g. http://127.0.0.1:8000/v1 (required; no
-                          credentials in it)
+                          credentials, query string or fragment in it)
     SHOPBENCH_SERVED_MODEL  the model name to ask for (default: the server's only model)
     SHOPBENCH_SERVER_CONCURRENCY  requests in flight (1-1024, default 16)
     SHOPBENCH_SERVER_TIMEOUT  seconds one request may take (0.1-3600, default 300)
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -291,15 +292,39 @@ def api_key() -> str | None:
     return key
 
 
+REDACTED = "***"
+# Credentials inside any URL (scheme://user:password@host or scheme://token@host), and the
+# value of each query-string field of a URL (?api_key=...): secrets go there too.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@]+@")
+_URL_QUERY = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s?#'\"]*\?)([^\s#'\"]*)")
+
+
+def redact_urls(text: str) -> str:
+    """`text` with the credentials and query-string values of every URL in it replaced by
+    REDACTED (the field names stay: they say what was given)."""
+    text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + REDACTED + "@", str(text))
+    return _URL_QUERY.sub(lambda m: m.group(1) + _hidden_query(m.group(2)), text)
+
+
+def _hidden_query(query: str) -> str:
+    """name=value&token -> name=***&***: a field without a name may be the secret itself."""
+    return "&".join(f"{field.partition('=')[0]}={REDACTED}" if "=" in field else REDACTED if field else ""
+                    for field in query.split("&"))
+
+
 def server_url() -> str:
     """SHOPBENCH_SERVER_URL without its trailing slash, refused in one line when it is not an
-    http(s) base URL or holds credentials (shown with the password hidden)."""
+    http(s) base URL, holds credentials (shown with the password hidden) or a query string or
+    fragment (not shown: a key may be there)."""
     url = (os.environ.get(SERVER_URL_ENV) or "").strip().rstrip("/")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - a port that is not a number raises here, not at the first request
     except ValueError:
         parts = None
+    if "?" in url or "#" in url:  # a path is appended to it: /v1?key=K/models is no URL of the API
+        raise ValueError(f"{SERVER_URL_ENV} must be a base URL like http://host:port/v1, without a query string "
+                         f"or fragment (its values are not shown; give a key in {API_KEY_ENV})")
     if parts is not None and (parts.username is not None or parts.password is not None):
         # a user name alone may be a token: only a name before a password is shown
         user = f"{parts.username}:***" if parts.password is not None else "***"
@@ -307,7 +332,7 @@ def server_url() -> str:
         raise ValueError(f"{SERVER_URL_ENV} holds credentials ({shown}); give the key in {API_KEY_ENV} instead")
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{SERVER_URL_ENV} must be the server's base URL, such as http://127.0.0.1:8000/v1 "
-                         f"(the openai and chat engines and training rewrite need it), got {url!r}")
+                         f"(the openai and chat engines and training rewrite need it), got {redact_urls(url)!r}")
     return url
 
 

@@ -213,3 +213,31 @@ def test_a_url_that_is_no_server_address_is_refused(monkeypatch, url):
     monkeypatch.setenv("SHOPBENCH_SERVER_URL", url)
     with pytest.raises(ValueError, match="^SHOPBENCH_SERVER_URL must be the server's base URL"):
         settings_module.server_settings()
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:1/v1?api_key=s3cret", "http://127.0.0.1:8000/v1/?s3cret", "https://api.example.org/v1?a=1&key=s3cret",
+    "http://127.0.0.1:8000/v1#s3cret", "http://user:pw@127.0.0.1:8000/v1?key=s3cret", "ftp://host/v1?key=s3cret",
+])
+def test_a_url_with_a_query_or_fragment_is_refused_without_its_values(monkeypatch, url):
+    """A path is appended to the base URL (/models, /completions), so a query string would end
+    up inside the path; and a key put there must not be printed."""
+    clear_server_environment(monkeypatch)
+    monkeypatch.setenv("SHOPBENCH_SERVER_URL", url)
+    with pytest.raises(ValueError) as raised:
+        settings_module.server_settings()
+    message = str(raised.value)
+    assert message.startswith("SHOPBENCH_SERVER_URL must be a base URL like http://host:port/v1, without a query")
+    assert "s3cret" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("text, cleaned", [
+    ("cannot reach http://h:1/v1?api_key=s3cret/models: refused", "cannot reach http://h:1/v1?api_key=***"),
+    ("see https://h/v1?s3cret now", "see https://h/v1?*** now"),
+    ('{"url": "http://h/x?a=s3cret&b=s3cret;c#top"}', '{"url": "http://h/x?a=***&b=***#top"}'),
+    ("HTTP://U:s3cret@H/?Token=s3cret", "HTTP://***@H/?Token=***"),
+])
+def test_redaction_hides_every_query_value_of_any_url(text, cleaned):
+    redacted = Redactor(None)(text)
+    assert redacted.startswith(cleaned) and "s3cret" not in redacted, redacted
+    assert Redactor(None)("a question? no url=here") == "a question? no url=here"

@@ -12,7 +12,8 @@ transport both use, standard library only.
   threads still waiting on an answer cannot keep the process alive. After an interrupt the
   client sends nothing more at all.
 - Secrets: every message passes through `Redactor`, which removes the key (in any letter case,
-  URL-encoded, after `Authorization:`) and any credentials in a URL, whatever a server echoes.
+  URL-encoded, after `Authorization:`) and any credentials or query-string values in a URL,
+  whatever a server echoes.
 - Shapes: a body that is not JSON, or nests too deep, is a one-line error naming the URL;
   `require` and `first_choice` check the parts an engine reads, naming the URL and the field.
 """
@@ -33,12 +34,11 @@ import urllib.request
 from models.protocol import ModelUnavailable, TokenUsage
 from shopbench import jsonsafe
 from shopbench.errors import DataError
-from models.settings import SERVED_MODEL_ENV, SERVER_URL_ENV, ServerSettings
+from models.settings import REDACTED, SERVED_MODEL_ENV, SERVER_URL_ENV, ServerSettings, redact_urls
 
 RETRY_AFTER_CAP = 60.0  # seconds: the longest a 429's Retry-After makes a request wait
 REQUEST_REFUSALS = (400, 413, 422)  # statuses that refuse one request for what it holds, not its sender
 MESSAGE_CHARS = 300  # of a server's own error text, kept in our one line
-REDACTED = "***"
 
 
 class ServerError(ModelUnavailable):
@@ -58,9 +58,7 @@ class Cancelled(ServerError):
     """The request was not sent, or not retried, because the work was stopped."""
 
 
-# Credentials inside any URL (scheme://user:password@host or scheme://token@host), and the
-# value after an Authorization header's name, in whatever form a server echoes them.
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@]+@")
+# The value after an Authorization header's name, in whatever form a server echoes it.
 _AUTHORIZATION = re.compile(r"""(?i)(authorization["']?\s*[:=]\s*["']?)(?:(?:bearer|basic|token)\s+)?[^\s"',;}]+""")
 
 
@@ -78,7 +76,7 @@ class Redactor:
 
     def __call__(self, text: str) -> str:
         text = _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, str(text))
-        text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + REDACTED + "@", text)
+        text = redact_urls(text)
         return self._secrets.sub(REDACTED, text) if self._secrets else text
 
 
