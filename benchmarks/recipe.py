@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run_info["result"]
     print(f"\nTraining: {result['steps']} steps on {result['records']} records ({result['skipped_long']} longer than "
           f"--seq-len left out), {result['precision']}, loss {result['first_loss']:.3f} -> {result['last_loss']:.3f}")
-    print("Seconds per step: " + ", ".join(f"{name} {seconds:g}" for name, seconds in times.items()))
+    print("Seconds: " + ", ".join(f"{name} {seconds:g}" for name, seconds in times.items()))
     print(f"Sweep: {sweep / 'sweep.json'}, {sweep / 'sweep.png'}; record: {work / 'recipe.json'}")
     return 0
 
