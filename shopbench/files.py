@@ -40,6 +40,16 @@ def input_problem(path) -> str | None:
     return f"is {kind}, not a file; give a regular file (or a pipe)"
 
 
+def reread_problem(path) -> str | None:
+    """Why `path` may not be an input that a command reads more than once: a pipe, whose
+    second read would wait for a writer for ever (None for anything else)."""
+    try:
+        return ("is a pipe, which can be read once, and this command reads its input more than once; "
+                "give a regular file") if stat.S_ISFIFO(os.stat(path).st_mode) else None
+    except OSError:
+        return None
+
+
 def check_input(path) -> None:
     """A one-line DataError when `path` is there but is no file to read (see input_problem)."""
     problem = input_problem(path)

@@ -136,6 +136,7 @@ def add_seed(parser: argparse.ArgumentParser, what: str) -> None:
 class _File:
     dest: str
     label: str  # how the user wrote it: --data, or a positional's name
+    paths: object = None  # value -> the paths it names, where the value is not itself the path(s)
 
 
 @dataclass(frozen=True)
@@ -144,9 +145,10 @@ class FileRoles:
 
     inputs: tuple[_File, ...]
     outputs: tuple[_File, ...]
-    folders: frozenset[str]  # output dests that name a folder, not a file
-    derived: tuple[tuple[str, object], ...] = ()  # (label, args -> path): files written beside an output
+    folders: frozenset[str]  # output dests (and derived labels) that name a folder, not a file
+    derived: tuple[tuple[str, object], ...] = ()  # (label, args -> path): written beside an output
     prog: str = ""  # the (sub)command, as its usage errors name it
+    reread: frozenset[str] = frozenset()  # input dests read more than once: a pipe cannot be
 
 
 _ROLES = "_shopbench_file_roles"
@@ -161,17 +163,24 @@ def _label(parser: argparse.ArgumentParser, dest: str) -> str:
     raise ValueError(f"declare_files: the parser has no option with dest {dest!r}")
 
 
-def declare_files(parser: argparse.ArgumentParser, inputs=(), outputs=(), folders=(), derived=None) -> None:
+def declare_files(parser: argparse.ArgumentParser, inputs=(), outputs=(), folders=(), derived=None,
+                  input_paths=None, reread=()) -> None:
     """Record which of `parser`'s option dests are files read (`inputs`) and written
     (`outputs`; those also in `folders` are output folders; `derived` maps a label to a
-    function of the parsed args giving a file also written, such as a journal beside the
-    output). Call after adding the options; `parse_args` then checks them. A value may be a
-    path, a path-like object or a list of them."""
-    if not set(folders) <= set(outputs):
+    function of the parsed args giving a file, or with the label in `folders` a folder, also
+    written, such as a journal beside the output). Call after adding the options;
+    `parse_args` then checks them. A value may be a path, a path-like object or a list of
+    them; `input_paths` maps an input dest whose value is not (such as DIR:WEIGHT) to a
+    function of one value giving its path. Inputs in `reread` are read more than once, so a
+    pipe there is refused."""
+    if not set(folders) <= set(outputs) | set(derived or {}):
         raise ValueError("declare_files: folders must be among the outputs")
-    roles = FileRoles(tuple(_File(d, _label(parser, d)) for d in inputs),
+    if not set(reread) <= set(inputs):
+        raise ValueError("declare_files: reread must be among the inputs")
+    input_paths = input_paths or {}
+    roles = FileRoles(tuple(_File(d, _label(parser, d), input_paths.get(d)) for d in inputs),
                       tuple(_File(d, _label(parser, d)) for d in outputs), frozenset(folders),
-                      tuple((derived or {}).items()), parser.prog)
+                      tuple((derived or {}).items()), parser.prog, frozenset(reread))
     parser.set_defaults(**{_ROLES: roles})
 
 
@@ -180,24 +189,25 @@ def file_roles(parser: argparse.ArgumentParser) -> FileRoles | None:
     return parser.get_default(_ROLES)
 
 
-def _paths(value) -> list[str]:
+def _paths(value, path_of=None) -> list[str]:
     if value is None:
         return []
     values = value if isinstance(value, (list, tuple)) else [value]
-    return [os.fspath(v) for v in values if v is not None]
+    return [os.fspath(path_of(v) if path_of else v) for v in values if v is not None]
 
 
 def file_problems(roles: FileRoles, args) -> list[str]:
-    """Every reason the declared outputs cannot be written as given, each one line naming
-    the options (empty when they can)."""
-    from shopbench import data
+    """Every reason the declared outputs cannot be written as given, or an input read more
+    than once cannot be read so, each one line naming the options (empty when none)."""
+    from shopbench import data, files
 
     outputs = [(output, path) for output in roles.outputs for path in _paths(getattr(args, output.dest, None))]
     if any(path == "" for _, path in outputs):  # also no derived path: it would be derived from ""
         label = next(output.label for output, path in outputs if path == "")
         return [f"{label}: an empty path (an unset variable in quotes?); give a path"]
-    outputs += [(_File("", label), os.fspath(path_of(args))) for label, path_of in roles.derived]
-    inputs = [(source.label, path) for source in roles.inputs for path in _paths(getattr(args, source.dest, None))]
+    outputs += [(_File(label, label), os.fspath(path_of(args))) for label, path_of in roles.derived]
+    inputs = [(source.label, path) for source in roles.inputs
+              for path in _paths(getattr(args, source.dest, None), source.paths)]
     problems = []
     for number, (output, path) in enumerate(outputs):
         for label, source in inputs:  # first: the refusal that names both options says the most
@@ -211,6 +221,10 @@ def file_problems(roles: FileRoles, args) -> list[str]:
         problem = data.writable_problem(path, folder=output.dest in roles.folders)
         if problem:
             problems.append(f"{output.label} {path}: {problem}")
+    for source in roles.inputs:  # after the overlaps: the refusal that names two options says more
+        if source.dest in roles.reread:
+            problems += [f"{source.label} {path}: {problem}" for path in _paths(getattr(args, source.dest, None))
+                         for problem in [files.reread_problem(path)] if problem]
     return problems
 
 

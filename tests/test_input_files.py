@@ -107,6 +107,38 @@ def test_a_pipe_is_read_as_a_stream(tmp_path, capsys):
     assert len(routes) == len(DEV_DATA.read_text().splitlines()) and "task_type accuracy" in capsys.readouterr().out
 
 
+REREAD = [(name, dest) for name in COMMANDS for dest in sorted(_roles(name).reread)]
+
+
+def test_the_commands_that_read_an_input_twice_say_so():
+    assert {("training rewrite", "data"), ("training label", "input"), ("training label", "categories")} <= set(REREAD)
+
+
+@pytest.mark.parametrize("name, dest", REREAD, ids=[f"{n}:{d}" for n, d in REREAD])
+def test_a_pipe_is_refused_where_the_input_is_read_more_than_once(name, dest, tmp_path, capsys, monkeypatch):
+    """Its second read would wait for a writer for ever: refused in one line, nothing opened."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHOPBENCH_SERVER_URL", "http://127.0.0.1:9/v1")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    roles = _roles(name)
+    chosen = {source.dest: str(fifo) if source.dest == dest else str(DEV_DATA) for source in roles.inputs}
+    chosen.update({output.dest: str(tmp_path / "out" / output.dest) for output in roles.outputs})
+    result = []
+    worker = threading.Thread(target=lambda: result.append(_run(COMMANDS[name][0], _argv(name, chosen))), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert result, "blocked on the pipe"
+    err = capsys.readouterr().err
+    assert result == [2] and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert f"{_labels(name)[dest]} {fifo}: is a pipe, which can be read once" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def _labels(name: str) -> dict[str, str]:
+    return {f.dest: f.label for f in _roles(name).inputs}
+
+
 def test_a_document_is_read_to_its_limit_and_no_further(tmp_path):
     path = tmp_path / "doc.json"
     path.write_bytes(b"[" + b"1," * 50 + b"1]")

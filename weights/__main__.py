@@ -208,6 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def adapter_folder(text: str) -> str:
+    """The folder of sweep's --adapter PATH[:WEIGHT] (PATH itself when what follows its last
+    colon is no weight: the swept adapter is given without one)."""
+    folder, _, weight = text.rpartition(":")
+    try:
+        float(weight)
+    except ValueError:
+        return text
+    return folder or text
+
+
 def add_sweep_parser(commands) -> None:
     from shopbench import cli, options
     from weights.sweep import MAX_ALPHA
@@ -235,7 +246,8 @@ def add_sweep_parser(commands) -> None:
     sweep.add_argument("--keep-models", action="store_true", help="keep each alpha's merged model in OUT")
     sweep.add_argument("--force", action="store_true", help="score every alpha again, replacing OUT's results")
     sweep.set_defaults(run=run_sweep)
-    options.declare_files(sweep, inputs=("base", "data", "sentence_model"), outputs=("out",), folders=("out",))
+    options.declare_files(sweep, inputs=("base", "data", "sentence_model", "adapter"), outputs=("out",),
+                          folders=("out",), input_paths={"adapter": adapter_folder})
 
 
 def main(argv: list[str] | None = None) -> int:
