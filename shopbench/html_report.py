@@ -3,7 +3,8 @@
 `run_page` shows one run: the overall, track (T5 among them) and task scores, an SVG bar
 chart of the task scores, and every question (task, track, type, metric, the model's route
 and profile when it reported them, the prompt collapsed, the response, the parsed and the
-gold answer, the score, engine failures marked), worst score first. `comparison_page` shows
+gold answer, the score, engine failures marked), worst score first, with a server engine's
+constraints and token usage in the header. `comparison_page` shows
 two runs on the same questions: the comparison table, both task scores in the chart, and
 both responses side by side, the questions whose score changed most first.
 
@@ -25,6 +26,7 @@ from typing import Any
 
 from shopbench import compare, scoring, spec
 from shopbench.data import json_text
+from shopbench.report import server_lines
 
 
 def escape(text: str) -> str:
@@ -103,6 +105,7 @@ class RunPage:
     questions: list[Question]  # in index order
     model: str  # what the run says decided its answers ("" when it does not say)
     failures_known: bool  # whether the model said, per answer, if it failed
+    server: tuple[str, ...] = ()  # a server engine's lines: constraints applied, tokens counted
 
     @property
     def scale(self) -> Scale:
@@ -157,7 +160,7 @@ def page_results(name: str, record) -> RunPage:
     generation = record.get("generation") if isinstance(record.get("generation"), dict) else {}
     settings = generation.get("settings") if isinstance(generation.get("settings"), dict) else {}
     return RunPage(name, results.rules, overall, {t: float(s) for t, s in tracks.items()}, tasks, questions,
-                   _text(settings, "model"), failures_known)
+                   _text(settings, "model"), failures_known, tuple(server_lines(generation)))
 
 
 def read_page(path) -> RunPage:
@@ -288,6 +291,10 @@ def _failures_line(page: RunPage, prefix: str = "") -> str:
             + "</p>")
 
 
+def _server_lines(page: RunPage, prefix: str = "") -> str:
+    return "".join(f'<p class="server">{escape(prefix + line)}</p>' for line in page.server)
+
+
 TRACK_COLOURS = ("#3b6fb6", "#d08a2c", "#3c9a5f", "#a04a9c", "#6b7480")
 
 
@@ -413,7 +420,7 @@ def run_page(page: RunPage) -> str:
         f'<p class="source">{escape(page.name)} · {escape(page.rules)} rules'
         + (f" · {escape(page.model)}" if page.model else "") + "</p>",
         _cards(_score_cards([page])),
-        _failures_line(page),
+        _failures_line(page), _server_lines(page),
         f"<h2>Task scores{' (x100)' if scale.factor != 1 else ''}</h2>", _chart([page]),
         *_table([("task", False), (scale.group, False), ("type", False), ("metric", False), ("n", True),
                  ("score", True)], _task_rows([page])),
@@ -461,7 +468,7 @@ def comparison_page(a: RunPage, b: RunPage, comparison: compare.Comparison) -> s
         f'<p class="source">A: {escape(a.name)}' + (f" ({escape(a.model)})" if a.model else "")
         + f"<br>B: {escape(b.name)}" + (f" ({escape(b.model)})" if b.model else "") + "</p>",
         _cards(_score_cards([a, b])),
-        _failures_line(a, "A: "), _failures_line(b, "B: "),
+        _failures_line(a, "A: "), _failures_line(b, "B: "), _server_lines(a, "A: "), _server_lines(b, "B: "),
         f"<h2>B - A, with {compare.CONFIDENCE}% paired bootstrap intervals</h2>",
         *_table([("", False), ("n", True), ("A", True), ("B", True), ("B-A", True),
                  (f"{compare.CONFIDENCE}% interval", True), ("", False)], summary),

@@ -121,6 +121,28 @@ def decoding_line(decoding: dict) -> str:
     return "Decoding: " + ", ".join(f"{name}={json.dumps(value)}" for name, value in changed.items())
 
 
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "answers")
+
+
+def server_lines(generation) -> list[str]:
+    """A server engine's lines of a run record's `generation`: the constraints the server
+    applied (`settings.server_constraints`) and the tokens it counted (`token_usage`), each
+    when present and of its shape (a results file read back may hold any JSON there)."""
+    generation = generation if isinstance(generation, dict) else {}
+    settings = generation.get("settings") if isinstance(generation.get("settings"), dict) else {}
+    lines = []
+    constraints = settings.get("server_constraints")
+    if isinstance(constraints, dict) and all(isinstance(form, (str, type(None))) for form in constraints.values()):
+        from models.engines.chat_engine import describe
+
+        lines.append(f"Server constraints applied: {describe(constraints)}")
+    usage = generation.get("token_usage")
+    if isinstance(usage, dict) and all(type(usage.get(key)) is int for key in USAGE_FIELDS):
+        lines.append(f"Token usage: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens "
+                     f"({usage['answers']} answers counted by the server)")
+    return lines
+
+
 def format_generation(generation: dict) -> str:
     """Timings against the 10 s per question rule, and counters per decoding profile."""
     lines = [
@@ -142,15 +164,7 @@ def format_generation(generation: dict) -> str:
     decoding = settings.get("decoding")
     if decoding is not None:
         lines.append(decoding_line(decoding))
-    constraints = (generation.get("settings") or {}).get("server_constraints")
-    if constraints is not None:
-        from models.engines.chat_engine import describe
-
-        lines.append(f"Server constraints applied: {describe(constraints)}")
-    usage = generation.get("token_usage")
-    if usage:
-        lines.append(f"Token usage: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens "
-                     f"({usage['answers']} answers counted by the server)")
+    lines += server_lines(generation)
     if generation["by_profile"]:
         rows = [
             [profile, str(row["questions"]), str(row["repaired"]), *(str(row[action.value]) for action in GuardAction),

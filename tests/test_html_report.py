@@ -8,7 +8,7 @@ import pytest
 
 import local_evaluation
 import run as run_command
-from shopbench import html_report, spec
+from shopbench import compare, html_report, spec
 from tests.browser import Dom, dump_dom
 from tests.conftest import write_jsonl
 
@@ -176,3 +176,43 @@ def test_escaping_keeps_every_character_a_browser_can_show():
     assert html_report.escape('<a href="x">\'&') == "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;"
     assert html_report.escape("lone \ud800 surrogate") == "lone \ufffd surrogate"
     assert html_report.shown(None) == "" and html_report.shown(["a", 1]) == '["a", 1]' and html_report.shown("x") == "x"
+
+
+SERVER_GENERATION = {"token_usage": {"answers": 5, "prompt_tokens": 1234, "completion_tokens": 56},
+                     "settings": {"model": "served", "server_constraints": {
+                         "choice": "guided", "regex": None, f"<b>{PWN}</b>": "<i>structured</i>"}}}
+
+
+def _with_generation(output, generation) -> dict:
+    results = json.loads(output.read_text())
+    results["generation"] = generation
+    return results
+
+
+def test_a_server_runs_token_usage_and_constraints_are_in_the_header_escaped(tmp_path, capsys):
+    output, _ = scored(tmp_path, capsys, RESPONSES_A)
+    page = html_report.page_results("r.json", _with_generation(output, SERVER_GENERATION))
+    text = html_report.run_page(page)
+    header = text[:text.index("<h2>")]
+    assert "Token usage: 1234 prompt + 56 completion tokens (5 answers counted by the server)" in header
+    assert "Server constraints applied: choice (guided), " in header
+    assert html_report.escape(f"<b>{PWN}</b> (<i>structured</i>)") in header and f"<b>{PWN}" not in text
+    assert "&lt;b&gt;" in header and "&lt;i&gt;" in header
+    plain = json.loads(output.read_text())
+    other = html_report.page_results("b.json", plain)
+    tasks = compare.pair(*(compare.results_from_json(name, record) for name, record in
+                           (("a.json", _with_generation(output, SERVER_GENERATION)), ("b.json", plain))))
+    compared = html_report.comparison_page(page, other, compare.bootstrap(tasks, spec.MIN_BOOTSTRAP_REPLICATES, 1))
+    assert "A: Token usage: 1234 prompt" in compared and "B: Token usage" not in compared
+
+
+@pytest.mark.parametrize("generation", [
+    None, [], {"token_usage": None, "settings": None}, {"token_usage": [1], "settings": {"server_constraints": "guided"}},
+    {"token_usage": {"answers": "5", "prompt_tokens": 1, "completion_tokens": 1}, "settings": {"server_constraints": [1]}},
+    {"token_usage": {"answers": 5, "prompt_tokens": 1.5, "completion_tokens": 1},
+     "settings": {"server_constraints": {"choice": ["guided"]}}},
+])
+def test_a_run_without_them_or_with_other_json_there_shows_none(generation, tmp_path, capsys):
+    output, _ = scored(tmp_path, capsys, RESPONSES_A)
+    text = html_report.run_page(html_report.page_results("r.json", _with_generation(output, generation)))
+    assert "Token usage" not in text and "Server constraints" not in text
