@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shopbench import cli, data, options, spec  # noqa: E402
+from shopbench import cli, data, jsonsafe, options, spec  # noqa: E402
 from training.__main__ import FINETUNE_LIMITS  # noqa: E402
 from training.sources import SOURCES  # noqa: E402
 
@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     step("sweep", command, times)
     times["total"] = round(time.perf_counter() - began, 1)
 
-    summary = json.loads((sweep / "sweep.json").read_text(encoding="utf-8"))
-    run_info = json.loads((adapter / "finetune.json").read_text(encoding="utf-8"))
+    summary = jsonsafe.load_file(sweep / "sweep.json")
+    run_info = jsonsafe.load_file(adapter / "finetune.json")
     record = {"times": times, "finetune": run_info, "sweep": summary,
               "built": {path.stem: sum(1 for _ in path.open(encoding="utf-8")) for path in built},
               "inputs": {name: given.get(name, "synthetic") for name in SOURCES}}

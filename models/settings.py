@@ -323,7 +323,7 @@ def server_url() -> str:
     except ValueError:
         parts = None
     if "?" in url or "#" in url:  # a path is appended to it: /v1?key=K/models is no URL of the API
-        raise ValueError(f"{SERVER_URL_ENV} must be a base URL like http://host:port/v1, without a query string "
+        raise ValueError(f"{SERVER_URL_ENV} must be a base URL (scheme, host, port and a path such as /v1) without a query string "
                          f"or fragment (its values are not shown; give a key in {API_KEY_ENV})")
     if parts is not None and (parts.username is not None or parts.password is not None):
         # a user name alone may be a token: only a name before a password is shown

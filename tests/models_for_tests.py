@@ -1,5 +1,6 @@
 """Small models that break or bend the evaluator's interface on purpose."""
 from models.dummy_model import DummyModel
+from models.shop_model import ShopModel
 
 
 class NonStringModel(DummyModel):
@@ -73,9 +74,10 @@ class RefusingEngine:
         return self.engine.generate(requests)
 
 
-class RefusedShopModel:
+class RefusedShopModel(ShopModel):
     """The UserModel over `RefusingEngine(RefusedShopModel.engine)`, built as --model builds
-    it (no arguments); a test sets `engine` to a loaded engine first."""
+    it (no arguments); a test sets `engine` to a loaded engine first. A ShopModel subclass, so
+    that --model's interface check sees the UserModel's methods."""
 
     engine = None
 

@@ -227,7 +227,7 @@ def test_a_url_with_a_query_or_fragment_is_refused_without_its_values(monkeypatc
     with pytest.raises(ValueError) as raised:
         settings_module.server_settings()
     message = str(raised.value)
-    assert message.startswith("SHOPBENCH_SERVER_URL must be a base URL like http://host:port/v1, without a query")
+    assert message.startswith("SHOPBENCH_SERVER_URL must be a base URL (scheme, host, port and a path such as /v1) without a query")
     assert "s3cret" not in message and "\n" not in message
 
 

@@ -79,7 +79,7 @@ def test_results_json_schema():
     assert set(results) >= {"overall", "tracks", "tasks", "samples"}
     assert set(results["tasks"]["ner"]) == {"task_type", "metric", "track", "num_samples", "score"}
     assert [s["index"] for s in results["samples"]] == list(range(8))
-    assert set(results["samples"][0]) == {"index", "task_name", "task_type", "metric", "response", "parsed", "score"}
+    assert set(results["samples"][0]) == {"index", "task_name", "task_type", "metric", "prompt", "response", "parsed", "gold", "score"}
     assert {"tp", "fp", "fn"} <= set(results["samples"][2])
 
 

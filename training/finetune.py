@@ -429,7 +429,7 @@ def finetune(records: list[ChatRecord], out, model_dir: str, recipe: Recipe, set
         model.save_pretrained(folder, safe_serialization=True)
         (folder / "README.md").unlink(missing_ok=True)  # PEFT's blank model card
         config_path = folder / "adapter_config.json"
-        config = json.loads(config_path.read_text(encoding="utf-8"))
+        config = jsonsafe.load_file(config_path)
         config["base_model_name_or_path"] = str(model_dir)
         config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         shutil.copy2(log_path, folder / LOG_NAME)

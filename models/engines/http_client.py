@@ -268,6 +268,9 @@ class HttpClient:
         lock = threading.Lock()
         done: queue.SimpleQueue = queue.SimpleQueue()
 
+        def kept(exc: BaseException) -> bool:
+            return keep_refusals and isinstance(exc, Refused) and exc.status in REQUEST_REFUSALS
+
         def work() -> None:
             while not stop.is_set():
                 with lock:
@@ -277,6 +280,8 @@ class HttpClient:
                 try:
                     done.put((index, self.request("POST", path, bodies[index], stop), None))
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                    if not kept(exc):  # stop the others now, not when the caller's thread wakes
+                        stop.set()
                     done.put((index, None, exc))
 
         for _ in range(min(self.settings.concurrency, len(bodies))):
@@ -286,7 +291,7 @@ class HttpClient:
         try:
             for _ in bodies:
                 index, answer, exc = done.get()
-                if isinstance(exc, Refused) and keep_refusals and exc.status in REQUEST_REFUSALS:
+                if exc is not None and kept(exc):
                     answer = exc
                 elif exc is not None:
                     raise exc
