@@ -58,53 +58,51 @@ def number(text: str, lo: float, hi: float) -> float:
     return value
 
 
-def int_in(lo: int, hi: int):
-    """An argparse `type=`: an integer from `lo` to `hi` (a usage error naming the range)."""
+def _argparse_type(reader, lo, hi, what: str):
+    """An argparse `type=` reading with `reader(text, lo, hi)`; its ValueError becomes a usage
+    error naming the range."""
 
-    def parse(text: str) -> int:
+    def parse(text: str):
         try:
-            return integer(text, lo, hi)
+            return reader(text, lo, hi)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
-    parse.__name__ = f"integer from {lo} to {hi}"
+    parse.__name__ = f"{what} from {lo} to {hi}"
     return parse
+
+
+def int_in(lo: int, hi: int):
+    """An argparse `type=`: an integer from `lo` to `hi` (a usage error naming the range)."""
+    return _argparse_type(integer, lo, hi, "integer")
 
 
 def float_in(lo: float, hi: float):
     """An argparse `type=`: a finite number from `lo` to `hi`."""
+    return _argparse_type(number, lo, hi, "number")
 
-    def parse(text: str) -> float:
-        try:
-            return number(text, lo, hi)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
 
-    parse.__name__ = f"number from {lo} to {hi}"
-    return parse
+def _from_environment(name: str, default, reader, lo, hi):
+    """`reader(text, lo, hi)` of environment variable `name` (unset or empty: `default`);
+    its ValueError names the variable."""
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        return reader(text, lo, hi)
+    except ValueError as exc:
+        raise ValueError(f"{name} {exc}") from None
 
 
 def env_int(name: str, default: int, lo: int, hi: int) -> int:
     """The integer in environment variable `name` (unset or empty: `default`); ValueError
     naming the variable and the range."""
-    text = os.environ.get(name)
-    if not text:
-        return default
-    try:
-        return integer(text, lo, hi)
-    except ValueError as exc:
-        raise ValueError(f"{name} {exc}") from None
+    return _from_environment(name, default, integer, lo, hi)
 
 
 def env_number(name: str, default: float, lo: float, hi: float) -> float:
     """The finite number in environment variable `name` (unset or empty: `default`)."""
-    text = os.environ.get(name)
-    if not text:
-        return default
-    try:
-        return number(text, lo, hi)
-    except ValueError as exc:
-        raise ValueError(f"{name} {exc}") from None
+    return _from_environment(name, default, number, lo, hi)
 
 
 SWITCH = {"on": True, "off": False}  # the values of an on/off variable
