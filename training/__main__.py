@@ -21,6 +21,16 @@ from training.served import journal_path
 from training.sources import LABELLED, SOURCES
 
 
+def _source_options(command: argparse.ArgumentParser, sources, limit_help: str, seed_help: str) -> None:
+    """SOURCE, --input, --out, --limit and --seed: what build and label both read questions by."""
+    command.add_argument("source", choices=sorted(sources), metavar="SOURCE", help=", ".join(sorted(sources)))
+    command.add_argument("--input", required=True, metavar="PATH", help="the source's files (see below)")
+    command.add_argument("--out", required=True, metavar="FILE", help="the questions, written when complete")
+    command.add_argument("--limit", type=options.int_in(1, spec.MAX_QUESTIONS), metavar="N",
+                         help=f"{limit_help} (1 to {spec.MAX_QUESTIONS})")
+    options.add_seed(command, seed_help)
+
+
 def _sources_epilog(sources) -> str:
     lines = ["sources:"]
     for source in sources.values():
@@ -45,12 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--input points at files you have.",
         epilog=_sources_epilog(SOURCES), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    build.add_argument("source", choices=sorted(SOURCES), metavar="SOURCE", help=", ".join(sorted(SOURCES)))
-    build.add_argument("--input", required=True, metavar="PATH", help="the source's files (see below)")
-    build.add_argument("--out", required=True, metavar="FILE", help="the questions, written when complete")
-    build.add_argument("--limit", type=options.int_in(1, spec.MAX_QUESTIONS), metavar="N",
-                       help=f"at most N questions, shared evenly among the tasks (1 to {spec.MAX_QUESTIONS})")
-    options.add_seed(build, "seed for sampling, distractors and orders")
+    _source_options(build, SOURCES, "at most N questions, shared evenly among the tasks",
+                    "seed for sampling, distractors and orders")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     options.declare_files(build, inputs=("input",), outputs=("out",))
 
@@ -64,12 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         "why the rest was dropped.",
         epilog=_sources_epilog(LABELLED), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    label.add_argument("source", choices=sorted(LABELLED), metavar="SOURCE", help=", ".join(sorted(LABELLED)))
-    label.add_argument("--input", required=True, metavar="PATH", help="the source's files (see below)")
-    label.add_argument("--out", required=True, metavar="FILE", help="the questions, written when complete")
-    label.add_argument("--limit", type=options.int_in(1, spec.MAX_QUESTIONS), metavar="N",
-                       help=f"ask about at most N units in each labelling (1 to {spec.MAX_QUESTIONS})")
-    options.add_seed(label, "seed for the order of units, options and lists")
+    _source_options(label, LABELLED, "ask about at most N units in each labelling",
+                    "seed for the order of units, options and lists")
     label.add_argument("--categories", metavar="FILE",
                        help="m2 only: the categories offered, one a line (default: training/product_types.txt)")
     label.add_argument("--no-progress", action="store_true", help="no progress bar")
