@@ -90,3 +90,22 @@ def _no_seed_leaks(monkeypatch):
     """Commands export their --seed as AICROWD_RUN_SEED for the model (cli.load_model); undone
     after each test, so that no later test's default seed depends on which ran before it."""
     monkeypatch.delenv(spec.SEED_ENV, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _log_handlers_on_a_live_stderr():
+    """Libraries (transformers, torch, huggingface_hub) give their loggers a StreamHandler bound to
+    the sys.stderr of the moment they are first imported; under capsys that is a capture stream
+    closed when the test ends. A later test whose code logs through such a handler would print
+    '--- Logging error --- Traceback' into its own stderr. Re-bind those handlers to the stderr of
+    the test about to run, as if the library had been imported there (transformers also pins the
+    old stream's flush on its handler: that goes too, so flush follows the stream)."""
+    import logging
+    import sys
+
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", ()):
+            stream = getattr(handler, "stream", None)
+            if type(handler) is logging.StreamHandler and getattr(stream, "closed", False):
+                handler.stream = sys.stderr
+                handler.__dict__.pop("flush", None)
