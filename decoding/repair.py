@@ -13,24 +13,14 @@ from routing import anatomy
 from routing.classifier import Route
 from decoding.config import DEFAULT, DecodingConfig
 from shopbench import parsers, spec
+from shopbench.text import QUOTATION, QUOTE_MARKS, ends_sentence, quotations, sentences, without_quotations
 
-# A sentence ends at . ! ? followed by a space or the end (so "7.1" and "2.5mm" are not
-# ends), or at a CJK full stop, which needs no space after it.
-_SENTENCE = re.compile(r"(?:[^.!?。！？]|[.!?](?!\s|$))*(?:[.!?]+(?=\s|$)|[。！？]+|$)")
-_SENTENCE_END = re.compile(r"(?:[.!?]|[。！？])\s*$")
 _LOOP_REPEATS = 3  # a phrase said this many times in a row is a loop
 _LONGEST_LOOP = 8  # words in the longest phrase looked for
-# Quotations, not apostrophes: the opening mark may not follow a letter or digit (men's, 17").
-_QUOTED = re.compile(r"(?<!\w)(?:'([^'\n]+)'|\"([^\"\n]+)\"|“([^”\n]+)”|‘([^’\n]+)’|«\s*([^»\n]+?)\s*»|„([^“\n]+)“|「([^」\n]+)」)")
 _LEADING_LABEL = re.compile(r"^\s*(?:\*\*)?([^\W\d_][^:：\n]{0,30}?)(?:\*\*)?\s*[:：]\s*")
 
 
-def quotations(text: str) -> list[str]:
-    """The texts inside the quotation marks of `text` ('', "", “”, ‘’, «», „“, 「」), stripped."""
-    return [next(g for g in m.groups() if g is not None).strip() for m in _QUOTED.finditer(text)]
-
-
-_EDGE_PUNCTUATION = "\"'“”‘’«»„「」()[]{}<>.,;:!?。、！？"
+_EDGE_PUNCTUATION = QUOTE_MARKS + "()[]{}<>.,;:!?。、！？"
 _FALLBACK_ENTITY = "unknown"
 _DEFAULT_RANKING = tuple(range(1, spec.RANKING_LIMIT + 1))
 
@@ -96,9 +86,9 @@ def cut_to_sentences(text: str, word_limit: int) -> str:
     if not word_limit or len(text.split()) <= word_limit:
         return text
     kept = ""
-    for sentence in _SENTENCE.findall(text):
+    for sentence in sentences(text):
         kept += sentence
-        if len(kept.split()) > word_limit and _SENTENCE_END.search(kept):
+        if len(kept.split()) > word_limit and ends_sentence(kept):
             break
     return kept.strip()
 
@@ -144,10 +134,10 @@ def looks_like_sentence(text: str) -> bool:
     text = text.strip()
     if text.startswith("[") and text.endswith("]"):
         return False
-    talk = [w for w in _QUOTED.sub(" ", text).split() if any(c.isalpha() for c in w)]
-    if _QUOTED.search(text) and len(talk) >= 2:
+    talk = [w for w in without_quotations(text).split() if any(c.isalpha() for c in w)]
+    if QUOTATION.search(text) and len(talk) >= 2:
         return True
-    return len(text.split()) >= 4 and bool(_SENTENCE_END.search(text))
+    return len(text.split()) >= 4 and ends_sentence(text)
 
 
 def _contains_span(haystack: str, span: str) -> bool:
@@ -215,8 +205,8 @@ def title_in_answer(text: str) -> str:
     """A title or translation said in a sentence ("The German title is 'X'.", "Title: 'X'")
     is its longest quotation of two or more words; a title with a quoted name in it
     (`Nike Men's "Air Max 90" Running Shoes`) is no sentence and stays as it is."""
-    outside = _QUOTED.sub(" ", text)
-    introduced = _SENTENCE_END.search(text) or ":" in outside
+    outside = without_quotations(text)
+    introduced = ends_sentence(text) or ":" in outside
     if not (looks_like_sentence(text) and introduced):
         return text
     titles = [q for q in quotations(text) if len(q.split()) >= 2]

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from routing import lexicon
+from shopbench.text import NUMBER_WORDS, split_sentences, without_data_quotations
 
 # How a candidate is numbered, numbers of one or two digits: at a line's start "1. x", "1.x",
 # "1) x", "1: x", "1 - x", "(1) x", "[1] x", "| 1 | x |" (a table row), "Listing 1 — x",
@@ -29,7 +30,6 @@ _ANSWER_SLOTS = {
 }
 # "Label: value" lines such as "Query: tablette asus", in any script; "**Label**:" too.
 _FIELD = re.compile(r"^(?:\*\*)?([^\W\d_][^:：\n]{0,40}?)(?:\*\*)?\s*[:：]\s*(.*)$")
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])\s*")
 # A JSON or YAML-in-quotes pair: "task": "Return the ids of ...".
 _JSON_PAIR = re.compile(r'"([^"\n]{1,40})"\s*:\s*"((?:[^"\\\n]|\\.)*)"')
 # A blank to fill in a form: "Brand: ____", "Size: ...", JSON "brand": null.
@@ -57,17 +57,6 @@ def _gives_order(line: str) -> bool:
     return bool(_STARTS_INSTRUCTION.match(line) or _CJK_REQUEST.search(line))
 
 
-# A quoted title or review (four words or more) is data; a short quoted name ('brand') may be the instruction's.
-_LONG_QUOTE = re.compile(
-    r"(?<!\w)'(?:[^'\n]|'(?=\w)){24,400}?'(?!\w)|\"[^\"\n]{24,400}?\"|“[^”\n]{24,400}?”|«[^»\n]{24,400}?»|"
-    r"「[^」\n]{8,400}?」|『[^』\n]{8,400}?』"
-)
-
-NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-    "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "twee": 2, "drie": 3, "vijf": 5, "dois": 2, "três": 3, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "dos": 2, "tres": 3,
-    "cuatro": 4, "cinco": 5, "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-}
 _COUNT = r"(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")"
 # Verbs and question words that a count of items to pick follows: "select 3", "which three".
 _PICK = (
@@ -160,7 +149,7 @@ def instruction(prompt: str, candidates: CandidateList | None) -> str:
     ending = answer_label(prompt)
     for line in lines:
         kept.extend(value for key, value in _JSON_PAIR.findall(line) if _label_name(key) in lexicon.INSTRUCTION_LABELS)
-        stripped = _LONG_QUOTE.sub(" ", line).strip()
+        stripped = without_data_quotations(line).strip()
         label = _field_label(stripped)
         if label is not None:
             in_data_block = False
@@ -173,7 +162,7 @@ def instruction(prompt: str, candidates: CandidateList | None) -> str:
                 in_data_block = True
             else:
                 # 'Customer query: "...". Order the items above': an order after the data.
-                kept.extend(part for part in _SENTENCE_BREAK.split(value)[1:] if _gives_order(part))
+                kept.extend(part for part in split_sentences(value)[1:] if _gives_order(part))
             continue
         if not stripped or _gives_order(stripped.lower()):
             in_data_block = False
@@ -284,7 +273,7 @@ def requested_count(text: str) -> int | None:
     "wähle 3", "3つ選んで". "N products" counts only in a sentence that asks to pick ("you
     will see one search query" does not)."""
     for pattern in _COUNT_PATTERNS:
-        for sentence in _SENTENCE_BREAK.split(text) if pattern is _COUNT_PATTERNS[1] else [text]:
+        for sentence in split_sentences(text) if pattern is _COUNT_PATTERNS[1] else [text]:
             if pattern is _COUNT_PATTERNS[1] and not _PICK_WORD.search(sentence):
                 continue
             match = pattern.search(sentence)

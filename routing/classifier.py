@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from routing import anatomy, lexicon
 from shopbench import spec
+from shopbench.text import has_cjk, is_cjk, split_clauses, words
 
 _VERB_TO_SLOT_CHARS = 60  # how far a requested value may follow the verb asking for it
 _QUESTION_TO_SLOT_CHARS = 20  # "what is the brand", "which colour": a question word stays close
@@ -55,7 +56,6 @@ _TRANSLATE = lexicon.pattern(lexicon.TRANSLATE_WORDS)
 _JSON_KEY = re.compile(r'"[^"\n]*"\s*:')
 _TITLE_ASK = lexicon.pattern(lexicon.TITLE_ASK_WORDS)
 _TITLE_REACH = 60  # characters before a title noun where its verb may be
-_SENTENCE_END = re.compile(r"[.!?;。！？\n]")
 _ASK = lexicon.pattern(lexicon.EXTRACT_VERBS)
 _COPY = lexicon.pattern(lexicon.COPY_VERBS)
 _VALUE = lexicon.pattern(lexicon.VALUE_SLOTS)
@@ -70,7 +70,6 @@ _TRANSFORM = lexicon.pattern(lexicon.TRANSFORM_WORDS)
 _ASPECT = lexicon.pattern(lexicon.ASPECT_SLOTS)
 _PROSE = lexicon.pattern(lexicon.PROSE_ANSWERS)
 _AS_PHRASE = lexicon.pattern(lexicon.PHRASE_ANSWERS)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 # The nouns an asking verb can take, by kind; the nearest one after the verb is its object.
 _OBJECTS = (("value", _VALUE), ("kind", _KIND), ("aspect", _ASPECT), ("phrase", _PHRASE))
 # "the terms that describe ...": a span of the text, described by what it says.
@@ -106,7 +105,6 @@ _NOT_AN_ORDER = re.compile(
     r"(?<!\w)(?:would|might|could|will|may|to|that|which|who|customers?|reviewers?|users?|buyers?|shoppers?|they|"
     r"he|she|kunde|käufer|client|cliente)\s+$"
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s*|\n+")
 _ANSWER_SLOT = re.compile(r"^(?:answer|antwort|respuesta|réponse|risposta|回答|答案)\s*[:：]?$", re.IGNORECASE)
 
 
@@ -140,7 +138,7 @@ def _asked_objects(sentence: str) -> set[str]:
     (nothing written and no negation between); in CJK text, where the verb comes last, any
     slot of the sentence."""
     found: set[str] = set()
-    cjk = any(ord(verb.group()[0]) >= 0x3000 for verb in _ASK.finditer(sentence))
+    cjk = any(is_cjk(verb.group()) for verb in _ASK.finditer(sentence))
     for verb in _ASK.finditer(sentence):
         reach = _QUESTION_TO_SLOT_CHARS if _QUESTION.fullmatch(verb.group()) else _VERB_TO_SLOT_CHARS
         nearest = None
@@ -154,9 +152,9 @@ def _asked_objects(sentence: str) -> set[str]:
                 continue
             if not _WRITTEN_THING.search(between) and not _NEGATION.search(between):
                 found.add(nearest[0])
-    if _CJK.search(sentence) and (cjk or any(ord(m.group()[0]) >= 0x3000 for _, slot in _OBJECTS for m in slot.finditer(sentence))):
+    if has_cjk(sentence) and (cjk or any(is_cjk(m.group()) for _, slot in _OBJECTS for m in slot.finditer(sentence))):
         if _ASK.search(sentence):
-            found.update(name for name, slot in _OBJECTS if any(ord(m.group()[0]) >= 0x3000 for m in slot.finditer(sentence)))
+            found.update(name for name, slot in _OBJECTS if any(is_cjk(m.group()) for m in slot.finditer(sentence)))
     return found
 
 
@@ -170,7 +168,7 @@ def extraction(text: str, reviewed: bool = False) -> str | None:
         return None
     from_opinions = reviewed or bool(_OPINION_SOURCE.search(text))
     phrase = False
-    for sentence in _SENTENCE_END.split(text):
+    for sentence in split_clauses(text):
         copies = has["copy"] and bool(_COPY.search(sentence))
         if has["write"] and not copies and _asks_writing(sentence):
             continue
@@ -201,8 +199,8 @@ def _asks_writing(text: str) -> bool:
 
 def _bare_slot(sentence: str) -> bool:
     """A sentence that is only the name of a value: "brand?", "Colour:"."""
-    words = re.sub(r"[\W_]+", " ", sentence).strip()
-    return bool(words) and bool(_VALUE.fullmatch(words))
+    named = " ".join(words(sentence))
+    return bool(named) and bool(_VALUE.fullmatch(named))
 
 
 def _extraction_slot(prompt: str, text: str) -> str | None:
@@ -240,7 +238,7 @@ def asks_for_title(text: str) -> bool:
         return True
     named = _JSON_KEY.sub(" ", text)  # a "title" key names a field of the data, not the answer
     for found in _TITLE_NOUN.finditer(named):
-        before = _SENTENCE_END.split(named[max(0, found.start() - _TITLE_REACH):found.start()])[-1]
+        before = split_clauses(named[max(0, found.start() - _TITLE_REACH):found.start()])[-1]
         if _WRITE.search(before) or _TITLE_ASK.search(before):
             return True
     lines = named.strip().splitlines()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from shopbench.text import is_cjk
+
 # Labels that introduce the instruction rather than data ("Instructions: ...").
 INSTRUCTION_LABELS = (
     "instruction", "instructions", "task", "your task", "question", "note", "notes", "requirement",
@@ -237,8 +239,8 @@ def pattern(*word_lists) -> re.Pattern:
     """One regex for the words of the lists: Latin-script words bounded at both ends (their
     endings written out, `\\w*` for a stem), CJK ones matched anywhere."""
     words = [w for words in word_lists for w in words]
-    latin = [w for w in words if ord(w[0]) < 0x3000]
-    cjk = [w for w in words if ord(w[0]) >= 0x3000]
+    latin = [w for w in words if not is_cjk(w)]
+    cjk = [w for w in words if is_cjk(w)]
     parts = [rf"(?<!\w)(?:{'|'.join(latin)})(?!\w)"] if latin else []
     parts += [f"(?:{'|'.join(cjk)})"] if cjk else []
     return re.compile("|".join(parts))

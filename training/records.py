@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from shopbench import spec
+from shopbench.text import number_word, single_spaced
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,6 @@ def question_record(task: Task, built: Built) -> dict:
     }
 
 
-_SPACE = re.compile(r"\s+")
 HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 
@@ -134,7 +134,7 @@ def one_line(text) -> str:
     through it, so a numbered list keeps one line per item and BLEU sees one line."""
     if text is None:
         return ""
-    return _SPACE.sub(" ", HTML_BREAK.sub(" ", str(text))).strip()
+    return single_spaced(HTML_BREAK.sub(" ", str(text)))
 
 
 _TAG = re.compile(r"<[^>]*>")
@@ -212,19 +212,16 @@ def next_item_question(did: str, do: str, history: Sequence[str]) -> str:
     )
 
 
-COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
-
-
 def count_phrase(count: int, noun: str) -> str:
     """"the three products", "the one product": the count a retrieval prompt asks for."""
-    return f"the {COUNT_WORDS[count]} {noun}{'s' if count > 1 else ''}"
+    return f"the {number_word(count)} {noun}{'s' if count > 1 else ''}"
 
 
 def numbers_instruction(count: int) -> str:
     """The output instruction of a retrieval prompt that asks for `count` numbers."""
     plural = count > 1
     return (
-        f"You should output {COUNT_WORDS[count]} number{'s' if plural else ''}"
+        f"You should output {number_word(count)} number{'s' if plural else ''}"
         f"{', separated with comma' if plural else ''}. Only respond with the number{'s' if plural else ''}. "
         "Do not give explanations.\n"
         "Output: "

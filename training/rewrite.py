@@ -21,10 +21,10 @@ import json
 import re
 from dataclasses import dataclass, replace
 
-from decoding.repair import quotations
 from routing import anatomy, lexicon
 from shopbench import jsonsafe
 from shopbench.data import Question, is_count, write_atomically
+from shopbench.text import quotations, single_spaced
 from training import served
 from training.served import BATCH, TOO_LONG, Chat, Journal, Tally, tally_table
 
@@ -86,7 +86,7 @@ def cleaned_rewrite(text: str) -> str:
 
 
 def _plain(text: str) -> str:
-    return " ".join(text.casefold().split())
+    return single_spaced(text.casefold())
 
 
 def wording_problem(original: str, rewrite: str) -> str | None:

@@ -34,6 +34,7 @@ import urllib.request
 from models.protocol import ModelUnavailable, TokenUsage
 from shopbench import jsonsafe
 from shopbench.errors import DataError
+from shopbench.text import single_spaced
 from models.settings import REDACTED, SERVED_MODEL_ENV, SERVER_URL_ENV, ServerSettings, redact_urls
 
 RETRY_AFTER_CAP = 60.0  # seconds: the longest a 429's Retry-After makes a request wait
@@ -81,7 +82,7 @@ class Redactor:
 
 
 def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
-    text = " ".join(str(text).split())
+    text = single_spaced(str(text))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from shopbench import metrics, spec
 from shopbench.data import DataError
+from shopbench.text import latin_sentence_ends, single_spaced, words as words_of
 from training import readers
 from training.records import (
     Ask, Built, Dropped, Labelled, Labelling, Source, Task, bulleted, candidate_block, chosen_from, count_phrase,
@@ -243,8 +244,6 @@ MIN_SEEN = 3  # products labelled with a category before it counts as never havi
 EXPLAINED_PER_TYPE = 3  # products asked to explain each category
 MIN_EXPLANATION_WORDS, MAX_EXPLANATION_WORDS = 5, 60
 SYSTEM_LABEL = "You label the products of an online shop."
-_WORD = re.compile(r"[^\W_]+")
-_SENTENCE_END = re.compile(r"[.!?](?:\s+|$)")
 
 
 @dataclass(eq=False)
@@ -354,18 +353,18 @@ def _stem_present(word: str, words: set[str]) -> bool:
 def read_explanation(reply: str, context) -> str:
     """A sentence (or two) of prose that names the category and not the product's brand."""
     category, brand = context
-    text = " ".join(reply.strip().split("\n\n")[0].split())
+    text = single_spaced(reply.strip().split("\n\n")[0])
     text = re.sub(r"^(?:explanation|answer)\s*:\s*", "", text, flags=re.IGNORECASE)
     if not text:
         raise Dropped("empty")
-    words = _WORD.findall(text.casefold())
+    words = words_of(text.casefold())
     if first_line(text) != text or text[-1] not in ".!" or len(words) < MIN_EXPLANATION_WORDS:
         raise Dropped("not a sentence")
-    if len(words) > MAX_EXPLANATION_WORDS or len(_SENTENCE_END.findall(text)) > 2:
+    if len(words) > MAX_EXPLANATION_WORDS or latin_sentence_ends(text) > 2:
         raise Dropped("longer than a sentence or two")
-    if not all(_stem_present(word, set(words)) for word in _WORD.findall(category.casefold()) if len(word) > 2):
+    if not all(_stem_present(word, set(words)) for word in words_of(category.casefold()) if len(word) > 2):
         raise Dropped("does not name the type")
-    brand_words = set(_WORD.findall(brand.casefold())) - set(_WORD.findall(category.casefold()))
+    brand_words = set(words_of(brand.casefold())) - set(words_of(category.casefold()))
     if (brand_words and brand_words <= set(words)) or "this product" in text.casefold():
         raise Dropped("about the product, not the type")
     return text

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from shopbench import spec
 from shopbench.data import DataError, is_number
+from shopbench.text import single_spaced
 from training import readers
 from training.records import (
     HTML_BREAK, Ask, Built, Dropped, Labelled, Labelling, Source, Task, bulleted, candidate_block, chosen_from,
@@ -325,7 +326,7 @@ def snippet_asks(data: ReviewsData, labels: dict, rng: random.Random):
 def read_snippet(reply: str, review_text: str) -> str:
     """The snippet as it occurs in the review (a final period the review does not have there
     aside), of at most MAX_SNIPPET_WORDS words."""
-    snippet = " ".join(first_line(reply).split())
+    snippet = single_spaced(first_line(reply))
     if snippet not in review_text and snippet.rstrip(".") in review_text:
         snippet = snippet.rstrip(".")
     if not snippet:

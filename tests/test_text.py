@@ -1,0 +1,73 @@
+"""The text primitives every layer reads text with (shopbench/text.py)."""
+import re
+
+from shopbench import spec, text
+
+
+def test_quotations_reads_every_pair_of_marks_and_skips_apostrophes():
+    said = "Men's 'Air Max' \"90 Pro\" “Blue” ‘Red’ « Größe » „Hose“ 「靴」 and 17\" wide"
+    assert text.quotations(said) == ["Air Max", "90 Pro", "Blue", "Red", "Größe", "Hose", "靴"]
+
+
+def test_a_quotation_stays_on_its_line_and_needs_a_closing_mark():
+    assert text.quotations("'open\nclosed' and \"never") == []
+
+
+def test_without_quotations_leaves_the_words_around_them():
+    assert text.without_quotations('The title is "Air Max 90".') == "The title is  ."
+    assert text.QUOTE_MARKS == "'\"“”‘’«»„「」"
+
+
+def test_only_data_length_quotations_are_data():
+    title = "'Nike Men's Air Max 90 Running Shoes'"
+    assert text.without_data_quotations(f"Extract the brand from {title} now") == "Extract the brand from   now"
+    assert text.without_data_quotations("Extract the 'brand' now") == "Extract the 'brand' now"
+    assert text.without_data_quotations("翻訳して「ナイキの靴を買う」") == "翻訳して "
+    assert text.without_data_quotations("「ナイキの靴」") == "「ナイキの靴」"
+
+
+def test_sentences_split_at_ends_but_not_inside_numbers_and_join_back():
+    said = "It is 7.1 inches long! Great.   Fits 2.5mm cables。好き"
+    parts = text.sentences(said)
+    assert parts == ["It is 7.1 inches long!", " Great.", "   Fits 2.5mm cables。", "好き", ""]
+    assert "".join(parts) == said
+
+
+def test_ends_sentence():
+    assert text.ends_sentence("It fits.  ") and text.ends_sentence("好き。")
+    assert not any(text.ends_sentence(t) for t in ("Version 7.1 cable", "brand:", "size; colour;"))
+
+
+def test_latin_sentence_ends_count_runs_once_and_skip_decimals():
+    assert text.latin_sentence_ends("Wow!!! It is 7.1 inches. Great") == 2
+    assert text.latin_sentence_ends("Done.") == 1
+
+
+def test_split_sentences_and_clauses():
+    assert text.split_sentences("Read it. Then pick 3.Now!") == ["Read it.", "Then pick 3.", "Now!", ""]
+    assert text.split_clauses("Read it; then pick\n\nthree") == ["Read it;", "then pick", "three"]
+
+
+def test_words_and_single_spacing():
+    assert text.words("USB-C_cable, 2m (black)") == ["USB", "C", "cable", "2m", "black"]
+    assert text.single_spaced("  a\tb\n\n c\u00a0d ") == "a b c d"
+
+
+def test_cjk_is_kana_ideographs_and_hangul_not_fullwidth_punctuation():
+    assert all(text.is_cjk(c) for c in "ひカ漢㐀한")
+    assert not any(text.is_cjk(c) for c in "a。！ＡÉ")
+    assert text.is_cjk("請求") and not text.is_cjk("a請")
+    assert text.has_cjk("Select 3 個") and not text.has_cjk("Select three.")
+
+
+def test_number_words_and_english_counts():
+    assert text.NUMBER_WORDS["drei"] == text.NUMBER_WORDS["三"] == 3
+    assert [text.number_word(n) for n in (1, 2, 3, 10)] == ["one", "two", "three", "ten"]
+
+
+def test_no_other_module_defines_a_text_primitive():
+    """The CJK ranges, the quotation marks and the number words are written once."""
+    sources = [p for d in ("shopbench", "routing", "decoding", "prompts", "training", "models") for p in (spec.ROOT / d).rglob("*.py")]
+    primitive = re.compile(r"0x3000|\\u3040|“\(?\[\^”|\"quattro\"")
+    defining = [p.relative_to(spec.ROOT).as_posix() for p in sources if primitive.search(p.read_text(encoding="utf-8"))]
+    assert defining == ["shopbench/text.py"]
