@@ -4,7 +4,7 @@ ea12a45), written from reading that code.
 
 Unlike the KDD kit, the release reads the whole response (no 5000-character cut) and picks
 the reading by the question's metric, not its task type. Its quirks are kept, because they
-decide leaderboard numbers (the README lists them all): multiple choice compares one
+decide leaderboard numbers (docs/shopping-mmlu.md lists them all): multiple choice compares one
 character with the answer's text, hit rate splits the whole response on commas even when it
 has several lines, nDCG and NER read one line, NER takes no list literal.
 

@@ -443,8 +443,8 @@ def test_qlora_recipe_holds_the_papers_hyperparameters():
     assert dataset["type"] == "chat_template" and dataset["field_messages"] == "messages"
     assert dataset["chat_template"] == "tokenizer_default" and dataset["roles_to_train"] == ["assistant"]
     assert "lora_modules_to_save" not in recipe and "peft_use_dora" not in recipe
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"--out {dataset['path']}" in readme and recipe["output_dir"] in readme
+    page = (ROOT / "docs" / "training-data.md").read_text(encoding="utf-8")  # the docs name its input and output
+    assert f"--out {dataset['path']}" in page and recipe["output_dir"] in page
 
 
 def test_synthetic_inputs_hold_every_column_of_the_releases(tmp_path):
