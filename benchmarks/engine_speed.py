@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shopbench import cli, jsonsafe, options, spec  # noqa: E402
+from shopbench import cli, environment, jsonsafe, options, spec  # noqa: E402
 from shopbench.data import read_json_lines  # noqa: E402
 
 PREFILL_TOKENS = 512  # rows of the GEMM that measures the prefill rate
@@ -151,7 +151,7 @@ def conversion_seconds() -> float:
     with tempfile.TemporaryDirectory() as cache:
         began = time.perf_counter()
         subprocess.run([sys.executable, "-c", "from models import embedded; embedded.safetensors_copy()"],
-                       check=True, capture_output=True, cwd=ROOT, env={**os.environ, "SHOPBENCH_CACHE": cache})
+                       check=True, capture_output=True, cwd=ROOT, env=environment.for_child({environment.CACHE_ENV: cache}))
         return time.perf_counter() - began
 
 
@@ -167,7 +167,8 @@ def main_job(engine_name: str, precision: str) -> dict:
         phases[name] = phases.get(name, 0.0) + now - clock
         clock = now
 
-    os.environ.update({"SHOPBENCH_ENGINE": engine_name, "SHOPBENCH_PRECISION": precision})
+    environment.export(environment.ENGINE_ENV, engine_name)  # the job is its process
+    environment.export(environment.PRECISION_ENV, precision)
     if engine_name == "vllm":
         import vllm  # noqa: F401
     else:

@@ -14,8 +14,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from shopbench import jsonsafe, spec
+from shopbench.environment import DECODING_ENV
 
-DECODING_ENV = "SHOPBENCH_DECODING"
 _TOKEN_COUNTS = ("title_max_new_tokens",)  # integer settings that are new-token counts (0 would decode nothing)
 
 

@@ -10,7 +10,7 @@ import random
 
 from models.base_model import ShopBenchBaseModel
 from shopbench import spec
-from shopbench.options import run_seed
+from shopbench.environment import run_seed
 
 
 class DummyModel(ShopBenchBaseModel):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from models.protocol import ModelUnavailable
 from models.settings import MODEL_DIR_ENV
+from shopbench import environment
 from shopbench.data import give_umask_mode
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -35,8 +36,7 @@ def gguf_folder() -> Path:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("SHOPBENCH_CACHE") or Path.home() / ".cache" / "shopbench"
-    return Path(root) / MODEL_NAME
+    return environment.get(environment.CACHE_ENV) / MODEL_NAME
 
 
 def safetensors_copy() -> Path:

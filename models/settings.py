@@ -1,38 +1,16 @@
 """Which model the UserModel serves and how, as plain data.
 
 The evaluator builds `UserModel()` with no arguments, so choices come from here, from the
-track aicrowd.json names (its weights folder in shopbench.spec.TRACKS), and from
-environment variables:
-    SHOPBENCH_MODEL_DIR   a model folder (Hugging Face layout) to serve instead
-    SHOPBENCH_ENGINE      "vllm", "transformers", "openai" or "chat" (default: vllm for
-                          the production weights, transformers otherwise)
-    SHOPBENCH_BATCH_SIZE  what get_batch_size() answers (1-16, default 16)
-    SHOPBENCH_SECONDS_PER_QUESTION  the time guard's budget per question (0.001-600, default 8)
-    SHOPBENCH_TRACK_DEADLINE  START:SECONDS[:QUESTIONS], see models/time_guard.py
-    SHOPBENCH_VLLM_ARGS   a JSON object of vllm.LLM arguments over the chosen ones, e.g.
-                          '{"tensor_parallel_size": 2}' (unknown names are refused)
-    SHOPBENCH_DECODING    a JSON object over decoding/config.py's DecodingConfig, e.g.
-                          '{"max_new_tokens": {"generation": 80}, "repair": false}'
-    SHOPBENCH_TIME_GUARD  "on" or "off" (default: on for the production weights, whose
-                          submission has a time limit; off otherwise, so local scores do not
-                          move with the machine's load)
-    SHOPBENCH_PRECISION   "auto", "float32" or "bfloat16": the weights' precision on a machine
-                          without a GPU (default auto: see cpu_precision)
+track aicrowd.json names (its weights folder in shopbench.spec.TRACKS), and from the
+environment variables declared in shopbench/environment.py (docs/environment.md lists them).
 With SHOPBENCH_ENGINE=openai, generation runs on an OpenAI-compatible completions server
 that takes vLLM's extensions (the model folder, or the embedded default's, gives only the
 tokenizer); with SHOPBENCH_ENGINE=chat, on any OpenAI-compatible chat server (no tokenizer
-here; docs/your-model.md):
-    SHOPBENCH_SERVER_URL  its base URL, e.g. http://127.0.0.1:8000/v1 (required; no
-                          credentials, query string or fragment in it)
-    SHOPBENCH_SERVED_MODEL  the model name to ask for (default: the server's only model)
-    SHOPBENCH_SERVER_CONCURRENCY  requests in flight (1-1024, default 16)
-    SHOPBENCH_SERVER_TIMEOUT  seconds one request may take (0.1-3600, default 300)
-    OPENAI_API_KEY        sent as a bearer token when set; never printed
+here; docs/your-model.md).
 """
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,31 +19,18 @@ from urllib.parse import urlsplit
 from decoding import config as decoding_config
 from decoding.config import DecodingConfig
 from models.time_guard import TrackDeadline
-from shopbench import jsonsafe, options, spec
+from shopbench import environment, jsonsafe, spec
+from shopbench.environment import (API_KEY_ENV, BATCH_SIZE_ENV, DEADLINE_ENV, ENGINE_ENV, ENGINES, MODEL_DIR_ENV,
+                                   PRECISION_ENV, PRECISIONS, SECONDS_ENV, SERVED_MODEL_ENV, SERVER_CONCURRENCY_ENV,
+                                   SERVER_TIMEOUT_ENV, SERVER_URL_ENV, TIME_GUARD_ENV, VLLM_ARGS_ENV)
 from shopbench.errors import DataError
 
-MODEL_DIR_ENV = "SHOPBENCH_MODEL_DIR"
-ENGINE_ENV = "SHOPBENCH_ENGINE"
-BATCH_SIZE_ENV = "SHOPBENCH_BATCH_SIZE"
-SECONDS_ENV = "SHOPBENCH_SECONDS_PER_QUESTION"
-DEADLINE_ENV = "SHOPBENCH_TRACK_DEADLINE"
-TIME_GUARD_ENV = "SHOPBENCH_TIME_GUARD"
-VLLM_ARGS_ENV = "SHOPBENCH_VLLM_ARGS"
-SERVER_URL_ENV = "SHOPBENCH_SERVER_URL"
-SERVED_MODEL_ENV = "SHOPBENCH_SERVED_MODEL"
-SERVER_CONCURRENCY_ENV = "SHOPBENCH_SERVER_CONCURRENCY"
-SERVER_TIMEOUT_ENV = "SHOPBENCH_SERVER_TIMEOUT"
-API_KEY_ENV = "OPENAI_API_KEY"
-MAX_SERVER_CONCURRENCY = 1024
-SERVER_TIMEOUT_RANGE = (0.1, 3600.0)  # seconds one request may take
-SECONDS_PER_QUESTION_RANGE = (0.001, 600.0)  # the time guard's budget; the rule allows 10
 GPU_MEMORY_SHARE = 0.9  # of each GPU, for a model of one's own (the submission's is its own)
 BFLOAT16_CAPABILITY = 8  # compute capability major version from which GPUs have bfloat16
 # Context length of the small unquantized models served on CPU (the embedded default, tests).
 CPU_CONTEXT = 2048
 
 ROOT = spec.ROOT
-ENGINES = ("vllm", "transformers", "openai", "chat")
 SERVER_ENGINES = ("openai", "chat")  # the engines whose model runs behind SHOPBENCH_SERVER_URL
 
 
@@ -131,8 +96,8 @@ class ServerSettings:
 
     url: str  # base URL, the part before /completions
     served_model: str | None = None  # None: the server's only model
-    concurrency: int = 16
-    timeout: float = 300.0  # seconds per request
+    concurrency: int = environment.SERVER_CONCURRENCY
+    timeout: float = environment.SERVER_TIMEOUT  # seconds per request
     retries: int = 4  # after connection errors, timeouts and 5xx answers
     backoff: float = 1.0  # seconds before the first retry, doubled for each next one
     seed: int = spec.DEFAULT_SEED
@@ -148,9 +113,8 @@ class ModelSettings:
     reason: str  # why this model and engine, for the one line logged at start
     batch_size: int = spec.MAX_BATCH_SIZE
     max_model_len: int = CPU_CONTEXT  # transformers engine; vLLM takes its own
-    # Time guard: a batch of n questions gets n times this; the rule is 10 s, so 8 s leaves
-    # a 20% margin (SHOPBENCH_SECONDS_PER_QUESTION overrides).
-    seconds_per_question: float = 0.8 * spec.SECONDS_PER_QUESTION
+    # Time guard: a batch of n questions gets n times this (SHOPBENCH_SECONDS_PER_QUESTION)
+    seconds_per_question: float = environment.SECONDS_PER_QUESTION
     vllm: VllmSettings = field(default_factory=VllmSettings)
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     track: spec.Track = spec.ALL_AROUND
@@ -195,8 +159,6 @@ def engine_settings(gpus: tuple[tuple[int, int], ...], attention_heads: int | No
 
 
 # Precision without a GPU. One CPU-decided fact, kept apart from the GPU choice above.
-PRECISION_ENV = "SHOPBENCH_PRECISION"
-PRECISIONS = ("auto", "float32", "bfloat16")
 CPU_BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # /proc/cpuinfo flags of native bfloat16 arithmetic
 CPUINFO = Path("/proc/cpuinfo")
 # Whether auto picks bfloat16 on a CPU that has it natively. Measured side by side on the
@@ -239,10 +201,7 @@ def cpu_precision(flags: frozenset[str], requested: str = "auto", bfloat16_when_
 
 
 def requested_precision() -> str:
-    text = os.environ.get(PRECISION_ENV) or "auto"
-    if text not in PRECISIONS:
-        raise ValueError(f"{PRECISION_ENV} must be one of {', '.join(PRECISIONS)}, got {text!r}")
-    return text
+    return environment.get(PRECISION_ENV)
 
 
 def model_config(model_dir: Path) -> dict:
@@ -257,39 +216,6 @@ def model_config(model_dir: Path) -> dict:
 def _attention_heads(config: dict) -> int | None:
     heads = config.get("num_attention_heads")
     return heads if isinstance(heads, int) and not isinstance(heads, bool) and heads > 0 else None
-
-
-def _vllm_args() -> dict:
-    text = os.environ.get(VLLM_ARGS_ENV)
-    if not text:
-        return {}
-    try:  # too deep or not finite: jsonsafe's own line
-        value = jsonsafe.loads(text, VLLM_ARGS_ENV)
-    except jsonsafe.NotJSON:
-        value = None
-    if not isinstance(value, dict):
-        raise ValueError(f"{VLLM_ARGS_ENV} must be a JSON object of vllm.LLM arguments, got {text[:60]!r}")
-    return value
-
-
-def api_key() -> str | None:
-    """OPENAI_API_KEY, refused (never shown) when an HTTP header could not carry it as it is:
-    whitespace around it (a key read from a file keeps its newline) or inside it, a control
-    character, or a character outside Latin-1."""
-    key = os.environ.get(API_KEY_ENV)
-    if not key:
-        return None
-    if key != key.strip():
-        raise ValueError(f"{API_KEY_ENV} starts or ends with whitespace or a newline (the key is not shown); "
-                         "set it without")
-    if any(c.isspace() or not c.isprintable() for c in key):
-        raise ValueError(f"{API_KEY_ENV} holds a space or a control character (the key is not shown)")
-    try:
-        key.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValueError(f"{API_KEY_ENV} holds a character outside Latin-1, which an HTTP header cannot carry "
-                         "(the key is not shown)") from None
-    return key
 
 
 REDACTED = "***"
@@ -316,7 +242,7 @@ def server_url() -> str:
     """SHOPBENCH_SERVER_URL without its trailing slash, refused in one line when it is not an
     http(s) base URL, holds credentials (shown with the password hidden) or a query string or
     fragment (not shown: a key may be there)."""
-    url = (os.environ.get(SERVER_URL_ENV) or "").strip().rstrip("/")
+    url = (environment.get(SERVER_URL_ENV) or "").strip().rstrip("/")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - a port that is not a number raises here, not at the first request
@@ -338,21 +264,18 @@ def server_url() -> str:
 
 def server_settings() -> ServerSettings:
     """The server engines' settings from the environment (SHOPBENCH_SERVER_URL required)."""
-    return ServerSettings(server_url(), os.environ.get(SERVED_MODEL_ENV) or None,
-                          options.env_int(SERVER_CONCURRENCY_ENV, ServerSettings.concurrency, 1, MAX_SERVER_CONCURRENCY),
-                          options.env_number(SERVER_TIMEOUT_ENV, ServerSettings.timeout, *SERVER_TIMEOUT_RANGE),
-                          seed=options.run_seed(), api_key=api_key())
+    return ServerSettings(server_url(), environment.get(SERVED_MODEL_ENV), environment.get(SERVER_CONCURRENCY_ENV),
+                          environment.get(SERVER_TIMEOUT_ENV), seed=environment.run_seed(),
+                          api_key=environment.get(API_KEY_ENV))
 
 
 def from_environment() -> ModelSettings:
-    engine = os.environ.get(ENGINE_ENV) or None
-    if engine is not None and engine not in ENGINES:
-        raise ValueError(f"{ENGINE_ENV} must be one of {', '.join(ENGINES)}, got {engine!r}")
+    engine = environment.get(ENGINE_ENV)
     server = server_settings() if engine in SERVER_ENGINES else None
     precision = requested_precision()
     track = served_track()
     production = ROOT / track.weights_dir
-    chosen = os.environ.get(MODEL_DIR_ENV)
+    chosen = environment.get(MODEL_DIR_ENV)
     if chosen and not (Path(chosen) / "config.json").is_file():
         raise ValueError(f"{MODEL_DIR_ENV} {chosen}: not a model folder (no config.json)")
     if chosen or not (production / "config.json").is_file():
@@ -375,14 +298,16 @@ def from_environment() -> ModelSettings:
             raise ValueError(f"{PRECISION_ENV}={precision}: the production weights are AWQ and run in float16 "
                              f"(it applies to the embedded model and {MODEL_DIR_ENV})")
         settings = ModelSettings(str(production), engine or "vllm", "the production weights are present", time_guard=True)
-    per_question = options.env_number(SECONDS_ENV, settings.seconds_per_question, *SECONDS_PER_QUESTION_RANGE)
-    deadline_text = os.environ.get(DEADLINE_ENV)
+    per_question = environment.get(SECONDS_ENV)
+    deadline_text = environment.get(DEADLINE_ENV)
     try:
         deadline = TrackDeadline.parse(deadline_text, track.questions) if deadline_text else None
     except ValueError as exc:
         raise ValueError(f"{DEADLINE_ENV}: {exc}") from None
-    time_guard = options.env_switch(TIME_GUARD_ENV, settings.time_guard)
-    batch_size = options.env_int(BATCH_SIZE_ENV, spec.MAX_BATCH_SIZE, 1, spec.MAX_BATCH_SIZE)
-    decoding = decoding_config.from_text(os.environ.get(decoding_config.DECODING_ENV))
+    time_guard = environment.get(TIME_GUARD_ENV)
+    time_guard = settings.time_guard if time_guard is None else time_guard
+    batch_size = environment.get(BATCH_SIZE_ENV)
+    decoding = decoding_config.from_text(environment.get(decoding_config.DECODING_ENV))
     return replace(settings, batch_size=batch_size, seconds_per_question=per_question, track=track,
-                   deadline=deadline, time_guard=time_guard, vllm_args=_vllm_args(), server=server, decoding=decoding)
+                   deadline=deadline, time_guard=time_guard, vllm_args=environment.get(VLLM_ARGS_ENV), server=server,
+                   decoding=decoding)

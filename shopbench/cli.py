@@ -9,7 +9,7 @@ import random
 import sys
 
 from models.protocol import ModelUnavailable
-from shopbench import data, options, release, spec
+from shopbench import data, environment, options, release, spec
 from shopbench.errors import DataError
 from shopbench.runner import ModelError, ModelRun, load_model_class, run
 from shopbench.terminal import printable
@@ -84,7 +84,7 @@ def load_selected_questions(args) -> tuple[list[data.Question], list[data.Questi
 
 def load_model(args):
     """Seed everything from --seed, then build the --model class."""
-    os.environ[spec.SEED_ENV] = str(args.seed)
+    environment.export(environment.SEED_ENV, args.seed)
     random.seed(args.seed)
     import numpy
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shopbench import spec
+from shopbench import environment, spec
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,8 @@ class ModelOption:
 
 
 MODEL_OPTIONS = {
-    spec.SENT_TRANSFORMER: ModelOption("--sentence-model", "SHOPBENCH_SENTENCE_MODEL"),
-    spec.MULTILINGUAL_SENT_TRANSFORMER: ModelOption("--multilingual-model", "SHOPBENCH_MULTILINGUAL_MODEL"),
+    spec.SENT_TRANSFORMER: ModelOption("--sentence-model", environment.SENTENCE_MODEL_ENV),
+    spec.MULTILINGUAL_SENT_TRANSFORMER: ModelOption("--multilingual-model", environment.MULTILINGUAL_MODEL_ENV),
 }
 
 
@@ -39,7 +39,7 @@ def packaged_minilm_path() -> str | None:
 def resolve_model_path(metric: str, given: str | None = None) -> str | None:
     """The folder for `metric`'s model: the flag's value, else the environment variable,
     else (all-MiniLM-L6-v2 only) the packaged copy."""
-    path = given or os.environ.get(MODEL_OPTIONS[metric].env)
+    path = given or environment.get(MODEL_OPTIONS[metric].env)
     if path:
         return path
     if metric == spec.SENT_TRANSFORMER:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import sys
 from itertools import accumulate
@@ -93,14 +92,6 @@ def load_file(path, *, finite: bool = True) -> Any:
     if not raw.strip():
         raise NotJSON(f"{path}: empty, not a JSON document")
     return loads(raw, str(path), finite=finite, line_numbers=True)
-
-
-def from_environment(name: str, *, finite: bool = True) -> Any:
-    """The JSON value of environment variable `name`; None when it is unset or empty."""
-    text = os.environ.get(name)
-    if not text:
-        return None
-    return loads(text, name, finite=finite)
 
 
 def kind(value) -> str:

@@ -8,8 +8,8 @@ Numbers are read from ASCII digits only (`int()` and `str.isdigit` take '²' or 
 scripts' digits) and must lie in a stated range: every option that sizes memory or time has
 an upper bound. `parse_args` then refuses, before anything loads, an output that is empty,
 cannot be written, or would replace an input, each as argparse's one-line usage error (exit 2).
-The same number readers serve environment variables (`env_int`, `env_number`), so a bad
-variable is named the same way.
+The same number readers serve the environment variables (shopbench/environment.py), so a
+bad variable is refused the same way.
 """
 from __future__ import annotations
 
@@ -80,48 +80,6 @@ def int_in(lo: int, hi: int):
 def float_in(lo: float, hi: float):
     """An argparse `type=`: a finite number from `lo` to `hi`."""
     return _argparse_type(number, lo, hi, "number")
-
-
-def _from_environment(name: str, default, reader, lo, hi):
-    """`reader(text, lo, hi)` of environment variable `name` (unset or empty: `default`);
-    its ValueError names the variable."""
-    text = os.environ.get(name)
-    if not text:
-        return default
-    try:
-        return reader(text, lo, hi)
-    except ValueError as exc:
-        raise ValueError(f"{name} {exc}") from None
-
-
-def env_int(name: str, default: int, lo: int, hi: int) -> int:
-    """The integer in environment variable `name` (unset or empty: `default`); ValueError
-    naming the variable and the range."""
-    return _from_environment(name, default, integer, lo, hi)
-
-
-def env_number(name: str, default: float, lo: float, hi: float) -> float:
-    """The finite number in environment variable `name` (unset or empty: `default`)."""
-    return _from_environment(name, default, number, lo, hi)
-
-
-SWITCH = {"on": True, "off": False}  # the values of an on/off variable
-
-
-def env_switch(name: str, default: bool) -> bool:
-    """The on/off in environment variable `name` (unset or empty: `default`); ValueError
-    naming the variable."""
-    text = os.environ.get(name)
-    if not text:
-        return default
-    if text not in SWITCH:
-        raise ValueError(f"{name} must be on or off, got {text!r}")
-    return SWITCH[text]
-
-
-def run_seed() -> int:
-    """The seed every command and model defaults to: $AICROWD_RUN_SEED, else spec.DEFAULT_SEED."""
-    return env_int(spec.SEED_ENV, spec.DEFAULT_SEED, *SEED_RANGE)
 
 
 def add_seed(parser: argparse.ArgumentParser, what: str) -> None:
@@ -245,9 +203,8 @@ def _one_line_errors(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
-    """Parse `argv`, fill an unset --seed with `run_seed()` (and --allow-failures from its
-    variable), and refuse declared outputs that
-    cannot be written or would replace an input: argparse's usage error (exit 2), one line,
+    """Parse `argv`, fill an unset --seed with `environment.run_seed()` (and --allow-failures
+    from its variable), and refuse declared outputs that cannot be written or would replace an input: argparse's usage error (exit 2), one line,
     before anything loads."""
     _one_line_errors(parser)
     args = parser.parse_args(argv)
@@ -257,14 +214,17 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None):
         problems = file_problems(roles, args)
         if problems:  # named as the subcommand whose options they are
             _usage_error(parser, roles.prog or parser.prog, problems[0])
+    # environment.py reads its numbers with this module's readers, so it is imported here
+    from shopbench import environment
+
     if hasattr(args, "seed") and args.seed is None:
         try:
-            args.seed = run_seed()
+            args.seed = environment.run_seed()
         except ValueError as exc:
             parser.error(str(exc))
     if hasattr(args, "allow_failures") and args.allow_failures is None:  # cli.add_failure_option's
         try:
-            args.allow_failures = env_switch(spec.ALLOW_FAILURES_ENV, False)
+            args.allow_failures = environment.get(environment.ALLOW_FAILURES_ENV)
         except ValueError as exc:
             parser.error(str(exc))
     return args

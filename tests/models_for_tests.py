@@ -49,11 +49,12 @@ class SlowModel(DummyModel):
     """Answers nothing for a minute, after touching the file $SHOPBENCH_TEST_STARTED: a run to interrupt."""
 
     def batch_predict(self, batch, is_multiple_choice):
-        import os
         import pathlib
         import time
 
-        pathlib.Path(os.environ["SHOPBENCH_TEST_STARTED"]).touch()
+        from shopbench import environment
+
+        pathlib.Path(environment.get(environment.TEST_STARTED_ENV)).touch()
         time.sleep(60)
         return super().batch_predict(batch, is_multiple_choice)
 

@@ -8,7 +8,7 @@ import pytest
 
 import local_evaluation
 import run
-from shopbench import jsonsafe
+from shopbench import environment, jsonsafe
 from shopbench.errors import DataError
 from tests.conftest import DEV_DATA, write_jsonl
 from training.__main__ import main as training_main
@@ -78,11 +78,11 @@ def test_files_and_variables(tmp_path, monkeypatch):
         jsonsafe.load_file(tmp_path)
     with pytest.raises(DataError, match="missing.json: cannot read: No such file or directory"):
         jsonsafe.load_file(tmp_path / "missing.json")
-    monkeypatch.delenv("SHOPBENCH_TEST_JSON", raising=False)
-    assert jsonsafe.from_environment("SHOPBENCH_TEST_JSON") is None
-    monkeypatch.setenv("SHOPBENCH_TEST_JSON", deep_list())
-    with pytest.raises(DataError, match="^SHOPBENCH_TEST_JSON: nested more than"):
-        jsonsafe.from_environment("SHOPBENCH_TEST_JSON")
+    monkeypatch.delenv("SHOPBENCH_VLLM_ARGS", raising=False)
+    assert environment.get("SHOPBENCH_VLLM_ARGS") == {}
+    monkeypatch.setenv("SHOPBENCH_VLLM_ARGS", deep_list())
+    with pytest.raises(DataError, match="^SHOPBENCH_VLLM_ARGS: nested more than"):
+        environment.get("SHOPBENCH_VLLM_ARGS")
 
 
 # --- every entry point, nested 10,000 deep ---------------------------------------------------

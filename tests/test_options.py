@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from shopbench import options, paths, spec
+from shopbench import environment, options, paths, spec
 from shopbench.paths import Overlap
 
 # Text that int() or str.isdigit() takes (or that looks like a number) but is not ASCII digits.
@@ -69,16 +69,16 @@ def test_subcommand_errors_are_one_line_too(capsys):
 
 
 def test_env_integers_name_the_variable(monkeypatch):
-    monkeypatch.setenv("SOME_COUNT", "²")
-    with pytest.raises(ValueError, match="^SOME_COUNT must be an integer from 1 to 16"):
-        options.env_int("SOME_COUNT", 4, 1, 16)
-    monkeypatch.setenv("SOME_COUNT", "12")
-    assert options.env_int("SOME_COUNT", 4, 1, 16) == 12
-    monkeypatch.setenv("SOME_COUNT", "")
-    assert options.env_int("SOME_COUNT", 4, 1, 16) == 4
-    monkeypatch.setenv("SOME_SECONDS", "inf")
-    with pytest.raises(ValueError, match="^SOME_SECONDS must be a number"):
-        options.env_number("SOME_SECONDS", 1.0, 0.1, 100.0)
+    monkeypatch.setenv("SHOPBENCH_BATCH_SIZE", "²")
+    with pytest.raises(ValueError, match="^SHOPBENCH_BATCH_SIZE must be an integer from 1 to 16"):
+        environment.get("SHOPBENCH_BATCH_SIZE")
+    monkeypatch.setenv("SHOPBENCH_BATCH_SIZE", "12")
+    assert environment.get("SHOPBENCH_BATCH_SIZE") == 12
+    monkeypatch.setenv("SHOPBENCH_BATCH_SIZE", "")
+    assert environment.get("SHOPBENCH_BATCH_SIZE") == 16
+    monkeypatch.setenv("SHOPBENCH_SERVER_TIMEOUT", "inf")
+    with pytest.raises(ValueError, match="^SHOPBENCH_SERVER_TIMEOUT must be a number"):
+        environment.get("SHOPBENCH_SERVER_TIMEOUT")
 
 
 @pytest.mark.parametrize("env, expected", [(None, spec.DEFAULT_SEED), ("77", 77)])

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shopbench import files, jsonsafe
+from shopbench import environment, files, jsonsafe
 from shopbench.data import DataError, write_atomically
 
 
@@ -28,7 +28,7 @@ def served_engine(server):
     from models.engines.openai_engine import OpenAIEngine
     from models.settings import MODEL_DIR_ENV, model_config
 
-    model_dir = os.environ.get(MODEL_DIR_ENV)
+    model_dir = environment.get(MODEL_DIR_ENV)
     if model_dir is not None:
         # Its config.json, when it has one, in one line before the engine's libraries read it; the
         # openai engine needs only the tokenizer (the context comes from the server).

@@ -21,7 +21,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from shopbench import data, jsonsafe, spec
+from shopbench import data, environment, jsonsafe, spec
 from shopbench.data import DataError
 
 MAX_ALPHA = 4.0  # past this the adapter's change is extrapolated well beyond what was trained
@@ -69,8 +69,8 @@ def run_key(base, adapter, fixed: list[str], data_path, limit, seed: int, model:
         "fixed": [{**adapter_id(folder), "weight": weight} for folder, weight in map(parse_spec, fixed)],
         "data": str(Path(data_path).resolve()), "data_bytes": Path(data_path).stat().st_size, "limit": limit,
         "seed": seed, "model": model, "batch_size": batch_size,
-        "engine": os.environ.get("SHOPBENCH_ENGINE") or None,
-        "decoding": os.environ.get("SHOPBENCH_DECODING") or None,
+        "engine": environment.text(environment.ENGINE_ENV),
+        "decoding": environment.text(environment.DECODING_ENV),
     }
 
 
@@ -109,23 +109,7 @@ def run_of(alpha: float, results: dict) -> Run:
 
 def with_model_dir(folder: Path):
     """SHOPBENCH_MODEL_DIR set to `folder` for the block, as local_evaluation would be run."""
-    from contextlib import contextmanager
-
-    from models.settings import MODEL_DIR_ENV
-
-    @contextmanager
-    def block():
-        before = os.environ.get(MODEL_DIR_ENV)
-        os.environ[MODEL_DIR_ENV] = str(folder)
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop(MODEL_DIR_ENV, None)
-            else:
-                os.environ[MODEL_DIR_ENV] = before
-
-    return block()
+    return environment.exported(environment.MODEL_DIR_ENV, folder)
 
 
 def base_dtype(config: dict) -> str:
