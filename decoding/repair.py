@@ -72,7 +72,7 @@ def _retrieval(route: Route, response: str) -> str | None:
 
 
 def _entity_fallback(prompt: str) -> str:
-    subject = anatomy.subject_text(prompt)
+    subject = anatomy.read(prompt).subject_text
     return subject if parsers.parse_named_entity_recognition(subject) else _FALLBACK_ENTITY
 
 
@@ -156,7 +156,7 @@ def spans_from_sentence(response: str, prompt: str) -> list[str]:
     comma-separated parts, the longest runs of its words that the subject holds, in its order,
     each with a word the rest of the question lacks (so "the query" or the entity type
     echoed from the instruction never counts)."""
-    subject = anatomy.data_text(prompt)
+    subject = anatomy.read(prompt).data_text
     quoted = quotations(response)
     found = [q for q in quoted if q and _contains_span(subject.casefold(), q.casefold())]
     if found:
@@ -198,7 +198,7 @@ def without_echoed_label(text: str, prompt: str) -> str:
     """The answer less a leading "Output:"-style label that names the answer slot (models
     repeat the prompt's last line)."""
     match = _LEADING_LABEL.match(text)
-    return text[match.end():] if match and anatomy.is_answer_slot(match.group(1), prompt) else text
+    return text[match.end():] if match and anatomy.read(prompt).is_answer_slot(match.group(1)) else text
 
 
 def title_in_answer(text: str) -> str:
@@ -218,7 +218,7 @@ def source_title(prompt: str) -> str:
     more words, else its subject text."""
     quoted = quotations(prompt)
     titles = [q for q in quoted if len(q.split()) >= 3]
-    return max(titles, key=len) if titles else anatomy.subject_text(prompt)
+    return max(titles, key=len) if titles else anatomy.read(prompt).subject_text
 
 
 def _generation(route: Route, prompt: str, response: str, config: DecodingConfig) -> str:

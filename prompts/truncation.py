@@ -38,7 +38,7 @@ def fit(question: str, budget: int, count_tokens: Callable[[str], int], max_roun
         lines = question.split("\n")
         filled = [i for i, line in enumerate(lines) if line.strip()]
         protected = set(filled[:1] + filled[-2:])
-        candidates = anatomy.candidate_list(question)
+        candidates = anatomy.read(question).candidates
         if candidates is not None:
             protected |= set(range(candidates.first_line, candidates.last_line + 1))
         free = [i for i in range(len(lines)) if i not in protected and len(lines[i]) > 2 * _KEEP_EACH_SIDE + len(MARK)]

@@ -35,6 +35,7 @@ _JSON_PAIR = re.compile(r'"([^"\n]{1,40})"\s*:\s*"((?:[^"\\\n]|\\.)*)"')
 # A blank to fill in a form: "Brand: ____", "Size: ...", JSON "brand": null.
 _BLANK = re.compile(r"^(?:_{2,}|\.{3,}|…|\?+|\[\s*\]|\(\s*\)|null)(?:\s|$)", re.IGNORECASE)
 _JSON_NULL = re.compile(r'"([^"\n]{1,40})"\s*:\s*null\b')
+_SHORT_QUOTE = re.compile(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"")
 # A Markdown heading names the block under it: "### Query".
 _HEADING = re.compile(r"^#{1,6}\s*([^\W\d_][^:：\n]{0,40}?)\s*[:：]?\s*$")
 # "从标题中提取品牌：<title>": a label that gives an order is the instruction, not a field.
@@ -87,9 +88,123 @@ class CandidateList:
     last_line: int
 
 
-def _markers(prompt: str):
+@dataclass(frozen=True, eq=False)
+class Anatomy:
+    """One prompt, read once: every part routing, constraints, truncation and repair use.
+
+    Each part is computed the first time it is asked for and kept (a multiple-choice prompt
+    routed by its flag never needs its instruction read). Build it with `read`, which keeps
+    the anatomies of recent prompts, so the classifier, the constraint and the repair of one
+    question share one reading."""
+
+    prompt: str
+
+    @functools.cached_property
+    def lines(self) -> tuple[str, ...]:
+        return tuple(self.prompt.splitlines())
+
+    @functools.cached_property
+    def _fields(self) -> tuple[tuple[str, str] | None, ...]:
+        """Each line's (label, value), None for a line that is no field."""
+        return tuple(_field_label(line.strip()) for line in self.lines)
+
+    @functools.cached_property
+    def candidates(self) -> CandidateList | None:
+        """The prompt's list of numbered candidates: the last run of two or more items numbered
+        consecutively from 0 or 1. Unnumbered lines inside a run continue the previous item."""
+        return _candidate_list(self.lines)
+
+    @functools.cached_property
+    def candidate_texts(self) -> dict[int, str]:
+        """The text of each candidate of the list, by its number (unnumbered lines inside it
+        continue the previous item); {} when there is no list or its layout puts several
+        candidates on one line (a JSON array), where items cannot be told apart by line."""
+        return _candidate_texts(self.lines, self.candidates)
+
+    @functools.cached_property
+    def last_line(self) -> str:
+        return next((line.strip() for line in reversed(self.lines) if line.strip()), "")
+
+    @functools.cached_property
+    def answer_label(self) -> str:
+        """The label of an empty field that ends the prompt ("brand" for "Brand:"), lowercased;
+        "" when the prompt ends otherwise. It names what the answer is."""
+        label = _field_label(self.last_line)
+        return label[0] if label is not None and not label[1] else ""
+
+    def is_answer_slot(self, label: str) -> bool:
+        """Whether `label` names where the answer goes: the prompt's own ending label, or a
+        generic one ("Output", "Answer", "Antwort", ...)."""
+        name = _label_name(label)
+        return name in _ANSWER_SLOTS or (bool(name) and name == self.answer_label)
+
+    @functools.cached_property
+    def fields(self) -> tuple[tuple[str, str], ...]:
+        """("query", "tablette asus")-style fields with a value, in order; answer slots
+        ("Output:", "Answer:") and empty values are left out."""
+        return tuple(f for f in self._fields if f is not None and f[1] and f[0] not in _ANSWER_SLOTS)
+
+    @functools.cached_property
+    def blanks(self) -> tuple[str, ...]:
+        """The labels of a form's blanks: "brand" for "Brand: ____" or JSON "brand": null."""
+        names = []
+        for line, label in zip(self.lines, self._fields):
+            if label is not None and _BLANK.match(label[1]):
+                names.append(label[0])
+            names.extend(_label_name(key) for key in _JSON_NULL.findall(line))
+        return tuple(names)
+
+    @functools.cached_property
+    def instruction(self) -> str:
+        """The prompt's instruction alone, lowercased: candidate lines, the values of labelled
+        data fields ("Review: ...", and the block of lines under an empty data label or a data
+        heading) and long quoted spans are removed, so that words inside a review or a title
+        ("rank", "entity", "translate") cannot steer routing. Instructions given as JSON values
+        ("task": "...") are kept, and the label of an empty answer slot ends the text."""
+        return _instruction(self.lines, self.candidates, self.answer_label)
+
+    @functools.cached_property
+    def requested_count(self) -> int | None:
+        """How many items the instruction asks for (`requested_count`)."""
+        return requested_count(self.instruction)
+
+    @functools.cached_property
+    def rating_range(self) -> tuple[int, int] | None:
+        """The single-digit scale the whole prompt names (`rating_range`)."""
+        return rating_range(self.prompt.lower())
+
+    @functools.cached_property
+    def subject_text(self) -> str:
+        """The text the question is about: the last labelled field's value (the query, the
+        aspect, the title), else the last quoted phrase, else the last line that is not an
+        answer slot. Used to aim copy-from-prompt decoding and as the fallback answer."""
+        if self.fields:
+            return self.fields[-1][1]
+        quoted = _SHORT_QUOTE.findall(self.prompt)
+        if quoted:
+            return next(part for part in quoted[-1] if part)
+        lines = [line.strip() for line in self.lines if line.strip() and not _is_slot_line(line)]
+        return lines[-1] if lines else ""
+
+    @functools.cached_property
+    def data_text(self) -> str:
+        """The values of every labelled field, one per line (the data an answer may copy from),
+        else the subject text."""
+        return "\n".join(value for _, value in self.fields) if self.fields else self.subject_text
+
+
+_READ_CACHE = 4096  # prompts whose anatomy is kept: read by routing, then by the constraint and the repair
+
+
+@functools.lru_cache(maxsize=_READ_CACHE)
+def read(prompt: str) -> Anatomy:
+    """The anatomy of `prompt`, read once and shared while recent."""
+    return Anatomy(prompt)
+
+
+def _markers(lines):
     """(number, line) for every candidate number, in reading order."""
-    for line_number, line in enumerate(prompt.splitlines()):
+    for line_number, line in enumerate(lines):
         match = _NUMBERED_LINE.match(line)
         if match:
             yield int(next(g for g in match.groups() if g is not None)), line_number
@@ -98,12 +213,10 @@ def _markers(prompt: str):
                 yield int(inline.group(1)), line_number
 
 
-def candidate_list(prompt: str) -> CandidateList | None:
-    """The prompt's list of numbered candidates: the last run of two or more items numbered
-    consecutively from 0 or 1. Unnumbered lines inside a run continue the previous item."""
+def _candidate_list(lines) -> CandidateList | None:
     runs: list[CandidateList] = []
     current: list[tuple[int, int]] = []  # (number, line)
-    for number, line_number in _markers(prompt):
+    for number, line_number in _markers(lines):
         if current and number == current[-1][0] + 1:
             current.append((number, line_number))
             continue
@@ -115,15 +228,12 @@ def candidate_list(prompt: str) -> CandidateList | None:
     return runs[-1] if runs else None
 
 
-def candidate_texts(prompt: str, candidates: CandidateList | None) -> dict[int, str]:
-    """The text of each candidate of the list, by its number (unnumbered lines inside it
-    continue the previous item); {} when there is no list or its layout puts several
-    candidates on one line (a JSON array), where items cannot be told apart by line."""
+def _candidate_texts(lines, candidates: CandidateList | None) -> dict[int, str]:
     if candidates is None:
         return {}
     texts: dict[int, str] = {}
     number = None
-    for line in prompt.splitlines()[candidates.first_line: candidates.last_line + 1]:
+    for line in lines[candidates.first_line: candidates.last_line + 1]:
         match = _NUMBERED_LINE.match(line)
         if match:
             number = int(next(g for g in match.groups() if g is not None))
@@ -133,20 +243,12 @@ def candidate_texts(prompt: str, candidates: CandidateList | None) -> dict[int, 
     return texts if tuple(texts) == candidates.numbers else {}
 
 
-def instruction(prompt: str, candidates: CandidateList | None) -> str:
-    """The prompt's instruction alone, lowercased: candidate lines, the values of labelled
-    data fields ("Review: ...", and the block of lines under an empty data label or a data
-    heading) and long quoted spans are removed, so that words inside a review or a title
-    ("rank", "entity", "translate") cannot steer routing. Instructions given as JSON values
-    ("task": "...") are kept, and the label of an empty answer slot ends the text."""
-    lines = prompt.splitlines()
+def _instruction(lines, candidates: CandidateList | None, ending: str) -> str:
+    lines = list(lines)
     if candidates is not None:
-        lines = lines[: candidates.first_line] + [""] * (candidates.last_line + 1 - candidates.first_line) + lines[
-            candidates.last_line + 1 :
-        ]
+        lines[candidates.first_line: candidates.last_line + 1] = [""] * (candidates.last_line + 1 - candidates.first_line)
     kept: list[str] = []
     in_data_block = False
-    ending = answer_label(prompt)
     for line in lines:
         kept.extend(value for key, value in _JSON_PAIR.findall(line) if _label_name(key) in lexicon.INSTRUCTION_LABELS)
         stripped = without_data_quotations(line).strip()
@@ -171,7 +273,7 @@ def instruction(prompt: str, candidates: CandidateList | None) -> str:
     return "\n".join(kept + [ending]).lower()
 
 
-@functools.lru_cache(maxsize=512)  # one prompt's lines are read for its instruction and its fields
+@functools.lru_cache(maxsize=4096)  # a line is read for its prompt's instruction and its fields
 def _field_label(line: str) -> tuple[str, str] | None:
     """("review", "great fit") for "Review: great fit", ("query", "") for "### Query";
     None for a line that is no field."""
@@ -188,35 +290,9 @@ def _label_name(label: str) -> str:
     return " ".join(label.replace("_", " ").lower().split())
 
 
-def blank_fields(prompt: str) -> list[str]:
-    """The labels of a form's blanks: "brand" for "Brand: ____" or JSON "brand": null."""
-    names = []
-    for line in prompt.splitlines():
-        label = _field_label(line.strip())
-        if label is not None and _BLANK.match(label[1]):
-            names.append(label[0])
-        names.extend(_label_name(key) for key in _JSON_NULL.findall(line))
-    return names
-
-
-def last_line(prompt: str) -> str:
-    lines = [line.strip() for line in prompt.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
-def without_answer_slots(text: str) -> str:
-    """Instruction text less its "Answer:"-style lines; "" when that is all it has."""
-    return "\n".join(
-        line for line in text.splitlines()
-        if line.strip() and line.strip().rstrip(":：").strip().lower() not in _ANSWER_SLOTS
-    )
-
-
-def answer_label(prompt: str) -> str:
-    """The label of an empty field that ends the prompt ("brand" for "Brand:"), lowercased;
-    "" when the prompt ends otherwise. It names what the answer is."""
-    label = _field_label(last_line(prompt))
-    return label[0] if label is not None and not label[1] else ""
+def _is_slot_line(line: str) -> bool:
+    """An "Answer:"-style line: a generic answer slot's label alone."""
+    return line.strip().rstrip(":：").strip().lower() in _ANSWER_SLOTS
 
 
 def field_of(line: str) -> tuple[str, str] | None:
@@ -225,47 +301,9 @@ def field_of(line: str) -> tuple[str, str] | None:
     return _field_label(line.strip())
 
 
-def is_answer_slot(label: str, prompt: str) -> bool:
-    """Whether `label` names where the answer goes: the prompt's own ending label, or a
-    generic one ("Output", "Answer", "Antwort", ...)."""
-    name = _label_name(label)
-    return name in _ANSWER_SLOTS or (bool(name) and name == answer_label(prompt))
-
-
-def labelled_fields(prompt: str) -> list[tuple[str, str]]:
-    """("query", "tablette asus")-style fields with a value, in order; answer slots
-    ("Output:", "Answer:") and empty values are left out."""
-    fields = []
-    for line in prompt.splitlines():
-        label = _field_label(line.strip())
-        if label is not None and label[1] and label[0] not in _ANSWER_SLOTS:
-            fields.append(label)
-    return fields
-
-
-def data_text(prompt: str) -> str:
-    """The values of every labelled field, one per line (the data an answer may copy from),
-    else the subject text."""
-    fields = labelled_fields(prompt)
-    return "\n".join(value for _, value in fields) if fields else subject_text(prompt)
-
-
-def subject_text(prompt: str) -> str:
-    """The text the question is about: the last labelled field's value (the query, the
-    aspect, the title), else the last quoted phrase, else the last line that is not an
-    answer slot. Used to aim copy-from-prompt decoding and as the fallback answer."""
-    fields = labelled_fields(prompt)
-    if fields:
-        return fields[-1][1]
-    quoted = re.findall(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"", prompt)
-    if quoted:
-        return next(part for part in quoted[-1] if part)
-    lines = [
-        line.strip()
-        for line in prompt.splitlines()
-        if line.strip() and line.strip().rstrip(":").strip().lower() not in _ANSWER_SLOTS
-    ]
-    return lines[-1] if lines else ""
+def without_answer_slots(text: str) -> str:
+    """Instruction text less its "Answer:"-style lines; "" when that is all it has."""
+    return "\n".join(line for line in text.splitlines() if line.strip() and not _is_slot_line(line))
 
 
 def requested_count(text: str) -> int | None:

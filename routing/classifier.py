@@ -4,7 +4,7 @@
 decode it. They differ for extractive generation ("extract the keyphrase from the
 review"): scored as generation, decoded by copying from the prompt like NER.
 
-Only the instruction is read for words (`anatomy.instruction`: the prompt without its
+Only the instruction is read for words (`Anatomy.instruction`: the prompt without its
 candidate list, its labelled data fields and long quoted text), so a review that says
 "rank" or a title that says "entity" steers nothing. The rules, in order:
 
@@ -34,6 +34,7 @@ that is a bool is never second-guessed: overruling it costs a whole answer shape
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -118,19 +119,20 @@ class Route:
     title: bool = False  # generation: the answer is a title or a translation, kept whole
 
 
-def _multiple_choice(prompt: str, candidates: anatomy.CandidateList | None) -> Route:
+def _multiple_choice(read: anatomy.Anatomy) -> Route:
+    candidates = read.candidates
     if candidates is not None:
         choices = candidates.numbers
     else:
-        scale = anatomy.rating_range(prompt.lower())
+        scale = read.rating_range
         choices = tuple(range(scale[0], scale[1] + 1)) if scale else tuple(range(10))
     return Route(spec.MULTIPLE_CHOICE, spec.MULTIPLE_CHOICE, candidates.numbers if candidates else (), 1, choices)
 
 
-def _looks_multiple_choice(prompt: str, candidates: anatomy.CandidateList | None) -> bool:
+def _looks_multiple_choice(read: anatomy.Anatomy) -> bool:
     """For an unknown flag: an answer slot after options or after a rating scale."""
-    has_answer_slot = bool(_ANSWER_SLOT.match(anatomy.last_line(prompt)))
-    return has_answer_slot and (candidates is not None or anatomy.rating_range(prompt.lower()) is not None)
+    has_answer_slot = bool(_ANSWER_SLOT.match(read.last_line))
+    return has_answer_slot and (read.candidates is not None or read.rating_range is not None)
 
 
 def _asked_objects(sentence: str) -> set[str]:
@@ -203,18 +205,19 @@ def _bare_slot(sentence: str) -> bool:
     return bool(named) and bool(_VALUE.fullmatch(named))
 
 
-def _extraction_slot(prompt: str, text: str) -> str | None:
+def _extraction_slot(read: anatomy.Anatomy) -> str | None:
     """An answer slot that names a stated value ("Brand:", "Entities:") asks for extraction;
     so does a field naming an attribute when the prompt has no instruction sentence."""
-    label = anatomy.answer_label(prompt)
+    text = read.instruction
+    label = read.answer_label
     if label and (_VALUE.search(label) or _ENTITY_TASK.search(label)):
         return spec.NER
     # A form of blanks: values are copied; kinds ("Product type: ____") only when copying is asked.
-    blanks = anatomy.blank_fields(prompt)
+    blanks = read.blanks
     copying = bool(_COPY.search(text) or _SOURCE.search(text))
     if any(_VALUE.search(name) or (copying and _KIND.search(name)) for name in blanks):
         return spec.NER
-    names = [name for name, _ in anatomy.labelled_fields(prompt)]
+    names = [name for name, _ in read.fields]
     if any(_ENTITY_TASK.search(name) for name in names) and not _WRITE.search(text):
         return spec.NER
     if not anatomy.without_answer_slots(text) and any(_EXTRACTION_FIELD.search(name) for name in names):
@@ -251,22 +254,29 @@ def _generation(text: str) -> Route:
 
 
 def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:
-    candidates = anatomy.candidate_list(prompt)
-    if is_multiple_choice if isinstance(is_multiple_choice, bool) else _looks_multiple_choice(prompt, candidates):
-        return _multiple_choice(prompt, candidates)
-    text = anatomy.instruction(prompt, candidates)
-    reviewed = any(_OPINION_SOURCE.search(name) for name, _ in anatomy.labelled_fields(prompt))
+    """The route of a prompt. A flag that is no bool is unknown (rule 1)."""
+    return _route(prompt, is_multiple_choice if isinstance(is_multiple_choice, bool) else None)
+
+
+@functools.lru_cache(maxsize=4096)  # a question is routed once: the model, training and reports ask again
+def _route(prompt: str, is_multiple_choice: bool | None) -> Route:
+    read = anatomy.read(prompt)
+    if is_multiple_choice if is_multiple_choice is not None else _looks_multiple_choice(read):
+        return _multiple_choice(read)
+    text = read.instruction
+    reviewed = any(_OPINION_SOURCE.search(name) for name, _ in read.fields)
+    candidates = read.candidates
     if candidates is None:
-        extracted = extraction(text, reviewed) or _extraction_slot(prompt, text)
+        extracted = extraction(text, reviewed) or _extraction_slot(read)
         return Route(extracted, spec.NER) if extracted is not None else _generation(text)
     numbers = candidates.numbers
-    count = anatomy.requested_count(text)
+    count = read.requested_count
     names_numbers = bool(_RANK.search(text) or _NUMBERS.search(text))
     # "explain which one is best, in two sentences": a choice among the list, written out.
     writes = not names_numbers and (count or 0) < 2 and _asks_writing(text)
     if not writes and (names_numbers or count or (_ONE_NUMBER.search(text) and not _ARITHMETIC.search(text))):
         return _list_route(text, numbers, count)
-    extracted = extraction(text, reviewed) or _extraction_slot(prompt, text)
+    extracted = extraction(text, reviewed) or _extraction_slot(read)
     if extracted is not None:
         return Route(extracted, spec.NER)
     if _SELECT.search(text) and not writes:

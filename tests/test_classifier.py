@@ -65,7 +65,7 @@ def test_unknown_flag_reads_multiple_choice_from_structure():
     ],
 )
 def test_candidate_lists(lines, numbers):
-    found = anatomy.candidate_list("Question text\n" + "\n".join(lines) + "\nOutput:")
+    found = anatomy.read("Question text\n" + "\n".join(lines) + "\nOutput:").candidates
     assert (found.numbers if found else None) == numbers
 
 
@@ -131,3 +131,29 @@ def test_classify_command_refuses_a_negative_miss_count(capsys):
     with pytest.raises(SystemExit) as stop:
         run.main(["classify", "--show-misses", "-1"])
     assert stop.value.code == 2 and "--show-misses: must be an integer from 0 to" in capsys.readouterr().err
+
+
+def test_a_prompt_is_read_once_into_its_parts():
+    prompt = ("Pick two of the products below for the query.\nQuery: trail shoes\nBrand: ____\n"
+              "1. Salomon trail runner\n   waterproof\n2. Sofa cover\n3. Hiking socks\nOutput:")
+    read = anatomy.read(prompt)
+    assert read is anatomy.read(prompt)  # the classifier, the constraint and the repair share it
+    assert (read.candidates.numbers, read.candidates.first_line, read.candidates.last_line) == ((1, 2, 3), 3, 6)
+    assert read.candidate_texts == {1: "Salomon trail runner waterproof", 2: "Sofa cover", 3: "Hiking socks"}
+    assert read.fields == (("query", "trail shoes"), ("brand", "____"))
+    assert read.blanks == ("brand",)
+    assert (read.last_line, read.answer_label) == ("Output:", "")  # "Output" gives an order: no field
+    assert anatomy.read("Which brand is it?\nTitle: Nike Air\nBrand:").answer_label == "brand"
+    assert read.is_answer_slot("Output") and read.is_answer_slot("Antwort") and not read.is_answer_slot("Query")
+    assert read.subject_text == "____" and read.data_text == "trail shoes\n____"
+    assert read.instruction.startswith("pick two of the products below for the query.")
+    assert "salomon" not in read.instruction and "trail shoes" not in read.instruction
+    assert read.requested_count == 2 and read.rating_range is None
+    with pytest.raises(AttributeError):
+        read.prompt = "changed"
+
+
+def test_an_answer_slot_with_a_full_width_colon_is_no_subject():
+    # the subject text is the fallback NER answer: never the slot's own label
+    assert anatomy.read("ブランドを抽出してください。\nパナソニック ドライヤー ナノケア\n回答：").subject_text == "パナソニック ドライヤー ナノケア"
+    assert anatomy.read("Extract the brand.\nNike Air Max 90\nAnswer:").subject_text == "Nike Air Max 90"

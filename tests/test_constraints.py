@@ -57,7 +57,7 @@ def test_ner_bias_covers_the_question_not_the_chat_template(qwen_tokenizer, qwen
         bias = ner_bias(qwen_tokenizer, qwen_vocabulary, question)
         question_ids = set(qwen_tokenizer(prompts.clean_question(question), add_special_tokens=False)["input_ids"])
         positive = {i for i, b in bias.items() if b > 0}
-        subject = anatomy.subject_text(prompts.clean_question(question))
+        subject = anatomy.read(prompts.clean_question(question)).subject_text
         subject_ids = {i for form in (subject, " " + subject) for i in qwen_tokenizer(form, add_special_tokens=False)["input_ids"]}
         added = set(qwen_vocabulary.stops) | set(qwen_vocabulary.commas)
         assert question_ids - set(qwen_vocabulary.nones) <= positive

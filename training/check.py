@@ -80,7 +80,7 @@ def options_problem(question: Question, route: Route) -> str | None:
     the options it lists read the same."""
     if question.task_type != spec.MULTIPLE_CHOICE:
         return None
-    texts = anatomy.candidate_texts(question.input_field, anatomy.candidate_list(question.input_field))
+    texts = anatomy.read(question.input_field).candidate_texts
     pair = repeated_option(list(texts.values()))
     if pair is None:
         return None

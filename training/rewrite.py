@@ -68,7 +68,7 @@ def split_instruction(question: str) -> Split:
         label = lines[first][: lines[first].index(opening[1])]
         after = "\n" + "\n".join(lines[first + 1:]) if first + 1 < len(lines) else ""
         return Split(before + label, lines[first][len(label):], after)
-    candidates = anatomy.candidate_list(question)
+    candidates = anatomy.read(question).candidates
     stop = candidates.first_line if candidates is not None else len(lines)
     end = next((i for i in range(first, stop) if not lines[i].strip() or anatomy.field_of(lines[i])), stop)
     after = "\n".join(lines[end:])

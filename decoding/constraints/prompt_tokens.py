@@ -9,6 +9,7 @@ the question in order of first appearance.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from routing import anatomy
@@ -18,8 +19,9 @@ from decoding.constraints.none_penalty import none_penalty
 from shopbench import spec
 
 
-def _token_ids(tokenizer, text: str) -> list[int]:
-    return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+@functools.lru_cache(maxsize=4096)  # a question's subject and text, tokenized once per tokenizer
+def _token_ids(tokenizer, text: str) -> tuple[int, ...]:
+    return tuple(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else ()
 
 
 def copy_from_question(
@@ -39,7 +41,7 @@ def copy_from_question(
         bias[token_id] = config.prompt_token_bias
     penalties = none_penalty(vocabulary, config.none_penalty)
     bias.update(list(penalties.items())[: None if cap is None else cap - len(bias)])
-    subject = anatomy.subject_text(question)
+    subject = anatomy.read(question).subject_text
     add(_token_ids(tokenizer, subject), config.prompt_token_bias)
     add(_token_ids(tokenizer, " " + subject), config.prompt_token_bias)
     add(_token_ids(tokenizer, question), config.prompt_token_bias)
