@@ -308,6 +308,9 @@ def from_environment() -> ModelSettings:
     time_guard = settings.time_guard if time_guard is None else time_guard
     batch_size = environment.get(BATCH_SIZE_ENV)
     decoding = decoding_config.from_text(environment.get(decoding_config.DECODING_ENV))
+    # The run's seed (AICROWD_RUN_SEED, which the commands' --seed sets) reaches vLLM's
+    # sampling; the server engines' requests carry it through `server`.
+    vllm = replace(settings.vllm, seed=environment.run_seed())
     return replace(settings, batch_size=batch_size, seconds_per_question=per_question, track=track,
-                   deadline=deadline, time_guard=time_guard, vllm_args=environment.get(VLLM_ARGS_ENV), server=server,
-                   decoding=decoding)
+                   deadline=deadline, time_guard=time_guard, vllm=vllm, vllm_args=environment.get(VLLM_ARGS_ENV),
+                   server=server, decoding=decoding)

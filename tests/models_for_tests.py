@@ -86,3 +86,13 @@ class RefusedShopModel(ShopModel):
         from tests.conftest import tiny_shop_model
 
         return tiny_shop_model(RefusingEngine(cls.engine))
+
+
+class EngineSeedModel(DummyModel):
+    """Answers with the seeds the UserModel's engines would get: vLLM's and the server engines'."""
+
+    def batch_predict(self, batch, is_multiple_choice):
+        from models import settings
+
+        vllm_seed = settings.from_environment().vllm.seed
+        return [str(vllm_seed)] * len(batch["prompt"])

@@ -1,3 +1,4 @@
+import json
 import logging
 from dataclasses import replace
 
@@ -129,6 +130,30 @@ def test_settings_from_the_environment(monkeypatch, tmp_path):
         monkeypatch.setenv("SHOPBENCH_SECONDS_PER_QUESTION", bad)
         with pytest.raises(ValueError, match="SHOPBENCH_SECONDS_PER_QUESTION must be a number from 0.001 to 600"):
             settings_module.from_environment()
+
+
+def test_the_run_seed_reaches_the_engines(monkeypatch, tmp_path):
+    for name in ("SHOPBENCH_MODEL_DIR", "SHOPBENCH_ENGINE", spec.SEED_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(settings_module, "read_cpu_flags", lambda: frozenset())
+    monkeypatch.setattr(settings_module, "gpu_capabilities", lambda: ())
+    assert settings_module.from_environment().vllm == settings_module.VLLM_ON_CPU  # default unchanged
+    assert settings_module.VLLM_ON_CPU.seed == spec.DEFAULT_SEED
+    monkeypatch.setenv(spec.SEED_ENV, "7")
+    assert settings_module.from_environment().vllm.seed == 7
+    monkeypatch.setenv("SHOPBENCH_ENGINE", "openai")
+    monkeypatch.setenv("SHOPBENCH_SERVER_URL", "http://127.0.0.1:9/v1")
+    assert settings_module.from_environment().server.seed == 7
+    # from the command's --seed to the engine's settings
+    import local_evaluation
+
+    monkeypatch.delenv("SHOPBENCH_ENGINE")
+    monkeypatch.delenv(spec.SEED_ENV)
+    output = tmp_path / "results.json"
+    argv = ["--seed", "11", "--limit", "2", "--model", "tests.models_for_tests:EngineSeedModel", "--no-progress",
+            "--output", str(output)]
+    assert local_evaluation.main(argv) == 0
+    assert [s["response"] for s in json.loads(output.read_text())["samples"]] == ["11", "11"]
 
 
 class Garbling(ShortContext):
