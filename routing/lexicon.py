@@ -33,7 +33,7 @@ WRITE_VERBS = (
     r"schreib\w*", r"generier\w*", r"übersetz\w*", r"fasse\w*", r"beschreib\w*", r"erkläre", r"formulier\w*", r"verfass\w*",
     r"écri[sv]\w*", r"génère", r"générez", r"tradui\w*", r"résume", r"résumez", r"décri[sv]\w*", r"explique\w*",
     r"rédige\w*", r"reformule\w*", r"escrib\w*", r"genera", r"traduc\w*", r"resum\w*", r"describ(?:a|e|ir|an)", r"explica\w*", r"redact\w*",
-    r"scrivi\w*", r"tradu[ci]\w*", r"riassum\w*", r"descriv\w*", r"spiega\w*",
+    r"scrivi\w*", r"riassum\w*", r"descriv\w*", r"spiega\w*",
     "翻訳", "訳し", "書い", "書き", "生成", "作成", "要約", "説明", "翻译", "写", "总结", "概括", "描述", "解释",
 )
 
@@ -51,13 +51,13 @@ EXTRACT_VERBS = (
     r"extract\w*", r"pull(?:ing)? out", r"copy", r"quote", r"identif\w*", r"recogni[sz]\w*", r"detect\w*", r"tag", r"find",
     r"locate", r"list", r"output", r"return", r"give", r"name", r"spot", r"highlight", r"mark", r"pick out",
     r"point out", r"determine", r"specify", r"state", r"tell", r"provide", r"get", r"report", r"what",
-    r"(?:answer|reply|respond) with", r"what's",
+    r"(?:answer|reply|respond) with",
     r"which", r"who",
     r"liste[nrz]?", r"listar?", r"enumera\w*", r"elenca\w*", r"auflisten", r"wer", r"wie", r"welk[e]?", r"wat",
     r"geef", r"noem", r"indiquez", r"rufe", r"zeige?",
-    r"extrahier\w*", r"ermittel\w*", r"identifizier\w*", r"nenn\w*", r"finde", r"gib", r"welche[rsnm]?", r"was ist",
-    r"extrai\w*", r"identifie", r"relève", r"relevez", r"trouve", r"indique", r"donne[zr]?", r"quel(?:le)?s?",
-    r"extra(?:e|ig|er)", r"identifi(?:ca|que)", r"indica", r"encuentra", r"cu[aá]l(?:es)?", r"qu[eé]",
+    r"extrahier\w*", r"ermittel\w*", r"nenn\w*", r"finde", r"gib", r"welche[rsnm]?", r"was ist",
+    r"extrai\w*", r"relève", r"relevez", r"trouve", r"indique", r"donne[zr]?", r"quel(?:le)?s?",
+    r"extra(?:e|ig|er)", r"indica", r"encuentra", r"cu[aá]l(?:es)?", r"qu[eé]",
     r"estra(?:i|rre|gga)", r"individua", r"trova", r"qual(?:e|i)?",
     "抽出", "抜き出", "取り出", "特定", "挙げ", "教えて", "何", "どの", "提取", "抽取", "找出", "识别", "列出", "指出",
     "什么", "哪",
@@ -65,7 +65,7 @@ EXTRACT_VERBS = (
 
 # Question words: they ask for a value only when it follows closely ("which brand").
 QUESTION_WORDS = (
-    r"what", r"what's", r"which", r"who", r"welche[rsnm]?", r"was ist", r"wer", r"welk[e]?", r"wat",
+    r"what", r"which", r"who", r"welche[rsnm]?", r"was ist", r"wer", r"welk[e]?", r"wat",
     r"quel(?:le)?s?", r"cu[aá]l(?:es)?", r"qu[eé]",
     r"qual(?:e|i)?", "何", "どの", "什么", "哪",
 )
@@ -73,7 +73,6 @@ QUESTION_WORDS = (
 # Asking for a value to be changed into another form: never a copy, whatever it names.
 TRANSFORM_WORDS = (
     r"normali[sz]\w*", r"standardi[sz]\w*", r"canonical\w*", r"convert\w*", r"unif(?:y|ied)", r"clean(?:ed)? up",
-    r"normalis\w*", r"normalisier\w*", r"normalizz\w*",
 )
 
 # A title asked for or any text translated or localised: the answer is a title or a
@@ -81,11 +80,11 @@ TRANSFORM_WORDS = (
 # of TITLE_ASK_WORDS (or WRITE_VERBS) comes shortly before it in the same sentence, or when it
 # names the answer slot; "given the product title below, explain ..." asks for no title.
 TITLE_NOUNS = (
-    r"titles?", r"headlines?", r"product names?", r"listing names?", r"titel", r"überschrift", r"titres?",
-    r"t[ií]tulos?", r"titol[oi]", r"titels?", "タイトル", "商品名", "标题", "商品名称",
+    r"titles?", r"headlines?", r"product names?", r"listing names?", r"überschrift", r"titres?",
+    r"t[ií]tulos?", r"titol[oi]", r"titels?", "タイトル", "商品名", "标题",
 )
 TITLE_ASK_WORDS = (
-    r"make", r"give", r"output", r"return", r"need", r"want", r"what", r"suggest", r"propose", r"adapt\w*",
+    r"make", r"give", r"output", r"return", r"need", r"want", r"what", r"suggest", r"adapt\w*",
     r"write", r"erstell\w*", r"schreib\w*", r"gib", r"génér\w*", r"écri\w*", r"donne\w*", r"propos\w*", r"crea\w*",
     r"genera\w*", r"escrib\w*", r"scriv\w*", r"riscriv\w*", r"dammi", r"dame", r"maak", r"schrijf", r"geef",
     "作成", "生成", "付けて", "つけて", "考えて", "写", "起",
@@ -104,7 +103,7 @@ COPY_VERBS = (
     r"use the (?:exact )?(?:span|words?|wording|phrase|text|terms?)", r"using (?:the|their|its) (?:own |exact )?words",
     r"(?:answer|reply|respond) (?:using|with) the (?:exact )?words", r"kopier\w*", r"copie[zr]?",
     r"copia\w*", r"recopie\w*", r"letterlijk", r"wörtlich", r"textuellement", r"tal (?:como|cual)",
-    r"tel(?:le)?s? qu.?(?:écrit|elles? apparai|il apparai)\w*", r"unverändert\w*", r"tel quel", r"textuellement", r"sin cambios", r"invariat\w*",
+    r"tel(?:le)?s? qu.?(?:écrit|elles? apparai|il apparai)\w*", r"unverändert\w*", r"tel quel", r"sin cambios", r"invariat\w*",
     r"palabras exactas", r"mots exacts", r"parole esatte", r"genauen? wort\w*", "コピー", "复制", "原文",
     r"extrahier\w*", r"extrai\w*", r"relève", r"relevez", r"extra(?:e|ig|er)", r"estra(?:i|rre|gga)", r"individua",
     "抽出", "抜き出", "取り出", "提取", "抽取", "找出", "识别",
@@ -112,14 +111,14 @@ COPY_VERBS = (
 
 # Values a text states and an answer copies: asked for by name, they make extraction.
 VALUE_SLOTS = (
-    r"brands?", r"brand names?", r"manufacturers?", r"makers?", r"colou?rs?", r"sizes?", r"materials?",
+    r"brand names?", r"brands?", r"manufacturers?", r"makers?", r"colou?rs?", r"sizes?", r"materials?",
     r"fabrics?", r"model(?: number| name)?s?", r"capacit(?:y|ies)", r"dimensions?", r"volumes?", r"weights?",
     r"lengths?", r"widths?", r"heights?", r"counts?", r"ages?", r"gtin", r"upc", r"ean", r"isbn", r"power(?: ratings?)?",
     r"country of origin", r"origin", r"warrant(?:y|ies)", r"sleeve length", r"recipients?", r"(?:compatible )?devices?",
     r"made of", r"made from", r"fib(?:re|er)s?", r"composition", r"flavou?rs?", r"scents?",
     r"patterns?", r"quantit(?:y|ies)", r"pack sizes?", r"voltages?", r"wattages?", r"storage", r"sku",
     r"part numbers?", r"values?", r"attribute values?", r"attributes?", r"entit(?:y|ies)", r"named entit(?:y|ies)",
-    r"marken?", r"markenname", r"hersteller", r"farben?", r"größen?", r"gr[oö]ße", r"materiale?", r"stoff",
+    r"marken?", r"markenname", r"hersteller\w*", r"farben?", r"größen?", r"gr[oö]ße", r"materiale?", r"stoff",
     r"modell", r"kapazität", r"werte?", r"attribute?", r"entität(?:en)?",
     r"marques?", r"couleurs?", r"tailles?", r"matériaux?", r"matière", r"modèle", r"valeurs?", r"attributs?",
     r"entités?", r"fabricant",
@@ -127,7 +126,7 @@ VALUE_SLOTS = (
     r"entidad(?:es)?", r"fabricante",
     r"marchi[oi]", r"colori?", r"taglie?", r"materiali?", r"modello", r"attributi?", r"entità", r"produttore",
     r"capacità", r"capacidad", r"capacité", r"fassungsvermögen", r"leistung", r"merk", r"kleur", r"maat", r"materiaal",
-    r"kenmerk\w*", r"waarde", r"hersteller\w*", r"wielmaat",
+    r"kenmerk\w*", r"waarde", r"wielmaat",
     "ブランド", "メーカー", "色", "カラー", "サイズ", "素材", "材質", "型番", "容量", "属性", "エンティティ", "固有表現",
     "品牌", "颜色", "尺寸", "尺码", "材质", "材料", "型号", "实体",
 )
@@ -143,7 +142,7 @@ KIND_SLOTS = (
 
 # What a review talks about: naming these is aspect-term extraction (NER) when the text is a review.
 ASPECT_SLOTS = (
-    r"aspects?", r"aspect terms?", r"features?", r"components?", r"parts? of (?:the|this|that) (?:product|item|device)",
+    r"aspects?", r"features?", r"components?", r"parts? of (?:the|this|that) (?:product|item|device)",
     r"product features?", r"(?:likes?|liked|dislikes?|disliked|loves?|loved|hates?|hated|praised?|praises|critici[sz]e[sd]?|complain(?:s|ed)? about)",
     r"listed as an? (?:negative|positive|con|pro)", r"aspekte?", r"produktaspekte?", r"aspetti", r"aspectos?",
     r"productaspect(?:en)?", r"aspecten", r"merkmale?", r"caractéristiques?", r"características?", r"caratteristiche",
@@ -155,13 +154,13 @@ PHRASE_SLOTS = (
     r"key ?phrases?", r"phrases?", r"snippets?", r"sentences?", r"words?", r"terms?", r"expressions?",
     r"excerpts?", r"passages?", r"segments?", r"parts?", r"portions?", r"spans?", r"mentions?",
     r"schlüssel\w*", r"phrasen?", r"satz", r"ausdr[uü]ck\w*", r"frases?", r"expresi[oó]n", r"fragmento",
-    r"espressione", r"frase", r"mots?", r"termes?",
+    r"espressione", r"mots?", r"termes?",
     "キーフレーズ", "フレーズ", "語句", "表現", "关键", "短语", "词语", "句子",
 )
 
 # Free text whose copied phrases are scored as generation (ROUGE-L): a review's opinion on an aspect.
 OPINION_SOURCES = (
-    r"reviews?", r"reviewers?", r"aspects?", r"opinions?", r"comments?", r"feedback", r"\w*rezension\w*",
+    r"reviews?", r"reviewers?", r"aspects?", r"comments?", r"feedback", r"\w*rezension\w*",
     r"\w*bewertung\w*", r"avis", r"recensie\w*", r"beoordeling\w*", r"avalia\w*",
     r"reseñas?", r"opini[oó]n\w*", r"recension\w*", "レビュー", "口コミ", "评论", "评价",
 )
@@ -184,8 +183,8 @@ SOURCE_PHRASES = (
 
 # Words that name the open-ended named-entity task itself.
 ENTITY_TASK = (
-    r"named[- ]entit\w*", r"ner", r"entity[ _-]types?", r"entity recognition", r"entit(?:y|ies) of (?:the )?type",
-    r"entity", r"entities", r"entity spans?",
+    r"named[- ]entit\w*", r"ner", r"entity[ _-]types?", r"entit(?:y|ies) of (?:the )?type",
+    r"entity", r"entities",
     r"(?:attribute|value|entity|aspect|slot)(?: value| term)? (?:extraction|recognition|tagging|filling|identification)", r"entitäten", r"entités", r"entidades", "エンティティ", "固有表現", "实体",
 )
 
@@ -204,16 +203,16 @@ RANK_WORDS = (
     r"in (?:the|an?) order", r"(?:most|best|highest|closest|strongest)(?: \w+){0,2} first",
     r"sort(?:s|ed|ing)?(?! of)", r"(?:re-?)?arrang\w*", r"comes? first", r"first,? second", r"in (?:that|this|the right|the correct) order",
     r"en qu[eé] orden", r"de mejor a peor", r"de (?:m[aá]s|mayor) a (?:menos|menor)", r"du meilleur au (?:pire|moins bon)",
-    r"du plus au moins", r"vom besten zum schlechtesten", r"dal migliore al peggiore", r"in che ordine",
+    r"du plus au moins", r"dal migliore al peggiore", r"in che ordine",
     r"sorteer\w*", r"rangschik\w*", r"volgorde", r"van (?:de )?(?:meest|best)\w* \w* ?naar", r"ordene\w*", r"classifique\w*",
-    r"ordina\w*", r"ordinal\w*", r"quale ordine", r"quel ordre", r"qu[eé] orden", r"welche reihenfolge", r"absteigend\w*",
+    r"ordina\w*", r"quale ordine", r"quel ordre", r"qu[eé] orden", r"welche reihenfolge", r"absteigend\w*",
     r"aufsteigend\w*", r"dal(?:la|lo|l')? più .{1,20}? al(?:la|lo|l')? meno", r"del más .{1,20}? al menos",
     r"vom \w+ zum \w+", r"du plus .{1,20}? au moins",
     r"do mais (?:ao|para o) menos", r"in (?:descending|ascending|decreasing) order", r"most (?:\w+ )?to (?:the )?least",
     r"best (?:\w+ )?to (?:the )?worst(?: \w+)?", r"highest to lowest", r"from (?:the )?most", r"ordering",
-    r"in order(?! to)", r"in (?:the )?order of",
+    r"in order(?! to)",
     r"rangier\w*", r"ordne\w*", r"sortier\w*", r"reihenfolge", r"classe[rz]", r"ordonne", r"trie[rz]", r"ordena",
-    r"clasifica", r"ordina", r"classifica",
+    r"clasifica", r"classifica",
     "並べ", "順位", "順番", "ランク", "排序", "排列", "排名",
 )
 
@@ -223,7 +222,7 @@ SELECT_WORDS = (
     r"cu[aá]les", r"quali", r"identify (?:the )?(?:\w+ )?(?:products?|items?|"
     r"queries|candidates?)", r"find (?:the )?(?:\w+ )?(?:products?|items?|queries|candidates?)",
     r"wähle\w*", r"auswählen", r"choisi\w*", r"sélectionne\w*", r"eli[gj]\w*", r"eleg\w*", r"selecciona", r"scegli",
-    r"seleziona", r"kies", r"selecteer", r"welke", r"quali", r"rufe", r"geef", r"show me", r"toon", r"escolh\w*", r"selecione", "選んで", "選び", "選択", "选择", "选出", "挑选",
+    r"seleziona", r"kies", r"welke", r"rufe", r"geef", r"show me", r"toon", r"escolh\w*", r"selecione", "選んで", "選び", "選択", "选择", "选出", "挑选",
 )
 
 # Asking for numbers of the list as the answer.
