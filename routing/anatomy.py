@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from routing import lexicon
-from shopbench.text import NUMBER_WORDS, split_sentences, without_data_quotations
+from shopbench.text import NUMBER_WORDS, is_cjk, split_sentences, without_data_quotations
 
 # How a candidate is numbered, numbers of one or two digits: at a line's start "1. x", "1.x",
 # "1) x", "1: x", "1 - x", "(1) x", "[1] x", "| 1 | x |" (a table row), "Listing 1 — x",
@@ -19,15 +19,13 @@ from shopbench.text import NUMBER_WORDS, split_sentences, without_data_quotation
 _NUMBERED_LINE = re.compile(
     r"^\s*(?:[-*•]\s*)?(?:\((\d{1,2})\)|\[(\d{1,2})\]|(\d{1,2})(?:\s*[.):]|\s+[-–—])(?!\d)|\|\s*(\d{1,2})\s*\||"
     r"[^\W\d_]{1,12}\s*#?(\d{1,2})\s*[:.)—–-]\s|\"(\d{1,2})\"\s*:|"
-    r"\{?\s*\"(?:id|n|no|num|number|idx|index|key)\"\s*:\s*\"?(\d{1,2})\b|"
-    r"(?:#|n[or]\.|n°|[A-Za-z]/|(?:option|item|product|candidate|choice|listing)\s*[#(\[]?)\s*(\d{1,2})[)\]]?(?:\s*[.:)—–-])?\s)",
+    rf"\{{?\s*\"(?:{lexicon.alternatives(lexicon.NUMBER_KEYS)})\"\s*:\s*\"?(\d{{1,2}})\b|"
+    rf"(?:#|n[or]\.|n°|[A-Za-z]/|(?:{lexicon.alternatives(lexicon.NUMBERED_NOUNS)})\s*[#(\[]?)\s*(\d{{1,2}})[)\]]?"
+    r"(?:\s*[.:)—–-])?\s)",
     re.IGNORECASE,
 )
 _IN_JSON_ARRAY = re.compile(r"\"(\d{1,2})[.:)]\s")
-_ANSWER_SLOTS = {
-    "output", "answer", "response", "result", "results", "your answer", "antwort", "réponse", "respuesta", "risposta",
-    "antwoord", "resposta", "回答", "答え", "答案", "解答", "ausgabe", "sortie", "salida",
-}
+_ANSWER_SLOTS = frozenset(lexicon.ANSWER_SLOTS)
 # "Label: value" lines such as "Query: tablette asus", in any script; "**Label**:" too.
 _FIELD = re.compile(r"^(?:\*\*)?([^\W\d_][^:：\n]{0,40}?)(?:\*\*)?\s*[:：]\s*(.*)$")
 # A JSON or YAML-in-quotes pair: "task": "Return the ids of ...".
@@ -41,17 +39,11 @@ _HEADING = re.compile(r"^#{1,6}\s*([^\W\d_][^:：\n]{0,40}?)\s*[:：]?\s*$")
 # "从标题中提取品牌：<title>": a label that gives an order is the instruction, not a field.
 _INSTRUCTING_LABEL = lexicon.pattern(lexicon.COPY_VERBS, lexicon.WRITE_VERBS, lexicon.RANK_WORDS, lexicon.SELECT_WORDS)
 # A question someone else asked is the data of a question-answering task, not the instruction.
-_ASKED_BY_SOMEONE = re.compile(r"\b(?:customer|user|shopper|buyer|client|kunde|cliente)")
+_ASKED_BY_SOMEONE = lexicon.pattern(lexicon.ASKERS)
 # A line that gives an order rather than data ends a data block: it starts like an order,
 # or (CJK, where the verb comes last) holds a polite request form.
-_STARTS_INSTRUCTION = re.compile(
-    r"^(?:please|now|then|based on|given|using|according to|you|your|select|choose|pick|rank|sort|order|"
-    r"extract|identify|list|output|return|answer|respond|reply|write|generate|translate|summari[sz]e|describe|"
-    r"explain|find|which|what|how|do not|don't|only|retrieve|give|tell|name|put|arrange|rate|fill|"
-    r"complete|copy|tag|classify|bitte|veuillez|por favor|per favore)\b|^(?:以下|请|次の|次に|下記|上記|从)",
-    re.IGNORECASE,
-)
-_CJK_REQUEST = re.compile(r"ください|して下さい|请")
+_STARTS_INSTRUCTION = lexicon.pattern(lexicon.ORDER_OPENERS, at_start=True, flags=re.IGNORECASE)
+_CJK_REQUEST = lexicon.pattern(lexicon.POLITE_REQUESTS)
 
 
 def _gives_order(line: str) -> bool:
@@ -59,25 +51,14 @@ def _gives_order(line: str) -> bool:
 
 
 _COUNT = r"(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")"
-# Verbs and question words that a count of items to pick follows: "select 3", "which three".
-_PICK = (
-    r"select|choose|pick|identify|retrieve|find|recommend|output|return|give|list|name|which|what|show(?: me)?|"
-    r"suggest|get|rufe|gib|zeige?|geef|kies|noem|toon|welke|dame|indica|elenca|donne\w*|montre\w*|"
-    r"wähle\w*|auswählen|welche\w*|nenne\w*|choisi\w*|sélectionne\w*|quel\w*|eli[gj]\w*|selecciona\w*|"
-    r"cu[aá]les|scegli\w*|seleziona\w*|quali"
-)
-_ITEMS = (
-    r"numbers?|indices|indexes|ids?|items?|products?|candidates?|options?|answers?|snippets?|aspects?|quer(?:y|ies)|"
-    r"reviews?|results?|categor(?:y|ies)|titles?|keywords?|entr(?:y|ies)|choices?|labels?|keys?|listings?|"
-    r"produkte?|artikel|aspekte?|produits?|productos?|prodotti|categorías?|catégories?|producten|resultaten|"
-    r"kandidaten|resultate|ergebnisse|risultati|resultados|résultats"
-)
-_PICK_WORD = re.compile(rf"(?<!\w)(?:{_PICK}|answer|output|return)(?!\w)")
+_CJK_NUMBERS = "".join(word for word in NUMBER_WORDS if is_cjk(word))  # "3つ" and "三つ" alike
+_PICK = lexicon.alternatives(lexicon.COUNT_VERBS)
+_PICK_WORD = lexicon.pattern(lexicon.COUNT_VERBS, lexicon.COUNT_ANSWER_WORDS)
 _COUNT_PATTERNS = (
-    re.compile(rf"(?<!\w)(?:{_PICK})\s+(?:only\s+|exactly\s+|the\s+|top\s+|de\s+|der\s+|of\s+)*{_COUNT}(?!\w)"),
-    re.compile(rf"(?<!\w){_COUNT}\s+(?:[\w-]+\s+){{0,2}}(?:{_ITEMS})(?!\w)"),
+    re.compile(rf"(?<!\w)(?:{_PICK})\s+(?:(?:{lexicon.alternatives(lexicon.COUNT_FILLERS)})\s+)*{_COUNT}(?!\w)"),
+    re.compile(rf"(?<!\w){_COUNT}\s+(?:[\w-]+\s+){{0,2}}(?:{lexicon.alternatives(lexicon.ITEM_NOUNS)})(?!\w)"),
     re.compile(rf"(?<!\w)top[\s-]?{_COUNT}(?!\w)"),
-    re.compile(r"(\d|[二两三四五])\s*(?:つ|個|个|件|項目|项|款|条)"),
+    re.compile(rf"(\d|[{_CJK_NUMBERS}])\s*(?:{lexicon.alternatives(lexicon.CJK_COUNTERS)})"),
 )
 
 
@@ -193,6 +174,8 @@ class Anatomy:
         return "\n".join(value for _, value in self.fields) if self.fields else self.subject_text
 
 
+_SCALE = re.compile(rf"\b(?:{lexicon.alternatives(lexicon.SCALE_WORDS)})\b[^\d\n]{{0,20}}\b(\d)\s*"
+                    rf"(?:{lexicon.alternatives(lexicon.RANGE_JOINERS)})\s*(\d)\b")
 _READ_CACHE = 4096  # prompts whose anatomy is kept: read by routing, then by the constraint and the repair
 
 
@@ -323,9 +306,7 @@ def requested_count(text: str) -> int | None:
 
 def rating_range(text: str) -> tuple[int, int] | None:
     """A single-digit scale the answer must fall in: "on a scale of 1 to 5", "from 0-9"."""
-    match = re.search(
-        r"\b(?:scale|rating|rate|score|from|between)\b[^\d\n]{0,20}\b(\d)\s*(?:to|-|–|and)\s*(\d)\b", text
-    )
+    match = _SCALE.search(text)
     if match and int(match.group(1)) < int(match.group(2)):
         return int(match.group(1)), int(match.group(2))
     return None

@@ -6,7 +6,8 @@ review"): scored as generation, decoded by copying from the prompt like NER.
 
 Only the instruction is read for words (`Anatomy.instruction`: the prompt without its
 candidate list, its labelled data fields and long quoted text), so a review that says
-"rank" or a title that says "entity" steers nothing. The rules, in order:
+"rank" or a title that says "entity" steers nothing. The rules, in order (`RULES` holds them
+as one table of rule, test and route; every word they listen for is in `lexicon`):
 
 1. The evaluator's `is_multiple_choice` flag decides multiple choice whenever it is a
    bool: the kit groups questions by task type and passes the flag with every batch, so
@@ -37,6 +38,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from routing import anatomy, lexicon
 from shopbench import spec
@@ -47,8 +49,8 @@ _QUESTION_TO_SLOT_CHARS = 20  # "what is the brand", "which colour": a question 
 _LONGEST_SLOT_CHARS = 40  # a slot noun starting within reach is read whole
 # A question word asks for what follows it directly ("which brand", "what screen size") or
 # after a copula ("what is the brand"); "what the customer values" asks for no value.
-_DETERMINER = re.compile(r"(?<!\w)(?:the|a|an|these|those|this|that|my|your|our|la|le|les|el|los|las|der|die|das|il|lo|gli)(?!\w)")
-_COPULA = re.compile(r"'s|(?<!\w)(?:is|are|was|were|did|does|do|est|sont|ist|sind|es|son|è|sono)(?!\w)")
+_DETERMINER = lexicon.pattern(lexicon.DETERMINERS)
+_COPULA = lexicon.pattern(lexicon.COPULAS, anywhere=(lexicon.CLITIC_COPULAS,))
 
 
 _WRITE = lexicon.pattern(lexicon.WRITE_VERBS)
@@ -75,7 +77,7 @@ _AS_PHRASE = lexicon.pattern(lexicon.PHRASE_ANSWERS)
 _OBJECTS = (("value", _VALUE), ("kind", _KIND), ("aspect", _ASPECT), ("phrase", _PHRASE))
 # "the terms that describe ...": a span of the text, described by what it says.
 _SPAN_CLAUSE = re.compile(
-    r"(?<!\w)(?:that|which|who) (?:describes?|refers? to|names?|indicates?|denotes?|mentions?|specif(?:y|ies)|expresses?)"
+    rf"(?<!\w)(?:{lexicon.alternatives(lexicon.RELATIVE_PRONOUNS)}) (?:{lexicon.alternatives(lexicon.SPAN_VERBS)})"
 )
 # Searched once over the whole instruction, so that sentences are searched only for cues it has.
 _EXTRACTION_CUES = {
@@ -86,27 +88,17 @@ _RANK = lexicon.pattern(lexicon.RANK_WORDS)
 _SELECT = lexicon.pattern(lexicon.SELECT_WORDS)
 _NUMBERS = lexicon.pattern(lexicon.NUMBER_WORDS)
 # Nouns of written output: "give a description of the material" asks for writing.
-_WRITTEN_THING = re.compile(
-    r"(?<!\w)(?:description|summary|explanation|paragraph|essay|title|headline|review|reason|sentence|story|"
-    r"advertisement|slogan|response|reply|answer|translation|overview)s?(?!\w)"
-)
+_WRITTEN_THING = lexicon.pattern(lexicon.WRITTEN_THINGS)
 # "no brand", "without the colour": a value the answer must leave out.
-_NEGATION = re.compile(r"(?<!\w)(?:no|not|without|except|excluding|ohne|sans|sin|senza)\s+(?:\w+\s+)?$")
+_NEGATION = re.compile(rf"(?<!\w)(?:{lexicon.alternatives(lexicon.NEGATIONS)})\s+(?:\w+\s+)?$")
 # Arithmetic over values is reasoning, not extraction: "what is the total weight".
-_ARITHMETIC = re.compile(r"(?<!\w)(?:total|sum|combined|altogether|how many|how much|per unit|calculat\w*|comput\w*)(?!\w)")
+_ARITHMETIC = lexicon.pattern(lexicon.ARITHMETIC_WORDS)
 # "return the number of the item": one candidate's number (unless the sentence does arithmetic).
-_ONE_NUMBER = re.compile(
-    r"(?<!\w)(?:return|output|give|write|provide|answer with|reply with|respond with) (?:only )?(?:the|its) "
-    r"(?:\w+ )?number(?!\w)"
-)
-# A field that names what to extract when the prompt has no instruction sentence: "Attribute: colour".
-_EXTRACTION_FIELD = re.compile(r"attribute|entit")
+_ONE_NUMBER = re.compile(rf"(?<!\w)(?:{lexicon.alternatives(lexicon.ANSWER_VERBS)}) (?:only )?(?:the|its) (?:\w+ )?number(?!\w)")
+_EXTRACTION_FIELD = lexicon.pattern(anywhere=(lexicon.EXTRACTION_FIELD_STEMS,))
 # A writing verb after these describes someone else's writing: "a customer would write".
-_NOT_AN_ORDER = re.compile(
-    r"(?<!\w)(?:would|might|could|will|may|to|that|which|who|customers?|reviewers?|users?|buyers?|shoppers?|they|"
-    r"he|she|kunde|käufer|client|cliente)\s+$"
-)
-_ANSWER_SLOT = re.compile(r"^(?:answer|antwort|respuesta|réponse|risposta|回答|答案)\s*[:：]?$", re.IGNORECASE)
+_NOT_AN_ORDER = re.compile(rf"(?<!\w)(?:{lexicon.alternatives(lexicon.NOT_AN_ORDER)})\s+$")
+_ANSWER_WORD = re.compile(rf"^(?:{lexicon.alternatives(lexicon.ANSWER_WORDS)})\s*[:：]?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -131,7 +123,7 @@ def _multiple_choice(read: anatomy.Anatomy) -> Route:
 
 def _looks_multiple_choice(read: anatomy.Anatomy) -> bool:
     """For an unknown flag: an answer slot after options or after a rating scale."""
-    has_answer_slot = bool(_ANSWER_SLOT.match(read.last_line))
+    has_answer_slot = bool(_ANSWER_WORD.match(read.last_line))
     return has_answer_slot and (read.candidates is not None or read.rating_range is not None)
 
 
@@ -225,7 +217,8 @@ def _extraction_slot(read: anatomy.Anatomy) -> str | None:
     return None
 
 
-def _list_route(text: str, numbers: tuple[int, ...], count: int | None) -> Route:
+def _list_route(evidence: "_Evidence") -> Route:
+    text, numbers, count = evidence.text, evidence.read.candidates.numbers, evidence.count
     if count is not None and count < len(numbers):
         return Route(spec.RETRIEVAL, spec.RETRIEVAL, numbers, count)
     if _RANK.search(text) or (len(numbers) <= spec.RANKING_LIMIT and not _SELECT.search(text)):
@@ -248,37 +241,89 @@ def asks_for_title(text: str) -> bool:
     return bool(lines and len(lines[-1].split()) <= 3 and _TITLE_NOUN.search(lines[-1]))
 
 
-def _generation(text: str) -> Route:
+def _generation(evidence: "_Evidence") -> Route:
     """A written answer; a title or a translation when the instruction asks for one."""
-    return Route(spec.GENERATION, spec.GENERATION, title=asks_for_title(text))
+    return Route(spec.GENERATION, spec.GENERATION, title=asks_for_title(evidence.text))
+
+
+@dataclass(frozen=True, eq=False)
+class _Evidence:
+    """What the rules test, each part read from the prompt's anatomy when a rule first asks."""
+
+    read: anatomy.Anatomy
+    flag: bool | None  # the evaluator's is_multiple_choice; None: unknown
+
+    @functools.cached_property
+    def multiple_choice(self) -> bool:
+        return self.flag if self.flag is not None else _looks_multiple_choice(self.read)
+
+    @functools.cached_property
+    def text(self) -> str:
+        return self.read.instruction
+
+    @functools.cached_property
+    def count(self) -> int | None:
+        return self.read.requested_count
+
+    @functools.cached_property
+    def names_numbers(self) -> bool:
+        """Rank words, or "numbers", "indices", "ids": the list's numbers are the answer."""
+        return bool(_RANK.search(self.text) or _NUMBERS.search(self.text))
+
+    @functools.cached_property
+    def writes(self) -> bool:
+        """"explain which one is best, in two sentences": a choice among the list, written out."""
+        return not self.names_numbers and (self.count or 0) < 2 and _asks_writing(self.text)
+
+    @functools.cached_property
+    def one_number(self) -> bool:
+        return bool(_ONE_NUMBER.search(self.text) and not _ARITHMETIC.search(self.text))
+
+    @functools.cached_property
+    def extracted(self) -> str | None:
+        """The task type of an extraction (NER or extractive generation), None when none is asked."""
+        reviewed = any(_OPINION_SOURCE.search(name) for name, _ in self.read.fields)
+        return extraction(self.text, reviewed) or _extraction_slot(self.read)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    test: Callable[[_Evidence], bool]
+    route: Callable[[_Evidence], Route]
+
+
+# The rules of the module docstring, in order: the first whose test holds routes the prompt.
+RULES = (
+    Rule("multiple choice", lambda e: e.multiple_choice, lambda e: _multiple_choice(e.read)),
+    Rule("numbers of the list asked for", lambda e: e.read.candidates is not None and not e.writes
+         and bool(e.names_numbers or e.count or e.one_number), _list_route),
+    Rule("extraction", lambda e: e.extracted is not None, lambda e: Route(e.extracted, spec.NER)),
+    Rule("selection from the list", lambda e: e.read.candidates is not None and not e.writes
+         and bool(_SELECT.search(e.text)), _list_route),
+    Rule("generation", lambda e: True, _generation),
+)
 
 
 def classify(prompt: str, is_multiple_choice: bool | None = None) -> Route:
     """The route of a prompt. A flag that is no bool is unknown (rule 1)."""
-    return _route(prompt, is_multiple_choice if isinstance(is_multiple_choice, bool) else None)
+    return _route(prompt, _known(is_multiple_choice))
+
+
+def rule_of(prompt: str, is_multiple_choice: bool | None = None) -> str:
+    """The name of the rule that routes the prompt."""
+    return _first_rule(_Evidence(anatomy.read(prompt), _known(is_multiple_choice))).name
+
+
+def _known(flag) -> bool | None:
+    return flag if isinstance(flag, bool) else None
+
+
+def _first_rule(evidence: _Evidence) -> Rule:
+    return next(rule for rule in RULES if rule.test(evidence))
 
 
 @functools.lru_cache(maxsize=4096)  # a question is routed once: the model, training and reports ask again
 def _route(prompt: str, is_multiple_choice: bool | None) -> Route:
-    read = anatomy.read(prompt)
-    if is_multiple_choice if is_multiple_choice is not None else _looks_multiple_choice(read):
-        return _multiple_choice(read)
-    text = read.instruction
-    reviewed = any(_OPINION_SOURCE.search(name) for name, _ in read.fields)
-    candidates = read.candidates
-    if candidates is None:
-        extracted = extraction(text, reviewed) or _extraction_slot(read)
-        return Route(extracted, spec.NER) if extracted is not None else _generation(text)
-    numbers = candidates.numbers
-    count = read.requested_count
-    names_numbers = bool(_RANK.search(text) or _NUMBERS.search(text))
-    # "explain which one is best, in two sentences": a choice among the list, written out.
-    writes = not names_numbers and (count or 0) < 2 and _asks_writing(text)
-    if not writes and (names_numbers or count or (_ONE_NUMBER.search(text) and not _ARITHMETIC.search(text))):
-        return _list_route(text, numbers, count)
-    extracted = extraction(text, reviewed) or _extraction_slot(read)
-    if extracted is not None:
-        return Route(extracted, spec.NER)
-    if _SELECT.search(text) and not writes:
-        return _list_route(text, numbers, count)
-    return _generation(text)
+    evidence = _Evidence(anatomy.read(prompt), is_multiple_choice)
+    return _first_rule(evidence).route(evidence)

@@ -1,10 +1,12 @@
-"""The words routing listens for, as plain data, in the languages ShopBench prompts use
-(English, German, French, Spanish, Italian, Japanese, Chinese).
+"""Every word routing listens for, as plain data, in the languages ShopBench prompts use
+(English, German, French, Spanish, Italian, Dutch, Portuguese, Japanese, Chinese): the
+classifier's and the anatomy's patterns are built from these lists and hold no words of
+their own (tests/test_lexicon.py checks that, and that no list holds an entry twice, one
+matched in full by another entry, or one never reached behind an earlier entry).
 
 Each entry is a regular-expression alternative matched against lowercased instruction
 text; Latin-script entries match whole words (a stem carries its own `\\w*`), CJK ones
-anywhere. The classifier
-decides with them; nothing here decides anything.
+anywhere. Nothing here decides anything.
 """
 from __future__ import annotations
 
@@ -216,14 +218,44 @@ RANK_WORDS = (
     "並べ", "順位", "順番", "ランク", "排序", "排列", "排名",
 )
 
-# Picking some candidates of a list.
-SELECT_WORDS = (
-    r"select\w*", r"choos\w*", r"pick", r"recommend\w*", r"retriev\w*", r"which", r"welche\w*", r"quel(?:le)?s",
-    r"cu[aá]les", r"quali", r"identify (?:the )?(?:\w+ )?(?:products?|items?|"
-    r"queries|candidates?)", r"find (?:the )?(?:\w+ )?(?:products?|items?|queries|candidates?)",
-    r"wähle\w*", r"auswählen", r"choisi\w*", r"sélectionne\w*", r"eli[gj]\w*", r"eleg\w*", r"selecciona", r"scegli",
-    r"seleziona", r"kies", r"welke", r"rufe", r"geef", r"show me", r"toon", r"escolh\w*", r"selecione", "選んで", "選び", "選択", "选择", "选出", "挑选",
+# Picking: words that ask for some candidates of a list, whether a count follows them or not.
+PICK_WORDS = (
+    r"pick", r"which", r"welche\w*", r"cu[aá]les", r"quali", r"wähle\w*", r"auswählen", r"choisi\w*",
+    r"sélectionne\w*", r"eli[gj]\w*", r"kies", r"welke", r"rufe", r"geef", r"toon",
 )
+
+# Picking some candidates of a list.
+SELECT_WORDS = PICK_WORDS + (
+    r"select\w*", r"choos\w*", r"recommend\w*", r"retriev\w*", r"quel(?:le)?s",
+    r"identify (?:the )?(?:\w+ )?(?:products?|items?|queries|candidates?)",
+    r"find (?:the )?(?:\w+ )?(?:products?|items?|queries|candidates?)", r"eleg\w*", r"selecciona", r"scegli",
+    r"seleziona", r"show me", r"escolh\w*", r"selecione", "選んで", "選び", "選択", "选择", "选出", "挑选",
+)
+
+# Verbs and question words that a count of items to pick follows: "select 3", "which three".
+COUNT_VERBS = PICK_WORDS + (
+    r"select", r"choose", r"identify", r"retrieve", r"find", r"recommend", r"output", r"return", r"give", r"list",
+    r"name", r"what", r"show(?: me)?", r"suggest", r"get", r"gib", r"zeige?", r"noem", r"dame", r"indica",
+    r"elenca", r"donne\w*", r"montre\w*", r"nenne\w*", r"quel\w*", r"selecciona\w*", r"scegli\w*", r"seleziona\w*",
+)
+# Besides those, a sentence that says "answer" may ask for a count of items: "answer with 3 numbers".
+COUNT_ANSWER_WORDS = (r"answer",)
+
+# Nouns of the items a count counts: "three numbers", "5 products".
+ITEM_NOUNS = (
+    r"numbers?", r"indices", r"indexes", r"ids?", r"items?", r"products?", r"candidates?", r"options?", r"answers?",
+    r"snippets?", r"aspects?", r"quer(?:y|ies)", r"reviews?", r"results?", r"categor(?:y|ies)", r"titles?",
+    r"keywords?", r"entr(?:y|ies)", r"choices?", r"labels?", r"keys?", r"listings?", r"produkte?", r"artikel",
+    r"aspekte?", r"produits?", r"productos?", r"prodotti", r"categorías?", r"catégories?", r"producten", r"resultaten",
+    r"kandidaten", r"resultate", r"ergebnisse", r"risultati", r"resultados", r"résultats",
+)
+# What may stand between a picking verb and its count: "select only the top 3".
+COUNT_FILLERS = (r"only", r"exactly", r"the", r"top", r"de", r"der", r"of")
+# CJK counters after a number: "3つ", "三个", "5件".
+CJK_COUNTERS = ("つ", "個", "个", "件", "項目", "项", "款", "条")
+# A scale an answer falls in: "on a scale of 1 to 5", "rate it from 0-9".
+SCALE_WORDS = (r"scale", r"rating", r"rate", r"score", r"from", r"between")
+RANGE_JOINERS = (r"to", r"-", r"–", r"and")
 
 # Asking for numbers of the list as the answer.
 # ("the number" alone is as often a quantity: "answer with the number of grams".)
@@ -234,12 +266,90 @@ NUMBER_WORDS = (
 )
 
 
-def pattern(*word_lists) -> re.Pattern:
+# Generic labels of the slot an answer goes in. A prompt that ends in one of ANSWER_WORDS after
+# options or a scale is multiple choice when its flag is unknown (the others, "Your answer:" and
+# "Antwoord:" included, end as many ranking and retrieval prompts as multiple-choice ones).
+ANSWER_WORDS = ("answer", "antwort", "respuesta", "réponse", "risposta", "回答", "答案")
+ANSWER_SLOTS = ANSWER_WORDS + (
+    "your answer", "antwoord", "resposta", "答え", "解答", "output", "response", "result", "results", "ausgabe",
+    "sortie", "salida",
+)
+
+# A question someone else asked is the data of a question-answering task, not the instruction.
+ASKERS = (r"customer\w*", r"user\w*", r"shopper\w*", r"buyer\w*", r"client\w*", r"kunde\w*")
+
+# How a line that gives an order starts (it ends a block of data), and (CJK, where the verb
+# comes last) the polite request forms that give an order anywhere in a line.
+ORDER_OPENERS = (
+    r"please", r"now", r"then", r"based on", r"given", r"using", r"according to", r"you", r"your", r"select",
+    r"choose", r"pick", r"rank", r"sort", r"order", r"extract", r"identify", r"list", r"output", r"return",
+    r"answer", r"respond", r"reply", r"write", r"generate", r"translate", r"summari[sz]e", r"describe", r"explain",
+    r"find", r"which", r"what", r"how", r"do not", r"don't", r"only", r"retrieve", r"give", r"tell", r"name",
+    r"put", r"arrange", r"rate", r"fill", r"complete", r"copy", r"tag", r"classify", r"bitte", r"veuillez",
+    r"por favor", r"per favore", "以下", "请", "次の", "次に", "下記", "上記", "从",
+)
+POLITE_REQUESTS = ("ください", "して下さい", "请")
+
+# JSON keys that hold a candidate's number ({"id": 3, ...}) and nouns a number follows ("option (2)").
+NUMBER_KEYS = (r"id", r"n", r"no", r"num", r"number", r"idx", r"index", r"key")
+NUMBERED_NOUNS = (r"option", r"item", r"product", r"candidate", r"choice", r"listing")
+
+# Words around a slot noun that say it is not asked for: a question word asks for what follows
+# it directly ("which brand") or after a copula ("what is the brand"), not for what follows a
+# determiner ("what the customer values"); "no brand", "without the colour" leave a value out.
+DETERMINERS = (
+    r"the", r"a", r"an", r"these", r"those", r"this", r"that", r"my", r"your", r"our", r"la", r"le", r"les", r"el",
+    r"los", r"las", r"der", r"die", r"das", r"il", r"lo", r"gli",
+)
+COPULAS = (r"is", r"are", r"was", r"were", r"did", r"does", r"do", r"est", r"sont", r"ist", r"sind", r"es", r"son",
+           r"è", r"sono")
+CLITIC_COPULAS = (r"'s",)  # "what's the brand": matched wherever it stands
+NEGATIONS = (r"no", r"not", r"without", r"except", r"excluding", r"ohne", r"sans", r"sin", r"senza")
+
+# Nouns of written output: "give a description of the material" asks for writing.
+WRITTEN_THINGS = (
+    r"descriptions?", r"summar(?:y|ies)", r"explanations?", r"paragraphs?", r"essays?", r"titles?", r"headlines?",
+    r"reviews?", r"reasons?", r"sentences?", r"stor(?:y|ies)", r"advertisements?", r"slogans?", r"responses?", r"repl(?:y|ies)",
+    r"answers?", r"translations?", r"overviews?",
+)
+
+# Arithmetic over values is reasoning, not extraction: "what is the total weight".
+ARITHMETIC_WORDS = (r"total", r"sum", r"combined", r"altogether", r"how many", r"how much", r"per unit",
+                    r"calculat\w*", r"comput\w*")
+
+# "return the number of the item": verbs that ask for one candidate's number.
+ANSWER_VERBS = (r"return", r"output", r"give", r"write", r"provide", r"answer with", r"reply with", r"respond with")
+
+# A field that names what to extract when the prompt has no instruction sentence: "Attribute: colour"
+# (matched anywhere in the label).
+EXTRACTION_FIELD_STEMS = ("attribute", "entit")
+
+# A writing verb after these describes someone else's writing: "a customer would write".
+NOT_AN_ORDER = (
+    r"would", r"might", r"could", r"will", r"may", r"to", r"that", r"which", r"who", r"customers?", r"reviewers?",
+    r"users?", r"buyers?", r"shoppers?", r"they", r"he", r"she", r"kunde", r"käufer", r"client", r"cliente",
+)
+
+# "the terms that describe ...": a span of the text, described by what it says.
+RELATIVE_PRONOUNS = (r"that", r"which", r"who")
+SPAN_VERBS = (r"describes?", r"refers? to", r"names?", r"indicates?", r"denotes?", r"mentions?", r"specif(?:y|ies)",
+              r"expresses?")
+
+
+def alternatives(*word_lists) -> str:
+    """The entries of the lists as one regular-expression alternation, for a pattern that
+    places them (at a line's start, before a count)."""
+    return "|".join(w for words in word_lists for w in words)
+
+
+def pattern(*word_lists, at_start: bool = False, flags: int = 0, anywhere=()) -> re.Pattern:
     """One regex for the words of the lists: Latin-script words bounded at both ends (their
-    endings written out, `\\w*` for a stem), CJK ones matched anywhere."""
+    endings written out, `\\w*` for a stem), CJK ones matched anywhere; `at_start`: only at the
+    text's start; `anywhere`: lists matched anywhere, like CJK, whatever their script."""
     words = [w for words in word_lists for w in words]
     latin = [w for w in words if not is_cjk(w)]
-    cjk = [w for w in words if is_cjk(w)]
-    parts = [rf"(?<!\w)(?:{'|'.join(latin)})(?!\w)"] if latin else []
-    parts += [f"(?:{'|'.join(cjk)})"] if cjk else []
-    return re.compile("|".join(parts))
+    loose = [w for w in words if is_cjk(w)] + [w for words in anywhere for w in words]
+    start = "^" if at_start else ""
+    parts = [rf"{start}(?<!\w)(?:{'|'.join(latin)})(?!\w)"] if latin else []
+    parts += [f"{start}(?:{'|'.join(loose)})"] if loose else []
+    return re.compile("|".join(parts), flags)

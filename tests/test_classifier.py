@@ -157,3 +157,19 @@ def test_an_answer_slot_with_a_full_width_colon_is_no_subject():
     # the subject text is the fallback NER answer: never the slot's own label
     assert anatomy.read("ブランドを抽出してください。\nパナソニック ドライヤー ナノケア\n回答：").subject_text == "パナソニック ドライヤー ナノケア"
     assert anatomy.read("Extract the brand.\nNike Air Max 90\nAnswer:").subject_text == "Nike Air Max 90"
+
+
+def test_the_rules_are_one_ordered_table_walked_first_match():
+    from routing.classifier import RULES, rule_of
+
+    assert [rule.name for rule in RULES] == ["multiple choice", "numbers of the list asked for", "extraction",
+                                             "selection from the list", "generation"]
+    listing = "\n1. tent\n2. sofa\n3. tarp\n4. pan\n5. rope\n6. lamp\n7. stove"
+    assert rule_of("Pick one\n0. a\n1. b\nAnswer:", True) == "multiple choice"
+    assert rule_of("Rank the products by relevance to 'camping'." + listing, False) == "numbers of the list asked for"
+    assert rule_of("Extract the brand from the title.\nTitle: Nike Air Max 90", False) == "extraction"
+    assert rule_of("Which products would a camper buy?" + listing, False) == "selection from the list"
+    assert rule_of("Explain what a tent footprint is.", False) == "generation"
+    # a flag that is no bool is unknown, for the rule and the route alike
+    assert rule_of("Pick one\n0. a\n1. b\nAnswer:", "yes") == "multiple choice"
+    assert classify("Explain it.\n0. a\n1. b\nAnswer:", 1) == classify("Explain it.\n0. a\n1. b\nAnswer:", None)

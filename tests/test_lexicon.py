@@ -1,0 +1,112 @@
+"""The lexicon is routing's only word table, and each of its lists says each thing once: no
+entry twice, none matched in full by another entry of its list, none never reached because an
+earlier entry of its list always matches first."""
+import re
+from pathlib import Path
+
+import pytest
+
+from routing import lexicon
+
+try:  # Python 3.11 moved the regular-expression parser
+    import re._constants as sre_constants
+    import re._parser as sre_parse
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants
+    import sre_parse
+
+C = sre_constants
+ROOT = Path(__file__).resolve().parent.parent
+WORD_LISTS = {name: value for name, value in vars(lexicon).items()
+              if name.isupper() and isinstance(value, tuple) and value and all(isinstance(v, str) for v in value)}
+_CAP = 64  # examples kept per entry
+_CLASS_EXAMPLE = {C.CATEGORY_WORD: "x", C.CATEGORY_SPACE: " ", C.CATEGORY_DIGIT: "1"}
+
+
+def examples(entry: str) -> list[str]:
+    """Strings the entry matches (lookarounds ignored): each alternative, each optional part
+    with and without it, each repeat at its least and one more, a set's first member."""
+
+    def sequence(items) -> list[str]:
+        found = [""]
+        for op, av in items:
+            found = [head + tail for head in found for tail in node(op, av)][:_CAP]
+        return found
+
+    def node(op, av) -> list[str]:
+        if op is C.LITERAL:
+            return [chr(av)]
+        if op in (C.NOT_LITERAL, C.ANY):
+            return ["x"]
+        if op is C.CATEGORY:
+            return [_CLASS_EXAMPLE.get(av, "x")]
+        if op is C.IN:
+            kind, value = av[0]
+            return [chr(value) if kind is C.LITERAL else chr(value[0]) if kind is C.RANGE else _CLASS_EXAMPLE.get(value, "x")]
+        if op is C.BRANCH:
+            return [s for branch in av[1] for s in sequence(branch)][:_CAP]
+        if op is C.SUBPATTERN:
+            return sequence(av[-1])
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT):
+            least, most, body = av
+            return [s * n for n in sorted({least, min(most, least + 1)}) for s in sequence(body)][:_CAP]
+        if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            return [""]
+        raise AssertionError(f"no examples for {op} in {entry!r}")
+
+    return sequence(sre_parse.parse(entry))
+
+
+def test_examples_cover_each_form():
+    assert examples(r"brands?") == ["brand", "brands"]
+    assert set(examples(r"tradu[ci]\w*")) == {"traduc", "traducx"}
+    assert set(examples(r"(?:item|list) numbers?")) == {"item number", "item numbers", "list number", "list numbers"}
+    assert examples(r"rank(?!\s*#)") == ["rank"]
+
+
+def _problems(name: str, entries: tuple[str, ...]) -> list[str]:
+    problems = []
+    for index, entry in enumerate(entries):
+        if entry in entries[:index]:
+            problems.append(f"{name}: {entry!r} twice")
+            continue
+        covering = [other for other in entries if other != entry
+                    and all(re.fullmatch(other, example) for example in examples(entry))]
+        if covering:
+            problems.append(f"{name}: {entry!r} is matched in full by {covering[0]!r}")
+        elif index and all(lexicon.pattern(entries[:index]).match(example) for example in examples(entry)):
+            problems.append(f"{name}: {entry!r} is never reached: an earlier entry matches first")
+    return problems
+
+
+@pytest.mark.parametrize("name", sorted(WORD_LISTS))
+def test_no_entry_is_duplicated_or_shadowed(name):
+    assert _problems(name, WORD_LISTS[name]) == []
+
+
+@pytest.mark.parametrize("entries, problem", [
+    (("quali", "which", "quali"), "'quali' twice"),
+    (("hersteller", r"hersteller\w*"), r"'hersteller' is matched in full by 'hersteller\\w*'"),
+    (("what", "what's"), "\"what's\" is never reached"),
+    (("商品名", "商品名称"), "'商品名称' is never reached"),
+    ((r"in (?:the|an?) order", r"in order(?! to)", r"in (?:the )?order of"), "'in (?:the )?order of' is never reached"),
+])
+def test_the_lint_finds_each_kind_of_problem(entries, problem):
+    assert any(problem in found for found in _problems("LIST", entries))
+
+
+def test_longer_entries_before_their_prefixes_are_reached():
+    assert _problems("LIST", (r"brand names?", r"brands?")) == []
+
+
+def test_routing_modules_hold_no_word_lists():
+    # An alternation of three words, or a run of CJK text, in a pattern of the classifier or the
+    # anatomy is a word list that belongs in the lexicon.
+    word_alternation = re.compile(r"[^\W\d_]{2,}\|[^\W\d_]{2,}\|[^\W\d_]{2,}")
+    cjk = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+    for module in ("classifier.py", "anatomy.py"):
+        for number, line in enumerate((ROOT / "routing" / module).read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#")[0]
+            if code.strip().startswith(('"', "'")) or '"""' in line:  # docstrings give examples
+                continue
+            assert not word_alternation.search(code) and not cjk.search(code), f"{module}:{number}: {line.strip()}"
