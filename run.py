@@ -20,7 +20,6 @@ from pathlib import Path
 from shopbench import cli, data, options, spec
 from shopbench.data import DataError
 from shopbench.runner import ModelError
-from shopbench.terminal import printable
 
 ROOT = spec.ROOT
 
@@ -62,38 +61,10 @@ def classify(args) -> int:
         summary = sys.stderr
     known = [(p, r.task_type) for p, r in zip(prompts, routes) if p.task_type is not None]
     if known:
+        from shopbench.report import routing_report
+
         print(routing_report(known, args.show_misses), file=summary)
     return 0
-
-
-def routing_report(routed: list[tuple[data.Prompt, str]], show_misses: int = 0) -> str:
-    """Accuracy; a table of true task type (rows) by predicted task type (columns); the
-    accuracy of each task, worst first, when the data names tasks; the first misses."""
-    from shopbench.report import table
-
-    pairs = [(prompt.task_type, guess) for prompt, guess in routed]
-    right = sum(truth == guess for truth, guess in pairs)
-    types = [t for t in spec.TASK_TYPES if any(t in pair for pair in pairs)]
-    short = {t: "NER" if t == spec.NER else t for t in types}
-    lines = [f"task_type accuracy: {right}/{len(pairs)} ({right / len(pairs):.1%})", ""]
-    confusion = [[short[truth], *(str(pairs.count((truth, guess))) for guess in types)] for truth in types]
-    lines += table(["true \\ predicted", *(short[t] for t in types)], confusion, right=set(range(1, len(types) + 1)))
-    by_task: dict[str, list[bool]] = {}
-    for prompt, guess in routed:
-        if prompt.task_name is not None:
-            by_task.setdefault(prompt.task_name, []).append(prompt.task_type == guess)
-    if by_task:
-        rows = sorted(([name, str(sum(hits)), str(len(hits)), f"{sum(hits) / len(hits):.1%}"]
-                       for name, hits in by_task.items()), key=lambda row: (int(row[1]) / int(row[2]), row[0]))
-        lines += ["", *table(["task", "right", "n", "accuracy"], rows, right={1, 2, 3})]
-    misses = [(prompt, guess) for prompt, guess in routed if prompt.task_type != guess]
-    if show_misses and misses:
-        lines += ["", f"misrouted ({min(show_misses, len(misses))} of {len(misses)}):"]
-        for prompt, guess in misses[:show_misses]:
-            text = printable(" ".join(prompt.input_field.split())[:80])
-            lines.append(f"  {printable(prompt.task_name or '-')}: {short.get(prompt.task_type, prompt.task_type)} -> "
-                         f"{short.get(guess, guess)}: {text}")
-    return "\n".join(lines)
 
 
 def check_submission(args) -> int:
@@ -167,6 +138,8 @@ def compare(args) -> int:
         pages = [html_report.page_results(name, record) for name, record in zip((args.a, args.b), records)]
         data.write_atomically(args.html, html_report.comparison_page(*pages, comparison))
         written.append(f"Page written to {args.html}")
+    from shopbench.report import comparison_report
+
     print(comparison_report(comparison, changes, args.show, first.name, second.name))
     for line in written:
         print(line)
@@ -185,32 +158,6 @@ def report(args) -> int:
     failures = f", {page.failed} engine failures" if page.failures_known else ""
     print(f"Page written to {args.html} ({len(page.questions)} questions, overall {page.scale(page.overall)}{failures})")
     return 0
-
-
-def comparison_report(comparison, changes: list, show: int, a_name: str, b_name: str) -> str:
-    """One table of A, B, B - A and its interval per task, track and overall; then the
-    questions that changed most when asked for."""
-    from shopbench.compare import CONFIDENCE
-    from shopbench.report import table
-
-    rows = [
-        [spec.track_label(row.name) if row.kind == "track" else row.name, str(row.questions), f"{row.a:.4f}",
-         f"{row.b:.4f}", f"{row.difference:+.4f}", f"[{row.low:+.4f}, {row.high:+.4f}]", "*" if row.excludes_zero else ""]
-        for row in comparison.rows
-    ]
-    lines = [f"A: {printable(a_name)}", f"B: {printable(b_name)}", ""]
-    header = ["", "n", "A", "B", "B-A", f"{CONFIDENCE}% interval", ""]
-    lines += [line.rstrip() for line in table(header, rows, right={1, 2, 3, 4, 5})]  # the mark column is mostly empty
-    lines += ["", f"* the interval excludes 0. Paired bootstrap: {comparison.replicates} replicates (seed "
-                  f"{comparison.seed}), questions resampled within each task, micro F1 pooled."]
-    if show:
-        lines += ["", f"Questions whose score changed most ({len(changes)} shown; unchanged ones are not listed):"]
-        for change in changes:
-            lines.append(f"  question {change.index} ({printable(change.task_name)}): "
-                         f"{change.score_a:.4f} -> {change.score_b:.4f}")
-            for side, response in (("A", change.response_a), ("B", change.response_b)):
-                lines.append(f"    {side}: {' '.join(response.split())[:80]!r}")
-    return "\n".join(lines)
 
 
 def add_command(commands, name: str, handler, summary: str, description: str) -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """What each piece of the answering pipeline is worth, on one model and one set of questions.
 
-The full pipeline, then each piece switched off alone (decoding/config.py's switches), then
+The full pipeline, then each piece switched off alone (shopbench/decoding_config.py's switches), then
 the starter kit's zero-shot baseline (models/baselines.py), all on one engine loaded once and
 scored by the official parsers and metrics. One table: the overall score (mean of task
 scores, as the kit prints), the paired difference from the full pipeline with its 95%
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from shopbench import cli, data, options, resources, spec  # noqa: E402
 from shopbench.data import DataError  # noqa: E402
-from models.protocol import ModelUnavailable  # noqa: E402
+from shopbench.protocol import ModelUnavailable  # noqa: E402
 from shopbench.runner import ModelError, load_model_class  # noqa: E402
 
 FULL = "full pipeline"

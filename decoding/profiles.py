@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from prompts import clean_question
 from routing.classifier import Route
-from decoding.config import DEFAULT, DecodingConfig
+from shopbench.decoding_config import DEFAULT, DecodingConfig
 from decoding.constraints import Constraint, TextConstraint, Vocabulary, digits, prompt_tokens
 from shopbench import spec
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from routing import anatomy
 from routing.classifier import Route
-from decoding.config import DEFAULT, DecodingConfig
+from shopbench.decoding_config import DEFAULT, DecodingConfig
 from shopbench import parsers, spec
 from shopbench.text import QUOTATION, QUOTE_MARKS, ends_sentence, quotations, sentences, without_quotations
 

@@ -21,7 +21,7 @@ from decoding.constraints import Constraint, TextConstraint
 from models.base_model import ShopBenchBaseModel
 from models import engines
 from models.engines import ChatRequest, Engine, Request
-from models.protocol import Answer
+from shopbench.protocol import Answer
 from models.settings import ModelSettings, from_environment
 
 log = logging.getLogger("shopbench.baseline")

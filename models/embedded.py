@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from models.protocol import ModelUnavailable
+from shopbench.protocol import ModelUnavailable
 from models.settings import MODEL_DIR_ENV
 from shopbench import environment
 from shopbench.data import give_umask_mode

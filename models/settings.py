@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from decoding import config as decoding_config
-from decoding.config import DecodingConfig
+from shopbench import decoding_config
+from shopbench.decoding_config import DecodingConfig
 from models.time_guard import TrackDeadline
 from shopbench import environment, jsonsafe, spec
 from shopbench.environment import (API_KEY_ENV, BATCH_SIZE_ENV, DEADLINE_ENV, ENGINE_ENV, ENGINES, MODEL_DIR_ENV,

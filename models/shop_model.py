@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import prompts
 from models.base_model import ShopBenchBaseModel
-from models.protocol import Answer, GuardAction
+from shopbench.protocol import Answer, GuardAction
 from models import engines
 from models.engines import ChatRequest, Engine, Request
 from models.settings import ModelSettings, from_environment
@@ -70,9 +70,9 @@ def start_engine(owner: str, settings: ModelSettings, engine: Engine | None) -> 
         engine, name = build_engine(settings)
         print(f"{owner}: serving {name} with the {engine.name} engine ({settings.reason})", file=sys.stderr)
         if engine.tokenizer is None:
-            from models.engines.chat_engine import describe
+            from shopbench.protocol import describe_constraints
 
-            print(f"{owner}: answer constraints the server applies: {describe(engine.constraints)}", file=sys.stderr)
+            print(f"{owner}: answer constraints the server applies: {describe_constraints(engine.constraints)}", file=sys.stderr)
     return engine, f"{name} with the {engine.name} engine"
 
 

@@ -8,8 +8,8 @@ import os
 import random
 import sys
 
-from models.protocol import ModelUnavailable
 from shopbench import data, environment, options, release, spec
+from shopbench.protocol import ModelUnavailable
 from shopbench.errors import DataError
 from shopbench.runner import ModelError, ModelRun, load_model_class, run
 from shopbench.terminal import printable

@@ -163,9 +163,9 @@ VARIABLES = (
     Variable(BATCH_SIZE_ENV, "integer", "what the model's get_batch_size() answers",
              f"1 to {spec.MAX_BATCH_SIZE}", _integer(1, spec.MAX_BATCH_SIZE), spec.MAX_BATCH_SIZE,
              str(spec.MAX_BATCH_SIZE)),
-    Variable(DECODING_ENV, "JSON object", "decoding settings over decoding/config.py's DecodingConfig, e.g. "
+    Variable(DECODING_ENV, "JSON object", "decoding settings over shopbench/decoding_config.py's DecodingConfig, e.g. "
              "'{\"max_new_tokens\": {\"generation\": 80}, \"repair\": false}'",
-             "known setting names with values of their type (checked by decoding/config.py)",
+             "known setting names with values of their type (checked by shopbench/decoding_config.py)",
              shown_default="the defaults"),
     Variable(VLLM_ARGS_ENV, "JSON object", "vllm.LLM arguments over the chosen ones, e.g. '{\"tensor_parallel_size\": 2}'",
              "a JSON object of vllm.LLM arguments (names checked by the vllm engine)", _vllm_arguments, dict,

@@ -1,11 +1,16 @@
 """Readable tables of a scored run: per task, per track, overall and timings; under the
-Shopping MMLU release's rules, per task, per skill and overall x100, as its leaderboard."""
+Shopping MMLU release's rules, per task, per skill and overall x100, as its leaderboard; of
+routing against known task types (`run.py classify`), and of two runs compared (`run.py
+compare`)."""
 from __future__ import annotations
 
 import json
 
-from models.protocol import GuardAction
 from shopbench import spec
+from shopbench.compare import CONFIDENCE
+from shopbench.data import Prompt
+from shopbench.decoding_config import DEFAULT as DEFAULT_DECODING
+from shopbench.protocol import GuardAction, describe_constraints
 from shopbench.scoring import Report
 from shopbench.terminal import printable
 
@@ -112,9 +117,7 @@ def time_guard_line(generation: dict) -> str:
 
 def decoding_line(decoding: dict) -> str:
     """Which decoding settings differ from the defaults (all of them are in the results JSON)."""
-    from decoding.config import DEFAULT
-
-    defaults = DEFAULT.to_json()
+    defaults = DEFAULT_DECODING.to_json()
     changed = {name: value for name, value in decoding.items() if defaults.get(name) != value}
     if not changed:
         return "Decoding: the defaults (SHOPBENCH_DECODING changes them)"
@@ -133,9 +136,7 @@ def server_lines(generation) -> list[str]:
     lines = []
     constraints = settings.get("server_constraints")
     if isinstance(constraints, dict) and all(isinstance(form, (str, type(None))) for form in constraints.values()):
-        from models.engines.chat_engine import describe
-
-        lines.append(f"Server constraints applied: {describe(constraints)}")
+        lines.append(f"Server constraints applied: {describe_constraints(constraints)}")
     usage = generation.get("token_usage")
     if isinstance(usage, dict) and all(type(usage.get(key)) is int for key in USAGE_FIELDS):
         lines.append(f"Token usage: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens "
@@ -176,4 +177,55 @@ def format_generation(generation: dict) -> str:
         header = ["decoding profile", "questions", "repaired", *(f"guard {action.value}" for action in GuardAction),
                   "engine failed", "tokens", "s/question"]
         lines += ["", *table(header, rows, set(range(1, len(header))))]
+    return "\n".join(lines)
+
+
+def routing_report(routed: list[tuple[Prompt, str]], show_misses: int = 0) -> str:
+    """Accuracy; a table of true task type (rows) by predicted task type (columns); the
+    accuracy of each task, worst first, when the data names tasks; the first misses."""
+    pairs = [(prompt.task_type, guess) for prompt, guess in routed]
+    right = sum(truth == guess for truth, guess in pairs)
+    types = [t for t in spec.TASK_TYPES if any(t in pair for pair in pairs)]
+    short = {t: "NER" if t == spec.NER else t for t in types}
+    lines = [f"task_type accuracy: {right}/{len(pairs)} ({right / len(pairs):.1%})", ""]
+    confusion = [[short[truth], *(str(pairs.count((truth, guess))) for guess in types)] for truth in types]
+    lines += table(["true \\ predicted", *(short[t] for t in types)], confusion, right=set(range(1, len(types) + 1)))
+    by_task: dict[str, list[bool]] = {}
+    for prompt, guess in routed:
+        if prompt.task_name is not None:
+            by_task.setdefault(prompt.task_name, []).append(prompt.task_type == guess)
+    if by_task:
+        rows = sorted(([name, str(sum(hits)), str(len(hits)), f"{sum(hits) / len(hits):.1%}"]
+                       for name, hits in by_task.items()), key=lambda row: (int(row[1]) / int(row[2]), row[0]))
+        lines += ["", *table(["task", "right", "n", "accuracy"], rows, right={1, 2, 3})]
+    misses = [(prompt, guess) for prompt, guess in routed if prompt.task_type != guess]
+    if show_misses and misses:
+        lines += ["", f"misrouted ({min(show_misses, len(misses))} of {len(misses)}):"]
+        for prompt, guess in misses[:show_misses]:
+            text = printable(" ".join(prompt.input_field.split())[:80])
+            lines.append(f"  {printable(prompt.task_name or '-')}: {short.get(prompt.task_type, prompt.task_type)} -> "
+                         f"{short.get(guess, guess)}: {text}")
+    return "\n".join(lines)
+
+
+def comparison_report(comparison, changes: list, show: int, a_name: str, b_name: str) -> str:
+    """One table of A, B, B - A and its interval per task, track and overall; then the
+    questions that changed most when asked for."""
+    rows = [
+        [spec.track_label(row.name) if row.kind == "track" else row.name, str(row.questions), f"{row.a:.4f}",
+         f"{row.b:.4f}", f"{row.difference:+.4f}", f"[{row.low:+.4f}, {row.high:+.4f}]", "*" if row.excludes_zero else ""]
+        for row in comparison.rows
+    ]
+    lines = [f"A: {printable(a_name)}", f"B: {printable(b_name)}", ""]
+    header = ["", "n", "A", "B", "B-A", f"{CONFIDENCE}% interval", ""]
+    lines += [line.rstrip() for line in table(header, rows, right={1, 2, 3, 4, 5})]  # the mark column is mostly empty
+    lines += ["", f"* the interval excludes 0. Paired bootstrap: {comparison.replicates} replicates (seed "
+                  f"{comparison.seed}), questions resampled within each task, micro F1 pooled."]
+    if show:
+        lines += ["", f"Questions whose score changed most ({len(changes)} shown; unchanged ones are not listed):"]
+        for change in changes:
+            lines.append(f"  question {change.index} ({printable(change.task_name)}): "
+                         f"{change.score_a:.4f} -> {change.score_b:.4f}")
+            for side, response in (("A", change.response_a), ("B", change.response_b)):
+                lines.append(f"    {side}: {' '.join(response.split())[:80]!r}")
     return "\n".join(lines)

@@ -11,7 +11,8 @@ import importlib
 import time
 from dataclasses import dataclass
 
-from models.protocol import EVALUATOR_METHODS, Answer, ExplainsAnswers, GuardAction
+from shopbench.protocol import (EVALUATOR_BASE_CLASS, EVALUATOR_BASE_MODULE, EVALUATOR_METHODS, Answer,
+                                ExplainsAnswers, GuardAction)
 from shopbench import spec
 from shopbench.data import Question
 
@@ -127,8 +128,6 @@ def load_model_class(reference: str):
     """`package.module:Class` -> the class, with a one-line error when it is not there or
     is not a model: a class with the evaluator's methods (`EVALUATOR_METHODS`), its own
     `batch_predict` rather than the base class's stub. Nothing is instantiated."""
-    from models.base_model import ShopBenchBaseModel
-
     module_name, _, class_name = reference.partition(":")
     if not module_name or not class_name:
         raise ModelError(f"--model {reference}: expected MODULE:CLASS, for example models.user_config:UserModel")
@@ -142,12 +141,21 @@ def load_model_class(reference: str):
     if not isinstance(found, type):
         raise ModelError(f"--model {reference}: not a class (a {type(found).__name__}); name a model class")
     problems = [f"no {name} method" for name in EVALUATOR_METHODS if not callable(getattr(found, name, None))]
-    if getattr(found, "batch_predict", None) is ShopBenchBaseModel.batch_predict:
+    if _base_stub(found):
         problems.append("batch_predict is the base class's, which only raises")
     if problems:
         raise ModelError(f"--model {reference}: not a model class ({'; '.join(problems)}); the evaluator calls "
                          f"{' and '.join(EVALUATOR_METHODS)}, see models/base_model.py")
     return found
+
+
+def _base_stub(found: type) -> bool:
+    """Whether `found`'s batch_predict is the one of the evaluator's base class (which only
+    raises), found in its own classes: this layer imports nothing from models/."""
+    for cls in found.__mro__:
+        if "batch_predict" in cls.__dict__:
+            return cls.__module__ == EVALUATOR_BASE_MODULE and cls.__name__ == EVALUATOR_BASE_CLASS
+    return False
 
 
 def _batch_size(model, override: int | None) -> int:

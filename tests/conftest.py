@@ -80,7 +80,7 @@ def vllm_server(tiny_qwen2, tmp_path_factory):
 def tiny_shop_model(engine, **decoding):
     from models.settings import ModelSettings
     from models.shop_model import ShopModel
-    from decoding.config import DecodingConfig
+    from shopbench.decoding_config import DecodingConfig
 
     return ShopModel(ModelSettings("tiny", engine.name, "test", decoding=DecodingConfig(**decoding)), engine=engine)
 

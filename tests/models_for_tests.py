@@ -37,7 +37,7 @@ class HalfFailingModel(DummyModel):
     run_settings = {"model": "half-failing test model"}
 
     def batch_answer(self, batch, is_multiple_choice):
-        from models.protocol import Answer
+        from shopbench.protocol import Answer
 
         texts = self.batch_predict(batch, is_multiple_choice)
         return [Answer("1", "generation", "generation", repaired=True, generated_tokens=0, failed=True) if i % 2

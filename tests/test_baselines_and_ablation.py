@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from decoding.config import DecodingConfig
+from shopbench.decoding_config import DecodingConfig
 from models.baselines import KIT, KitBaseline
 from models.settings import ModelSettings
 from shopbench.data import load_questions

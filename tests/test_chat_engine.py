@@ -8,7 +8,7 @@ import re
 import pytest
 
 import prompts
-from decoding.config import DecodingConfig
+from shopbench.decoding_config import DecodingConfig
 from decoding.constraints import TextConstraint
 from decoding.profiles import constraint_for, text_constraint_for
 from models.baselines import KitBaseline

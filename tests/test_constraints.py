@@ -1,7 +1,7 @@
 import random
 
 import prompts
-from decoding.config import DecodingConfig
+from shopbench.decoding_config import DecodingConfig
 from decoding.profiles import constraint_for
 from models.engines.vllm_engine import TOKEN_LIST_CAP
 from routing import anatomy

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from decoding import config as decoding_config
-from decoding.config import DEFAULT, DecodingConfig
+from shopbench import decoding_config
+from shopbench.decoding_config import DEFAULT, DecodingConfig
 from decoding.profiles import constraint_for
 from prompts import render
 from routing.classifier import Route, classify

@@ -136,7 +136,7 @@ def test_decoding_page_repairs_are_what_repair_does(dev_records, row, response, 
 
 
 def test_decoding_page_constraints_are_what_profiles_build(dev_records, qwen_tokenizer, qwen_vocabulary):
-    from decoding.config import DEFAULT
+    from shopbench.decoding_config import DEFAULT
     from decoding.profiles import constraint_for, text_constraint_for
     from routing.classifier import classify
 

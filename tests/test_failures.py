@@ -12,7 +12,7 @@ import pytest
 
 import local_evaluation
 import run as run_command
-from models.protocol import Answer
+from shopbench.protocol import Answer
 from shopbench import spec
 from shopbench.report import format_generation
 from shopbench.runner import Batch, ModelRun

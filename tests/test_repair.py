@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.classifier import Route, classify
-from decoding.config import DecodingConfig
+from shopbench.decoding_config import DecodingConfig
 from decoding.repair import Repaired, cut_to_sentences, repair
 from shopbench import parsers, spec
 

@@ -7,7 +7,7 @@ import pytest
 
 import run
 from models.engines import Generated
-from models.protocol import GuardAction
+from shopbench.protocol import GuardAction
 from models import settings as settings_module
 from models.time_guard import TimeGuard
 from shopbench import spec

@@ -15,7 +15,7 @@ import sys
 from shopbench import cli, data, options, resources, spec
 from shopbench.data import DataError
 from training import readers
-from models.protocol import ModelUnavailable
+from shopbench.protocol import ModelUnavailable
 from training.rewrite import STYLES as REWRITE_STYLES
 from training.served import journal_path
 from training.sources import LABELLED, SOURCES
@@ -197,7 +197,7 @@ def add_finetune_parser(commands) -> None:
 
 
 def rewrite(args) -> int:
-    from models.protocol import ModelUnavailable
+    from shopbench.protocol import ModelUnavailable
     from models.settings import server_settings
     from shopbench.scoring import Scorer
     from training import rewrite as rewriting
@@ -221,7 +221,7 @@ def rewrite(args) -> int:
 
 
 def label(args) -> int:
-    from models.protocol import ModelUnavailable
+    from shopbench.protocol import ModelUnavailable
     from models.settings import server_settings
     from training.label import format_label, label as run_label, read_journal
     from training.served import Chat, fingerprint, run_key, served_engine

@@ -7,7 +7,7 @@ item, and no token carries a space or a letter.
 from __future__ import annotations
 
 from routing.classifier import Route
-from decoding.config import DecodingConfig
+from shopbench.decoding_config import DecodingConfig
 from decoding.constraints import Constraint, TextConstraint, Vocabulary
 from shopbench import spec
 

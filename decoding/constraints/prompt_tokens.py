@@ -13,7 +13,7 @@ import functools
 import math
 
 from routing import anatomy
-from decoding.config import DecodingConfig
+from shopbench.decoding_config import DecodingConfig
 from decoding.constraints import Constraint, Vocabulary
 from decoding.constraints.none_penalty import none_penalty
 from shopbench import spec

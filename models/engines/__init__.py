@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from decoding.constraints import Constraint, TextConstraint
-from models.protocol import TokenUsage
+from shopbench.protocol import TokenUsage
 
 
 @dataclass(frozen=True)

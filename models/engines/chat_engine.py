@@ -42,12 +42,6 @@ _PROBE_PATTERN = "(4|7)(,(4|7)){2}q"
 _PROBE_TOKENS = 16
 
 
-def describe(constraints: dict) -> str:
-    """The constraints a server applies ({kind: form or None}), for the start line and the report."""
-    applied = [f"{kind} ({form})" for kind, form in constraints.items() if form]
-    return ", ".join(applied) if applied else "none (answers rely on repair)"
-
-
 def constraint_fields(form: str, kind: str, value) -> dict:
     """The request fields that ask `form`'s server for a choice among `value` or a full match
     of the regex `value`."""

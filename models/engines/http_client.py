@@ -31,7 +31,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from models.protocol import ModelUnavailable, TokenUsage
+from shopbench.protocol import ModelUnavailable, TokenUsage
 from shopbench import jsonsafe
 from shopbench.errors import DataError
 from shopbench.text import single_spaced

@@ -58,7 +58,7 @@ def sampling_params(request: Request, token_lists: bool, seed: int):
         if entries is not None and len(entries) > TOKEN_LIST_CAP:
             raise ValueError(f"{name} has {len(entries)} entries; vLLM accepts at most {TOKEN_LIST_CAP}")
     common = dict(
-        temperature=0.0,  # greedy: see decoding/config.py
+        temperature=0.0,  # greedy: see shopbench/decoding_config.py
         max_tokens=constraint.max_new_tokens,
         repetition_penalty=constraint.repetition_penalty,
         # The request's stop ids are the only stops, as in the transformers engine; they

@@ -7,7 +7,11 @@ same answers on any machine, so there is no temperature to set. Engine limits (v
 Every field can be set without code through SHOPBENCH_DECODING, a JSON object read by
 `with_overrides` (unknown names and wrong types refused), and each run records the whole
 configuration in its results. The switches at the end turn a piece of the pipeline off, so
-each piece's worth can be measured (`benchmarks/ablation.py`)."""
+each piece's worth can be measured (`benchmarks/ablation.py`).
+
+It lives in shopbench/, the bottom layer, beside the other plain data (spec.py): the decoding
+layer reads it, and so do the model's settings and the report, which says which settings a
+run changed from these defaults."""
 from __future__ import annotations
 
 import math

@@ -1,5 +1,6 @@
 """What our models tell the evaluator beyond `batch_predict`, in one small types module
-that the model side and the evaluator side both import.
+that the model side and the evaluator side both import; it lives in shopbench/, the bottom
+layer, which imports nothing from the model side.
 
 The official evaluator calls only `get_batch_size` and `batch_predict`
 (models/base_model.py). Our evaluator also reads, when a model offers `batch_answer`, how
@@ -15,6 +16,8 @@ from typing import Protocol, runtime_checkable
 
 # What the official evaluator calls on a model (models/base_model.py): a class to run must offer both.
 EVALUATOR_METHODS = ("get_batch_size", "batch_predict")
+# The evaluator's base class, whose batch_predict only raises.
+EVALUATOR_BASE_MODULE, EVALUATOR_BASE_CLASS = "models.base_model", "ShopBenchBaseModel"
 
 
 class ModelUnavailable(RuntimeError):
@@ -58,6 +61,13 @@ class Answer:
         return {"task_type": self.task_type, "profile": self.profile, "repaired": self.repaired,
                 "guard": None if self.guard is None else GuardAction(self.guard).value, "failed": self.failed,
                 "generated_tokens": self.generated_tokens}
+
+
+def describe_constraints(constraints: dict) -> str:
+    """The constraints a server applies ({kind: form or None}, a run's
+    `settings.server_constraints`), for the start line and the report."""
+    applied = [f"{kind} ({form})" for kind, form in constraints.items() if form]
+    return ", ".join(applied) if applied else "none (answers rely on repair)"
 
 
 @runtime_checkable
