@@ -18,7 +18,14 @@ as one table of rule, test and route; every word they listen for is in `lexicon`
 3. An instruction to pull something out of the given text is extraction. NER when it asks
    for entities, for a stated value (brand, colour, size, material, an attribute's value),
    or for a kind (product type, category) that must be copied from the text; extractive
-   generation when it copies a free phrase (keyphrase, snippet) out of a review.
+   generation when it copies a free phrase (keyphrase, snippet) out of a review. A slot
+   named in quotation marks after an asking verb, in a sentence that names the text
+   ("identify the 'NAME' in the product title '...'"), is NER whatever the label says. Not
+   extraction: a question that someone (a customer, a shopper) asked, when the instruction
+   orders it answered and asks for no copy (the answer is written); and keywords, main
+   characteristics or key features drawn from a title or a description (not a review's or a
+   query's), which are written lists: labelled and scored as generation (ROUGE-L), and given
+   generation's token budget, which NER's would cut short.
 4. A candidate list with a request to select (and none to write) is retrieval of the
    requested count, else of three. In rule 2, a requested count smaller than the list is
    retrieval, ranking words make a ranking, and otherwise a list longer than five is
@@ -42,7 +49,7 @@ from typing import Callable
 
 from routing import anatomy, lexicon
 from shopbench import spec
-from shopbench.text import has_cjk, is_cjk, split_clauses, words
+from shopbench.text import QUOTATION, has_cjk, is_cjk, split_clauses, words
 
 _VERB_TO_SLOT_CHARS = 60  # how far a requested value may follow the verb asking for it
 _QUESTION_TO_SLOT_CHARS = 20  # "what is the brand", "which colour": a question word stays close
@@ -75,6 +82,15 @@ _PROSE = lexicon.pattern(lexicon.PROSE_ANSWERS)
 _AS_PHRASE = lexicon.pattern(lexicon.PHRASE_ANSWERS)
 # The nouns an asking verb can take, by kind; the nearest one after the verb is its object.
 _OBJECTS = (("value", _VALUE), ("kind", _KIND), ("aspect", _ASPECT), ("phrase", _PHRASE))
+_SUMMARY = lexicon.pattern(lexicon.SUMMARY_SLOTS)
+# A summary noun goes first: "key features" is a summary, not the aspect "features".
+_OBJECTS_AND_SUMMARY = (("summary", _SUMMARY), *_OBJECTS)
+_QUERY_SOURCE = lexicon.pattern(lexicon.QUERY_SOURCES)
+_ASKER = lexicon.pattern(lexicon.ASKERS)
+# A slot named in quotation marks ("identify the 'NAME' in the product title"): any asking or picking verb.
+_LABEL_ASK = lexicon.pattern(lexicon.EXTRACT_VERBS, lexicon.SELECT_WORDS)
+_LABEL_WORDS = 3  # a quoted slot label has at most this many words
+_LABEL_QUESTION = re.compile(rf"^\s*(?:{lexicon.alternatives(lexicon.BE_VERBS)})\s+(?:{lexicon.alternatives(lexicon.DETERMINERS)}\s+)?$")
 # "the terms that describe ...": a span of the text, described by what it says.
 _SPAN_CLAUSE = re.compile(
     rf"(?<!\w)(?:{lexicon.alternatives(lexicon.RELATIVE_PRONOUNS)}) (?:{lexicon.alternatives(lexicon.SPAN_VERBS)})"
@@ -82,7 +98,8 @@ _SPAN_CLAUSE = re.compile(
 # Searched once over the whole instruction, so that sentences are searched only for cues it has.
 _EXTRACTION_CUES = {
     "transform": _TRANSFORM, "copy": _COPY, "write": _WRITE, "entity": _ENTITY_TASK, "source": _SOURCE,
-    "ask": _ASK, "which words": _WHICH_WORDS, "prose": _PROSE,
+    "ask": _ASK, "which words": _WHICH_WORDS, "prose": _PROSE, "summary": _SUMMARY,
+    "answer order": lexicon.pattern(lexicon.ANSWER_ORDERS), "asker": _ASKER, "quoted": QUOTATION,
 }
 _RANK = lexicon.pattern(lexicon.RANK_WORDS)
 _SELECT = lexicon.pattern(lexicon.SELECT_WORDS)
@@ -127,7 +144,7 @@ def _looks_multiple_choice(read: anatomy.Anatomy) -> bool:
     return has_answer_slot and (read.candidates is not None or read.rating_range is not None)
 
 
-def _asked_objects(sentence: str) -> set[str]:
+def _asked_objects(sentence: str, objects=_OBJECTS) -> set[str]:
     """What the sentence asks for: after each asking verb, the nearest slot noun within reach
     (nothing written and no negation between); in CJK text, where the verb comes last, any
     slot of the sentence."""
@@ -136,7 +153,7 @@ def _asked_objects(sentence: str) -> set[str]:
     for verb in _ASK.finditer(sentence):
         reach = _QUESTION_TO_SLOT_CHARS if _QUESTION.fullmatch(verb.group()) else _VERB_TO_SLOT_CHARS
         nearest = None
-        for name, slot in _OBJECTS:
+        for name, slot in objects:
             match = slot.search(sentence, verb.end(), verb.end() + reach + _LONGEST_SLOT_CHARS)
             if match and match.start() <= verb.end() + reach and (nearest is None or (match.start(), -len(match.group())) < (nearest[1].start(), -len(nearest[1].group()))):
                 nearest = (name, match)
@@ -146,10 +163,28 @@ def _asked_objects(sentence: str) -> set[str]:
                 continue
             if not _WRITTEN_THING.search(between) and not _NEGATION.search(between):
                 found.add(nearest[0])
-    if has_cjk(sentence) and (cjk or any(is_cjk(m.group()) for _, slot in _OBJECTS for m in slot.finditer(sentence))):
+    if has_cjk(sentence) and (cjk or any(is_cjk(m.group()) for _, slot in objects for m in slot.finditer(sentence))):
         if _ASK.search(sentence):
-            found.update(name for name, slot in _OBJECTS if any(is_cjk(m.group()) for m in slot.finditer(sentence)))
+            found.update(name for name, slot in objects if any(is_cjk(m.group()) for m in slot.finditer(sentence)))
     return found
+
+
+def _asks_quoted_label(sentence: str) -> bool:
+    """"identify the 'NAME' in the product title": a slot named in quotation marks right after
+    an asking or picking verb ("what is the 'SIZE'" after a question word and a copula)."""
+    for verb in _LABEL_ASK.finditer(sentence):
+        question = bool(_QUESTION.fullmatch(verb.group()))
+        reach = _QUESTION_TO_SLOT_CHARS if question else _VERB_TO_SLOT_CHARS
+        label = QUOTATION.search(sentence, verb.end(), verb.end() + reach + _LONGEST_SLOT_CHARS)
+        if label is None or label.start() > verb.end() + reach:
+            continue
+        between = sentence[verb.end():label.start()]
+        named = next(g for g in label.groups() if g is not None)
+        if len(named.split()) > _LABEL_WORDS or _WRITTEN_THING.search(between) or _NEGATION.search(between):
+            continue
+        if not question or _LABEL_QUESTION.match(between):
+            return True
+    return False
 
 
 def extraction(text: str, reviewed: bool = False) -> str | None:
@@ -161,14 +196,25 @@ def extraction(text: str, reviewed: bool = False) -> str | None:
     if (has["transform"] or has["prose"]) and not has["copy"]:
         return None
     from_opinions = reviewed or bool(_OPINION_SOURCE.search(text))
+    # "A customer asks: what is the weight? Answer the customer's question": the question is the
+    # data and the answer is written, unless copying is asked.
+    answering = has["answer order"] and has["asker"] and not has["copy"]
+    # Keywords or key features drawn from a title or a description are written (generation).
+    summarising = has["summary"] and not from_opinions and not _QUERY_SOURCE.search(text)
     phrase = False
     for sentence in split_clauses(text):
         copies = has["copy"] and bool(_COPY.search(sentence))
         if has["write"] and not copies and _asks_writing(sentence):
             continue
+        if answering and "?" in sentence:
+            continue
         if (has["entity"] and _ENTITY_TASK.search(sentence)) or (len(sentence) < 40 and _bare_slot(sentence)):
             return spec.NER
+        if summarising and "summary" in _asked_objects(sentence, _OBJECTS_AND_SUMMARY):
+            return None
         sourced = copies or (has["source"] and bool(_SOURCE.search(sentence)))
+        if has["quoted"] and sourced and _asks_quoted_label(sentence):
+            return spec.NER
         asked = _asked_objects(sentence) if has["ask"] else set()
         if asked and _AS_PHRASE.search(sentence):
             asked = {"phrase"}

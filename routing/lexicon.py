@@ -57,7 +57,7 @@ EXTRACT_VERBS = (
     r"which", r"who",
     r"liste[nrz]?", r"listar?", r"enumera\w*", r"elenca\w*", r"auflisten", r"wer", r"wie", r"welk[e]?", r"wat",
     r"geef", r"noem", r"indiquez", r"rufe", r"zeige?",
-    r"extrahier\w*", r"ermittel\w*", r"nenn\w*", r"finde", r"gib", r"welche[rsnm]?", r"was ist",
+    r"extrahier\w*", r"ermittel\w*", r"bestimm\w*", r"nenn\w*", r"finde", r"gib", r"welche[rsnm]?", r"was ist",
     r"extrai\w*", r"relève", r"relevez", r"trouve", r"indique", r"donne[zr]?", r"quel(?:le)?s?",
     r"extra(?:e|ig|er)", r"indica", r"encuentra", r"cu[aá]l(?:es)?", r"qu[eé]",
     r"estra(?:i|rre|gga)", r"individua", r"trova", r"qual(?:e|i)?",
@@ -175,12 +175,43 @@ SOURCE_PHRASES = (
     r"request|search|keywords?|utterance|data)",
     r"mentioned", r"stated (?:here|above|below)", r"given (?:here|above|below)", r"verbatim", r"as it appears",
     r"exactly as",
-    r"(?:aus|in) (?:der|dem|diesem|dieser|den) (?:suchanfrage|anfrage|titel|text|beschreibung|produkttitel)",
+    r"(?:(?:aus|in) (?:der|dem|diesem|dieser|den)|im|vom) (?:suchanfrage|anfrage|titel|text|beschreibung|produkttitel)",
     r"(?:de|dans) (?:la|le|cette|ce) (?:requête|titre|texte|description)",
     r"(?:de|en|del) (?:la |el |esta |este )?(?:consulta|búsqueda|título|texto|descripción)",
     r"(?:dalla|nella|dal|nel) (?:query|ricerca|titolo|testo|descrizione)",
     r"(?:uit|in|van) (?:de|het|deze) (?:titel|producttitel|zoekopdracht|tekst|beschrijving|review)",
     "クエリ", "タイトル", "商品名", "テキスト", "検索", "查询", "标题", "文本", "搜索",
+)
+
+# What sums a product up: a list of these drawn from a title or a description is written
+# (that team labels it generation, scored by ROUGE-L), unless it comes from a review or a query.
+SUMMARY_SLOTS = (
+    r"keywords?", r"key words?", r"tags?", r"search terms?", r"characteristics?", r"selling points?",
+    r"highlights?", r"(?:main|key|primary|important|notable|core|major|essential|basic|salient|distinctive|defining) "
+    r"(?:features?|points?|propert(?:y|ies)|qualit(?:y|ies))",
+    r"schlüsselwörter", r"stichwörter", r"hauptmerkmale?", r"mots[- ]cl[ée]s", r"caractéristiques (?:principales|clés)",
+    r"palabras clave", r"características (?:principales|clave)", r"parole chiave", r"caratteristiche principali",
+    r"trefwoorden", r"kenmerken", "キーワード", "特長", "关键词", "关键字", "主要特点", "主要特征",
+)
+
+# A query as the source of what is copied: keywords of a query are its spans (NER).
+QUERY_SOURCES = (
+    r"quer(?:y|ies)", r"search(?:es)?", r"suchanfrage\w*", r"requêtes?", r"consultas?", r"búsquedas?", r"ricerca",
+    r"zoekopdracht\w*", "クエリ", "検索", "查询", "搜索",
+)
+
+# An order to answer someone's question: the question it holds is data, and the answer is
+# written (generation) unless copying is asked.
+ANSWER_ORDERS = (
+    r"answer (?:the|this|that|these|their|his|her|my|our|each)(?: [\w-]+(?:'s)?){0,2} (?:questions?|quer(?:y|ies)|"
+    r"inquir(?:y|ies)|enquir(?:y|ies))",
+    r"answer (?:it|them|him|her)",
+    r"(?:respond|reply|write back) to (?:the|this|that|their|a|an)(?: [\w-]+(?:'s)?){0,2} (?:questions?|customers?|"
+    r"buyers?|shoppers?|users?|clients?|inquir(?:y|ies)|quer(?:y|ies))",
+    r"(?:write|give|provide|draft|compose) (?:a|an)(?: [\w-]+){0,2} (?:answer|reply|response)",
+    r"help (?:the|this|a) (?:customer|buyer|shopper|user|client)",
+    r"beantworte\w*", r"répond\w* à (?:la|sa|cette) question", r"respond\w* (?:a )?(?:la|su|esta) pregunta",
+    r"rispond\w* alla domanda", "質問に答え", "質問に回答", "回答客户", "回答用户", "回答顾客", "回答买家",
 )
 
 # Words that name the open-ended named-entity task itself.
@@ -304,6 +335,8 @@ DETERMINERS = (
 COPULAS = (r"is", r"are", r"was", r"were", r"did", r"does", r"do", r"est", r"sont", r"ist", r"sind", r"es", r"son",
            r"è", r"sono")
 CLITIC_COPULAS = (r"'s",)  # "what's the brand": matched wherever it stands
+# "what is the 'SIZE'": the forms of "be" that may stand between a question word and a quoted slot label.
+BE_VERBS = (r"is", r"are", r"was", r"were", r"est", r"ist", r"es", r"è")
 NEGATIONS = (r"no", r"not", r"without", r"except", r"excluding", r"ohne", r"sans", r"sin", r"senza")
 
 # Nouns of written output: "give a description of the material" asks for writing.

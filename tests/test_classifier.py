@@ -173,3 +173,100 @@ def test_the_rules_are_one_ordered_table_walked_first_match():
     # a flag that is no bool is unknown, for the rule and the route alike
     assert rule_of("Pick one\n0. a\n1. b\nAnswer:", "yes") == "multiple choice"
     assert classify("Explain it.\n0. a\n1. b\nAnswer:", 1) == classify("Explain it.\n0. a\n1. b\nAnswer:", None)
+
+
+NER, GEN = (spec.NER, spec.NER), (spec.GENERATION, spec.GENERATION)
+# The three kinds of prompt another team's set found misrouted, each in many phrasings, and
+# their near neighbours that must keep their route.
+MISS_CLASSES = [
+    # An entity question with a quoted slot label and a quoted title, without the word "entity": NER.
+    ("Identify the 'NAME' in the product title 'Apple iPhone 13 Pro Max 256GB Sierra Blue Unlocked'.", NER),
+    ("Determine the 'BRAND' in the product title \"Hamilton Beach 2-Way Brewer Coffee Maker, Single-Serve\".", NER),
+    ("Select the 'TYPE' from the product title 'Carhartt Men's Knit Cuffed Beanie, Acrylic, One Size, Black'.", NER),
+    ("Please identify the \"COLOR\" mentioned in the product title 'Nike Air Max 90 Men's Running Shoes White/Red'.",
+     NER),
+    ("In the product title 'Samsung 65-inch Class QLED 4K Smart TV', what is the 'SIZE'?", NER),
+    ("Find the 'MATERIAL' within the following product title: 'Stainless Steel Insulated Water Bottle 32oz'", NER),
+    ("Identify the 'STYLE' in the product title 'Levi's 501 Original Fit Men's Jeans'. Output only the value.", NER),
+    ("Determine the 'PRODUCT' in the product title 'Bose QuietComfort 45 Bluetooth Noise Cancelling Headphones'.",
+     NER),
+    ("Given the product title 'Anker PowerCore 10000 Portable Charger, Ultra-Compact', identify the 'MODEL'.", NER),
+    ("Locate the 'GENDER' in the product title 'Under Armour Women's Tech 2.0 Short-Sleeve T-Shirt, Black'.", NER),
+    ("Identifiez la 'MARQUE' dans le titre du produit 'Tefal Ingenio Batterie de cuisine 13 pièces'.", NER),
+    ("Identifica el 'COLOR' en el título del producto 'Camiseta deportiva de hombre, azul marino, talla L'.", NER),
+    ("Bestimme den 'TYP' im Produkttitel 'Bosch Professional Akku-Bohrschrauber GSR 18V-55'.", NER),
+    ("Product title: 'JBL Flip 6 Portable Bluetooth Speaker, Waterproof, Blue'\n"
+     "Identify the \"NAME\" in the product title above.", NER),
+    ("Select the 'FLAVOR' in the product title \"Starbucks Ground Coffee, Pike Place Roast, Medium Roast, 28 oz\".",
+     NER),
+    ("Please determine the 'PATTERN' mentioned in the product title 'Amazon Essentials Women's Plaid Flannel "
+     "Shirt'. Reply with the value only.", NER),
+    ("What is the 'CAPACITY' in the product title 'Hydro Flask 40 oz Wide Mouth Bottle with Flex Chug Cap'?", NER),
+    ("What does 'BPA free' mean in the product title 'Nalgene Tritan Wide Mouth BPA-Free Water Bottle 32oz'?", GEN),
+    ("Explain the 'material' in the product title 'Stainless Steel Insulated Water Bottle 32oz'.", GEN),
+    ("Write a description for the 'NAME' in the product title 'Bose QuietComfort 45 Headphones'.", GEN),
+    # A customer's question about a product with an order to answer it: generation.
+    ("A customer asked: 'How heavy is this vacuum?' Answer the customer's question based on the product "
+     "information.\nProduct: Dyson V8 Absolute Cordless Vacuum, weight 2.55 kg, run time 40 minutes", GEN),
+    ("Answer this shopper's question about the product: What is the screen size of this laptop?\n"
+     "Product title: Dell XPS 13 9315 Laptop, 13.4-inch FHD+ Display, Intel Core i5", GEN),
+    ("Read the product details and answer the user's question.\nProduct: Instant Pot Duo 7-in-1, 6 quart, 1000 W\n"
+     "User question: What is the wattage of this pressure cooker?", GEN),
+    ("You are a shopping assistant. A buyer wants to know: what are the dimensions of this desk? Respond to the "
+     "buyer using the product description below.\nDescription: Computer desk, 47 x 24 x 30 inches, steel frame", GEN),
+    ("Based on the product information, reply to the customer question \"what is the weight of this tent?\"\n"
+     "Product: Coleman Sundome 4-Person Tent, 9 x 7 ft, weighs 9.9 lbs", GEN),
+    ("A shopper asked: \"Is this tent big enough for four adults?\" Please answer the shopper's question using the "
+     "product details.\nProduct: Coleman Sundome 4-Person Tent, 9 x 7 ft floor, 59 in center height", GEN),
+    ("The following customer question was asked on a product page: what is the weight of this stroller? Answer it "
+     "using the description.\nDescription: Lightweight stroller, 13 lbs, one-hand fold", GEN),
+    ("A user wants to know: what size is this rug? Reply to the user based on the listing.\n"
+     "Listing: Safavieh Hudson Shag Rug, 5 ft 1 in x 7 ft 6 in, grey", GEN),
+    ("Beantworte die Frage des Kunden: Wie schwer ist dieser Staubsauger?\nProdukt: Dyson V8, Gewicht 2,55 kg", GEN),
+    ("Un client demande : quelle est la capacité de cette bouteille ? Répondez à la question du client.\n"
+     "Produit : Gourde isotherme 750 ml, acier inoxydable", GEN),
+    ("Write a helpful answer to the buyer's question below.\nBuyer's question: what are the dimensions of the box?\n"
+     "Product: Storage box, 40 x 30 x 25 cm, with lid", GEN),
+    ("A customer asks which brand this is. Copy the brand exactly as written in the title.\n"
+     "Title: Nike Air Max 90 Men's Shoes", NER),
+    # no one's question, only "the question": a stated value is cheaper copied (the cost rule)
+    ("Question: What is the brand of this product?\nTitle: Nike Air Max 90 Men's Shoes\nPlease answer the question.",
+     NER),
+    ("What colour is mentioned in this product title? Answer with the colour only.\n"
+     "Title: Tommy Hilfiger Men's Polo, navy blue", NER),
+    # Keywords, main characteristics or key features drawn from a title and a description: generation.
+    ("Extract four keywords from the following product title and description.\nTitle: Zinus 12 Inch Green Tea "
+     "Memory Foam Mattress\nDescription: Cooling gel foam, CertiPUR-US certified, bed in a box", GEN),
+    ("Extract the main characteristics of the product from its title and description.\nTitle: Anker Soundcore Life "
+     "Q20 Headphones\nDescription: Hybrid active noise cancelling, 40H playtime, Hi-Res audio", GEN),
+    ("Extract the key features from the product title and description below.\nTitle: Ninja AF101 Air Fryer, 4 Qt\n"
+     "Description: Wide temperature range, dishwasher-safe parts, 1550 watts", GEN),
+    ("From the title and description, extract 3 keywords that describe the product.\nTitle: Lodge Cast Iron "
+     "Skillet 10.25 inch\nDescription: Pre-seasoned, oven safe, even heating", GEN),
+    ("Extract four keywords from the title and description below.\nTitle: Vitamix E310 Explorian Blender\n"
+     "Description: 48 oz container, 10 variable speeds, pulse feature", GEN),
+    ("Please extract 5 key words that describe this product, based on its title and description.\n"
+     "Title: Osprey Daylite Plus Daypack\nDescription: 20 litre pack with mesh back panel", GEN),
+    ("Identify the main features of the following product from its title and description.\n"
+     "Title: Apple Watch SE GPS 40mm\nDescription: Crash detection, heart-rate notifications, water resistant", GEN),
+    ("Pull out the key selling points from this product description.\nDescription: Our chef's knife is forged from "
+     "German steel, holds its edge, and has an ergonomic handle.", GEN),
+    ("Extrahiere vier Schlüsselwörter aus dem folgenden Produkttitel und der Beschreibung.\n"
+     "Titel: Bosch Serie 4 Geschirrspüler\nBeschreibung: 13 Maßgedecke, leise, EcoSilence Drive", GEN),
+    ("Extrayez les caractéristiques principales du produit à partir du titre et de la description.\n"
+     "Titre : Philips Airfryer XL\nDescription : 1,2 kg, 7 programmes", GEN),
+    ("Extract the main characteristics of the item.\nProduct title: Samsonite Winfield 2 Hardside Luggage, 28 inch\n"
+     "Product description: Polycarbonate shell, spinner wheels, TSA lock", GEN),
+    ("Extract the keywords from the search query that describe the product type.\n"
+     "Query: waterproof hiking boots for women", NER),
+    ("Extract the features the reviewer praises from the review below.\nReview: Battery life is amazing and the "
+     "screen is bright, but the speakers are weak.", NER),
+    ("Extract the keyphrases from the review.\nReview: Great fit, soft fabric, runs a bit small.",
+     (spec.GENERATION, spec.NER)),
+]
+
+
+@pytest.mark.parametrize("prompt, route", MISS_CLASSES, ids=[p[:40] for p, _ in MISS_CLASSES])
+def test_the_three_miss_classes_and_their_neighbours(prompt, route):
+    found = classify(prompt, False)
+    assert (found.task_type, found.profile) == route
