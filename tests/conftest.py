@@ -1,12 +1,30 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from shopbench import spec
 
 ROOT = spec.ROOT
 DEV_DATA = spec.DEV_DATA
+
+# Hypothesis profiles. Property tests that set no example count of their own take the
+# profile's: `default` (60) locally, `ci` (15) where HYPOTHESIS_PROFILE=ci or CI is set, as
+# .ci/run does. The one such test scores the whole dev set per example (96 answers each), so
+# CI still scores 1,440 generated answers. HYPOTHESIS_PROFILE picks a profile by name.
+PROFILES = {"default": 60, "ci": 15}
+for _name, _examples in PROFILES.items():
+    settings.register_profile(_name, max_examples=_examples)
+
+
+def pytest_configure(config):
+    """Loads the Hypothesis profile before any test module is imported (their @settings read it)."""
+    profile = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
+    if profile not in PROFILES:
+        raise pytest.UsageError(f"HYPOTHESIS_PROFILE must be one of {', '.join(PROFILES)}, not {profile!r}")
+    settings.load_profile(profile)
 
 
 def write_jsonl(path: Path, records) -> Path:

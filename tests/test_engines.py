@@ -11,8 +11,6 @@ from decoding.constraints import Constraint
 from shopbench import spec
 from tests.conftest import tiny_shop_model
 
-pytestmark = pytest.mark.engine
-
 
 def dev_requests(model, records, step=2):
     return [
@@ -21,6 +19,7 @@ def dev_requests(model, records, step=2):
     ]
 
 
+@pytest.mark.engine
 def test_transformers_and_vllm_agree_token_for_token(transformers_engine, vllm_engine, dev_records):
     model = tiny_shop_model(transformers_engine)
     requests = [request for request, _ in dev_requests(model, dev_records)]
@@ -29,6 +28,7 @@ def test_transformers_and_vllm_agree_token_for_token(transformers_engine, vllm_e
     assert any(len(g.token_ids) > 5 for g in ours)  # generation ran for real, not just stops
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize("engine_name", ["transformers_engine", "vllm_engine"])
 def test_constrained_outputs_use_only_allowed_ids(engine_name, request, dev_records):
     engine = request.getfixturevalue(engine_name)
@@ -40,6 +40,7 @@ def test_constrained_outputs_use_only_allowed_ids(engine_name, request, dev_reco
         assert len(generated.token_ids) <= req.constraint.max_new_tokens
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize("engine_name", ["transformers_engine", "vllm_engine"])
 def test_ner_bias_pulls_generation_into_the_question(engine_name, request, dev_records):
     engine = request.getfixturevalue(engine_name)
@@ -71,6 +72,7 @@ def random_constraints(count: int, width: int, seed: int = 0) -> list[Constraint
     return made
 
 
+@pytest.mark.engine
 def test_vllm_05_processor_applies_the_same_row_as_the_batch_processor(transformers_engine, dev_records):
     model = tiny_shop_model(transformers_engine)
     width = 152064  # Qwen2's logits row is wider than its tokenizer
@@ -117,6 +119,7 @@ def test_vllm_sampling_params_carry_the_constraint_and_its_cap():
         sampling_params(too_many, token_lists=True, seed=1)
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize("engine_name", ["transformers_engine", "vllm_engine"])
 def test_the_configured_repetition_penalty_reaches_the_engine(engine_name, request, dev_records):
     engine = request.getfixturevalue(engine_name)

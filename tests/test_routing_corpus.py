@@ -34,7 +34,8 @@ def test_corpus_routes_to_its_task_types(corpus):
     for r in corpus:
         hits[r["task_name"]].append(classify(r["input_field"], r["is_multiple_choice"]).task_type == r["task_type"])
     every = [hit for task in hits.values() for hit in task]
-    assert sum(every) / len(every) >= 0.99
+    # the figure the routing docs give: 1,798 of 1,799 (a prompt added must route right)
+    assert len(every) - sum(every) <= 1, f"{len(every) - sum(every)} misrouted"
     worst = {name: sum(task) / len(task) for name, task in hits.items() if sum(task) / len(task) < 0.9}
     assert not worst
 

@@ -123,7 +123,7 @@ def test_sentence_transformer_metric_on_dev(minilm):
     assert one == pytest.approx((1.0 + other) / 2, abs=1e-5)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # examples: the profile's (conftest)
 @given(st.lists(st.one_of(st.text(max_size=200), st.none(), st.integers()), min_size=96, max_size=96))
 def test_no_response_crashes_the_scorer_and_scores_stay_in_range(minilm, responses):
     questions = data.load_questions(DEV_DATA)

@@ -4,13 +4,14 @@ from dataclasses import replace
 
 import pytest
 
+import prompts
 from models import settings as settings_module
+from routing.classifier import classify
 from shopbench import parsers, spec
 from tests.conftest import tiny_shop_model
 from tests.paraphrases import PARAPHRASES
 from tests.validity import is_valid
 
-pytestmark = pytest.mark.engine
 ODD_PROMPTS = ["", "   \n\t ", "日本語だけの質問です。答えてください。", "Ünïcödé ✓ 🚀 " * 40]
 
 
@@ -25,24 +26,31 @@ def mixed_batch(dev_records):
     return batch
 
 
+@pytest.mark.engine
 def test_mixed_batch_of_every_type_gets_one_valid_answer_each(transformers_engine, dev_records):
     model = tiny_shop_model(transformers_engine)
     batch = mixed_batch(dev_records)
     answers = model.batch_answer({"prompt": [p for _, p in batch]}, False)
     assert len(answers) == 16
-    for (task_type, _), answer in zip(batch, answers):
-        assert isinstance(answer.text, str) and answer.text.strip()
-        # flagged False, multiple-choice prompts are answered in another shape: the flag rules
-        if task_type not in (None, spec.MULTIPLE_CHOICE):
+    for (task_type, prompt), answer in zip(batch, answers):
+        if task_type in (None, spec.MULTIPLE_CHOICE):
+            # odd prompts, and multiple-choice ones flagged False (the flag rules), are answered
+            # in the shape of their route, which its parser reads as an answer
+            assert answer.task_type == classify(prompt, False).task_type
+            assert parsers.parse(answer.task_type, answer.text) not in (-1, [], ""), answer
+        else:
             assert is_valid(task_type, answer.text), (task_type, answer)
     # the evaluator's flag: every answer of a multiple-choice batch is a digit
     texts = model.batch_predict({"prompt": [p for _, p in batch]}, True)
     assert all(is_valid(spec.MULTIPLE_CHOICE, t) for t in texts)
 
 
-def test_non_string_prompts_still_get_answers(transformers_engine):
+@pytest.mark.engine
+def test_non_string_prompts_are_answered_as_empty_ones(transformers_engine):
     model = tiny_shop_model(transformers_engine)
-    assert all(isinstance(t, str) and t for t in model.batch_predict({"prompt": [None, 3]}, False))
+    answers = model.batch_predict({"prompt": [None, 3]}, False)
+    assert answers == model.batch_predict({"prompt": ["", ""]}, False)
+    assert all(is_valid(classify("", False).task_type, t) for t in answers)
 
 
 class ShortContext:
@@ -58,6 +66,7 @@ class ShortContext:
         return self.engine.generate(requests)
 
 
+@pytest.mark.engine
 def test_long_prompts_are_shortened_to_fit_and_keep_their_options(transformers_engine, dev_records):
     engine = ShortContext(transformers_engine, 400)
     model = tiny_shop_model(engine)
@@ -76,6 +85,7 @@ class BrokenEngine(ShortContext):
         raise RuntimeError("CUDA out of memory")
 
 
+@pytest.mark.engine
 def test_an_engine_failure_still_returns_valid_answers(transformers_engine, dev_records, caplog):
     model = tiny_shop_model(BrokenEngine(transformers_engine, 2048))
     records = dev_records[::8]
@@ -163,6 +173,7 @@ class Garbling(ShortContext):
         return [replace(g, text=g.text + "\ufffd") for g in self.engine.generate(requests)]
 
 
+@pytest.mark.engine
 def test_prompts_no_tokenizer_takes_still_get_valid_answers(transformers_engine):
     odd = ["Query: red shoe \ud800\nBrand:", "nul\x00byte in a title", "\ufffe\uffff", "\ud83d" * 3, "😀" * 50]
     with pytest.raises(TypeError):  # a lone surrogate, legal in JSON, breaks the tokenizer
@@ -172,15 +183,18 @@ def test_prompts_no_tokenizer_takes_still_get_valid_answers(transformers_engine)
     # cleaned first, each one is decoded for real rather than given a fallback
     assert [a.guard for a in answers] == [None] * len(odd) and all(a.generated_tokens for a in answers)
     texts = model.batch_predict({"prompt": odd}, False)
-    assert all(isinstance(t, str) and t.strip() and not t.endswith("\ufffd") for t in texts)
+    routes = [classify(prompts.tokenizable(p), False).task_type for p in odd]
+    assert all(is_valid(r, t) and not t.endswith("\ufffd") for r, t in zip(routes, texts)), (routes, texts)
 
 
+@pytest.mark.engine
 def test_answers_never_end_in_a_broken_character(transformers_engine, dev_records):
     model = tiny_shop_model(Garbling(transformers_engine, 2048))
     free_text = [r["input_field"] for r in dev_records if r["task_type"] in (spec.GENERATION, spec.NER)][:6]
     assert not any(t.endswith("\ufffd") for t in model.batch_predict({"prompt": free_text}, False))
 
 
+@pytest.mark.engine
 def test_batch_predict_never_raises(transformers_engine, dev_records, monkeypatch):
     model = tiny_shop_model(transformers_engine)
     records = [r for r in dev_records if not r["is_multiple_choice"]][::6]
@@ -225,6 +239,7 @@ def test_gpu_defaults_follow_what_the_machine_reports(monkeypatch, tmp_path):
         settings_module.from_environment()
 
 
+@pytest.mark.slow
 def test_an_unknown_vllm_argument_is_refused_by_name_before_loading(tmp_path):
     from models.engines.vllm_engine import VllmEngine
 

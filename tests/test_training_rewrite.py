@@ -165,10 +165,13 @@ def test_rewrite_through_vllms_server_with_the_embedded_model(tmp_path, monkeypa
         out = tmp_path / "rewrites.jsonl"
         assert training_main(["rewrite", "--data", str(DEV), "--out", str(out), "--limit", "24", "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "of 24 questions rewritten and checked" in printed
-    kept = out.read_text().splitlines()
-    if kept:  # the small model's wordings are poor: what is written must pass the checks
-        assert training_main(["check", "--data", str(out), "--no-progress"]) == 0
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    # The small model's wordings are poor, yet some pass (11 of these 24 when measured): a
+    # run that rejected every rewrite would be broken, not strict.
+    assert kept and f"{len(kept)} of 24 questions rewritten and checked" in printed
+    originals = {i: r["input_field"] for i, r in enumerate(json.loads(line) for line in DEV.read_text().splitlines())}
+    assert all(r["input_field"] != originals[r["rewritten_from"]] for r in kept)
+    assert training_main(["check", "--data", str(out), "--no-progress"]) == 0
 
 
 def test_a_line_cut_short_by_a_stop_survives_two_resumes(tmp_path):

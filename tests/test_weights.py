@@ -15,7 +15,6 @@ from weights import awq
 from tests.conftest import ROOT
 from tests.tiny_models import make_tiny_qwen2
 
-pytestmark = pytest.mark.engine
 LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -83,6 +82,7 @@ def digest(folder: Path) -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())).hexdigest()
 
 
+@pytest.mark.engine
 def test_merge_equals_peft_merge_of_the_scaled_adapters(base, adapters, tmp_path):
     before = digest(base)
     out = tmp_path / "merged"
@@ -100,6 +100,7 @@ def test_merge_equals_peft_merge_of_the_scaled_adapters(base, adapters, tmp_path
     assert len(set(shards.values())) > 1 and (out / "tokenizer.json").is_file()
 
 
+@pytest.mark.engine
 def test_single_adapter_is_wise_ft_and_default_output_is_fp16(base, adapters, tmp_path):
     out = tmp_path / "wise"
     assert cli("merge", "--base", base, "--adapter", f"{adapters[0]}:0.5", "--out", out) == 0
@@ -109,6 +110,7 @@ def test_single_adapter_is_wise_ft_and_default_output_is_fp16(base, adapters, tm
     assert torch.allclose(merged, reference.half().float(), atol=0)
 
 
+@pytest.mark.engine
 def test_ensemble_as_one_adapter_matches_the_merged_model(base, adapters, tmp_path):
     from peft import PeftModel
 
@@ -121,6 +123,7 @@ def test_ensemble_as_one_adapter_matches_the_merged_model(base, adapters, tmp_pa
     assert torch.allclose(logits(served), logits(load(merged)), atol=1e-4)
 
 
+@pytest.mark.engine
 def test_pad_keeps_the_function_and_splits_for_tp4(base, tmp_path):
     out = tmp_path / "padded"
     assert split_size(29568, 4, 128) == 29696 and split_size(320, 4, 128) == 512
@@ -132,6 +135,7 @@ def test_pad_keeps_the_function_and_splits_for_tp4(base, tmp_path):
     assert any("does not split across 4 GPUs" in p for p in check(base).problems)
 
 
+@pytest.mark.slow
 def test_refusals_come_before_anything_is_written(base, adapters, tmp_path, capsys):
     other = make_tiny_qwen2(tmp_path / "other-base", intermediate_size=256)
     wrong_shape = make_adapter(other, tmp_path / "wrong", 4, 8, seed=5)
@@ -157,6 +161,7 @@ def test_refusals_come_before_anything_is_written(base, adapters, tmp_path, caps
     assert not (tmp_path / "q").exists()
 
 
+@pytest.mark.slow
 def test_check_finds_planted_faults(base, tmp_path, capsys):
     padded = tmp_path / "padded"
     assert cli("pad", "--model", base, "--out", padded) == 0
@@ -175,6 +180,7 @@ def test_check_finds_planted_faults(base, tmp_path, capsys):
     assert "does not split across 4 GPUs" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_check_reports_truncated_shards_and_malformed_json_as_problems(base, tmp_path, capsys):
     padded = tmp_path / "padded"
     assert cli("pad", "--model", base, "--out", padded) == 0
@@ -219,6 +225,7 @@ def quantized(base, tmp_path_factory):
     return root / "awq"
 
 
+@pytest.mark.engine
 def test_quantize_writes_an_awq_gemm_checkpoint_vllm_serves(quantized):
     config = json.loads((quantized / "config.json").read_text())["quantization_config"]
     assert (config["quant_method"], config["bits"], config["group_size"], config["version"], config["zero_point"]) == (
@@ -241,6 +248,7 @@ def test_quantize_writes_an_awq_gemm_checkpoint_vllm_serves(quantized):
     assert generated and len(eval(generated[0].split(" ", 1)[1])) == 5
 
 
+@pytest.mark.slow
 def test_calibration_uses_the_inference_prompts(base):
     import prompts
     from routing.classifier import classify
@@ -254,6 +262,7 @@ def test_calibration_uses_the_inference_prompts(base):
     assert len(texts) == 96 and texts[0] == prompts.render(first["input_field"], route.profile, tokenizer)
 
 
+@pytest.mark.engine
 def test_build_runs_the_whole_chain_from_a_recipe(base, adapters, tmp_path, monkeypatch):
     recipe = tmp_path / "track9.toml"
     recipe.write_text(
@@ -279,6 +288,7 @@ def test_shipped_recipes_are_table_6():
         assert "pad" not in recipe and recipe["quantize"] == {}
 
 
+@pytest.mark.slow
 def test_harmful_options_are_refused_before_anything_is_written(base, adapters, tmp_path, capsys):
     for weight in ("nan", "inf", "²", "1e9"):
         with pytest.raises(SystemExit) as stop:
