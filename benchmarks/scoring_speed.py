@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shopbench import cli, embeddings, options, spec  # noqa: E402
+from shopbench import cli, embeddings, metric_registry, options, spec  # noqa: E402
 
 # Synthetic questions and responses are held in memory; this bounds them (about 1 GB).
 MAX_SCORED = 1_000_000
@@ -115,8 +115,8 @@ def main() -> None:
     path = embeddings.packaged_minilm_path()
     _, import_seconds = timed(lambda: __import__("sentence_transformers"))
     print(f"importing sentence-transformers (paid once by either way, not in the table): {import_seconds:.2f} s")
-    embedded = [i for i, q in enumerate(questions) if q.metric in spec.EMBEDDING_METRICS]
-    others = [i for i, q in enumerate(questions) if q.metric not in spec.EMBEDDING_METRICS]
+    embedded = [i for i, q in enumerate(questions) if metric_registry.get(q.metric).model]
+    others = [i for i, q in enumerate(questions) if not metric_registry.get(q.metric).model]
     counts = {}
     for q in questions:
         counts[q.metric] = counts.get(q.metric, 0) + 1
@@ -132,7 +132,7 @@ def main() -> None:
         totals[1] += ours_seconds
         for a, b in zip(ours.samples, kit.samples):
             worst = max(worst, abs(a.score - b.score))
-            exact &= a.metric in spec.EMBEDDING_METRICS or a.score == b.score
+            exact &= bool(metric_registry.get(a.metric).model) or a.score == b.score
         print(f"{name:<34}{len(part):>10}{kit_seconds:>11.2f}{ours_seconds:>9.2f}{kit_seconds / ours_seconds:>7.1f}x")
     print(f"{'whole run':<34}{len(questions):>10}{totals[0]:>11.2f}{totals[1]:>9.2f}{totals[0] / totals[1]:>7.1f}x")
     print(f"non-embedding scores identical: {exact}; largest sample difference: {worst:.2e}")

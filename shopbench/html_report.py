@@ -24,7 +24,7 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-from shopbench import compare, scoring, spec
+from shopbench import compare, metric_registry, scoring, spec
 from shopbench.data import json_text
 from shopbench.report import server_lines
 
@@ -135,7 +135,7 @@ def page_results(name: str, record) -> RunPage:
     tasks, task_scores = [], []
     for task_name, answers in by_task.items():
         metric = results.metrics[task_name]
-        counts = [a.counts for a in answers] if metric == spec.MICRO_F1 else None
+        counts = [a.counts for a in answers] if metric_registry.get(metric).aggregation.pooled else None
         score = float(scoring.task_score(metric, [a.score for a in answers], counts))
         track = results.tracks.get(task_name)
         task_scores.append((track, score))

@@ -102,3 +102,17 @@ def kind(value) -> str:
         return "true" if value else "false"
     names = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}
     return next((name for type_, name in names.items() if isinstance(value, type_)), type(value).__name__)
+
+
+def is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    """A finite number: JSON's NaN and Infinity, which Python reads, make no gold value."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_count(value) -> bool:
+    """A whole number from 0 (a count, an index)."""
+    return is_int(value) and value >= 0

@@ -89,11 +89,25 @@ def new_bleu(japanese: bool):
     return BLEU(lowercase=True, tokenize="ja-mecab" if japanese else None)
 
 
+def japanese_tokenizer_problem() -> str | None:
+    """Why jp-bleu cannot be scored here (no MeCab or its dictionary), or None when it can."""
+    try:
+        new_bleu(japanese=True)
+    except Exception as exc:  # sacrebleu raises plain exceptions when MeCab or its dictionary is missing
+        return f"needs sacrebleu's ja-mecab tokenizer ({str(exc).strip().splitlines()[0]}): pip install 'sacrebleu[ja]'"
+    return None
+
+
 def bleu(generation: str, truth: str, japanese: bool = False, scorer=None) -> float:
     """Corpus BLEU of the response's first line against one reference, divided by 100."""
     first_line = generation.lstrip("\n").rstrip("\n").split("\n")[0]
     scorer = scorer or new_bleu(japanese)
     return scorer.corpus_score([first_line], [[truth]]).score / 100
+
+
+def references(gold) -> list[str]:
+    """An embedding metric's gold: one text or several."""
+    return [gold] if isinstance(gold, str) else gold
 
 
 def cosine_score(generation: np.ndarray, truths: list[np.ndarray]) -> float:

@@ -11,10 +11,9 @@ has several lines, nDCG and NER read one line, NER takes no list literal.
 Where the release's code raises or returns NaN, these functions return a defined value
 instead, each noted where it happens. The text metrics (ROUGE-L, BLEU, the embedding
 cosine) are the kit's functions in `metrics`, which the release computes the same way.
+`metric_registry` pairs each metric with its parser here.
 """
 from __future__ import annotations
-
-from typing import Callable
 
 from shopbench import metrics, parsers, spec
 
@@ -74,15 +73,7 @@ def tp_fp_fn(parsed: list[str], truth: list[str]) -> tuple[int, int, int]:
     return true_positive, len(predicted) - true_positive, len(expected) - true_positive
 
 
-def _as_is(response: str) -> str:
-    """ROUGE-L and the embeddings take the raw response; BLEU's first line is cut by `metrics.bleu`."""
+def as_is(response: str) -> str:
+    """The whole response: what the release reads (no 5000-character cut), and what ROUGE-L
+    and the embeddings take; BLEU's first line is cut by `metrics.bleu`."""
     return response
-
-
-PARSERS: dict[str, Callable[[str], object]] = {
-    spec.ACCURACY: first_character,
-    spec.HIT_RATE_3: retrieved,
-    spec.NDCG: ranked,
-    spec.MICRO_F1: entities,
-    **{metric: _as_is for metric in spec.TEXT_METRICS},
-}

@@ -8,7 +8,8 @@ scores. The per-task folders (`multiple_choice/<task>_dataset.csv` with question
 answer; `ranking/`, `retrieval/`, `named_entity_recognition/` and `generation/` with
 `<task>_dataset.json` JSON Lines of `input_field` and `target_field`) are what its task-wise
 scripts read; their prompt is built as those scripts build it, their metric follows from the
-folder and, for generation, the task's name. They name no skill, so their tasks have no track.
+folder and, for generation, the task's name (each metric's `task_wise` in `metric_registry`).
+They name no skill, so their tasks have no track.
 
 Without a choice, the skill files are read (skill 1 to 4), or every per-task file when the
 release has no skill files.
@@ -21,7 +22,7 @@ import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from shopbench import spec
+from shopbench import metric_registry, spec
 from shopbench.files import check_input, open_input
 from shopbench.data import (
     READ_ERRORS, DataError, Question, check_task_kind, csv_text, json_lines, question_from_record, read_error,
@@ -38,9 +39,6 @@ TASK_FOLDERS = {
 }
 KNOWN_FOLDERS = (SKILLS_FOLDER, *TASK_FOLDERS.values())
 TASK_FILE_ENDING = "_dataset"
-# The task-wise scripts' metric of each task type but generation, whose metric the task's name gives.
-TASK_METRICS = {spec.MULTIPLE_CHOICE: spec.ACCURACY, spec.RANKING: spec.NDCG, spec.RETRIEVAL: spec.HIT_RATE_3,
-                spec.NER: spec.MICRO_F1}
 # A multiple-choice task with this in its name lists no options: the answer is a rating 1-5.
 RATING_TASK = "review_rating_prediction"
 SHOWN_CHOICES = 4  # the task-wise prompt lists the first four choices, numbered 0-3
@@ -53,17 +51,6 @@ EXPECTED = (f"expected the Shopping MMLU release: {SKILLS_FOLDER}/<skill>.json o
 def is_release(path) -> bool:
     """Whether --data names the release (a folder or a .zip) rather than a JSON Lines file."""
     return Path(path).is_dir() or str(path).lower().endswith(".zip")
-
-
-def generation_metric(task: str) -> str:
-    """The task-wise generation script's metric, decided by the task's name in this order."""
-    if "extraction" in task:
-        return spec.ROUGE_L
-    if "translation" in task:
-        return spec.JP_BLEU if "JP" in task else spec.BLEU
-    if "multilingual" in task:
-        return spec.MULTILINGUAL_SENT_TRANSFORMER
-    return spec.SENT_TRANSFORMER
 
 
 def multiple_choice_prompt(task: str, question: str, choices: list) -> str:
@@ -237,7 +224,7 @@ def _multiple_choice_records(release: Release, name: str, task: str):
             choices = [] if RATING_TASK in task else _choices(label, line, row.get("choices") or "")
             record = {"input_field": multiple_choice_prompt(task, row.get("question") or "", choices),
                       "answer": answer, "task_name": task, "task_type": spec.MULTIPLE_CHOICE,
-                      "metric": spec.ACCURACY}
+                      "metric": metric_registry.task_wise_metric(spec.MULTIPLE_CHOICE, task)}
             yield line, record
     except csv.Error as exc:
         raise DataError(f"{label}:{reader.line_num}: not valid CSV ({exc})") from None
@@ -249,7 +236,7 @@ def _task_questions(release: Release, task: str, task_type: str, name: str, ques
     if task_type == spec.MULTIPLE_CHOICE:
         rows = ((line, record, "answer") for line, record in _multiple_choice_records(release, name, task))
     else:
-        metric = generation_metric(task) if task_type == spec.GENERATION else TASK_METRICS[task_type]
+        metric = metric_registry.task_wise_metric(task_type, task)
         rows = (
             (line, {**record, "task_name": task, "task_type": task_type, "metric": metric},
              next((key for key in TASK_ANSWER_FIELDS if key in record), TASK_ANSWER_FIELDS[0]))
@@ -269,7 +256,7 @@ def load_questions(path, skill: str | None = None, task: str | None = None) -> l
     try:
         skills = release.skills()
         questions: list[Question] = []
-        pooled: dict[str, bool] = {}
+        pooled: dict = {}
         if skill is not None:
             if skill not in skills:
                 known = ", ".join(skills) or f"none, no {SKILLS_FOLDER}/ folder"

@@ -6,7 +6,7 @@ need it and how to provide it.
 """
 from __future__ import annotations
 
-from shopbench import embeddings, metrics, spec
+from shopbench import embeddings, metric_registry
 from shopbench.data import DataError, Question
 
 
@@ -20,17 +20,9 @@ def _tasks_by_metric(questions: list[Question]) -> dict[str, list[str]]:
 
 
 def model_paths(questions: list[Question], given: dict[str, str | None]) -> dict[str, str | None]:
-    """The model folder of every embedding metric the questions use."""
-    used = {q.metric for q in questions} & set(spec.EMBEDDING_METRICS)
+    """The model folder of every metric the questions use that needs an embedding model."""
+    used = {q.metric for q in questions if metric_registry.get(q.metric).model}
     return {metric: embeddings.resolve_model_path(metric, given.get(metric)) for metric in sorted(used)}
-
-
-def _japanese_tokenizer_problem() -> str | None:
-    try:
-        metrics.new_bleu(japanese=True)
-    except Exception as exc:  # sacrebleu raises plain exceptions when MeCab or its dictionary is missing
-        return f"needs sacrebleu's ja-mecab tokenizer ({str(exc).strip().splitlines()[0]}): pip install 'sacrebleu[ja]'"
-    return None
 
 
 def problems(questions: list[Question], paths: dict[str, str | None]) -> list[str]:
@@ -40,10 +32,10 @@ def problems(questions: list[Question], paths: dict[str, str | None]) -> list[st
         problem = embeddings.model_problem(metric, path)
         if problem:
             found.append(f"metric '{metric}' (tasks: {', '.join(tasks[metric])}) {problem}")
-    if spec.JP_BLEU in tasks:
-        problem = _japanese_tokenizer_problem()
+    for metric in metric_registry.METRICS.values():
+        problem = metric.problem() if metric.problem and metric.name in tasks else None
         if problem:
-            found.append(f"metric '{spec.JP_BLEU}' (tasks: {', '.join(tasks[spec.JP_BLEU])}) {problem}")
+            found.append(f"metric '{metric.name}' (tasks: {', '.join(tasks[metric.name])}) {problem}")
     return found
 
 

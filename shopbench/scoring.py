@@ -1,8 +1,8 @@
 """Scoring a run: parse each response, apply its metric, aggregate by task and track.
 
-Responses are read by one of two sets of rules (`RULES`): the KDD Cup starter kit's (the
-competition's) or the Shopping MMLU release's (its leaderboard's); both share the text
-metrics and the aggregation.
+Responses are read by one of two sets of rules: the KDD Cup starter kit's (the
+competition's) or the Shopping MMLU release's (its leaderboard's). How each metric is
+parsed, scored and aggregated under each is its record in `metric_registry`.
 
 Two paths give the same numbers. `Scorer.score` is the fast one: scorer objects built
 once, every distinct text embedded once, in batches. `score_one_at_a_time` is the starter
@@ -12,35 +12,13 @@ fast path is tested and benchmarked against.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from shopbench import metrics, mmlu_rules, parsers, spec
+from shopbench import metric_registry, metrics, spec
 from shopbench.data import Question
-
-
-@dataclass(frozen=True)
-class Rules:
-    """How a response is read and the metrics that read it differently under each rules set;
-    ROUGE-L, BLEU, the embedding cosine and hit rate are computed the same way by both."""
-
-    name: str
-    read: Callable[[str], str]  # the part of a response the parsers see
-    parse: Callable[[Question, str], Any]
-    accuracy: Callable[[Any, int], float]
-    ndcg: Callable[[list[int], list[float]], float]
-    tp_fp_fn: Callable[[list[str], list[str]], tuple[int, int, int]]
-
-
-RULES = {
-    spec.KDD_RULES: Rules(spec.KDD_RULES, parsers.cut, lambda question, text: parsers.PARSERS[question.task_type](text),
-                          metrics.accuracy, metrics.ndcg, metrics.tp_fp_fn),
-    # The release reads the whole response, by the question's metric.
-    spec.MMLU_RULES: Rules(spec.MMLU_RULES, lambda response: response,
-                           lambda question, text: mmlu_rules.PARSERS[question.metric](text),
-                           mmlu_rules.accuracy, mmlu_rules.ndcg, mmlu_rules.tp_fp_fn),
-}
+from shopbench.metric_registry import RULE_SETS, RuleSet
 
 
 @dataclass
@@ -108,50 +86,35 @@ class Report:
         }
 
 
-def response_text(response, rules: Rules = RULES[spec.KDD_RULES]) -> str | None:
+def response_text(response, rules: RuleSet = RULE_SETS[spec.KDD_RULES]) -> str | None:
     """The response as the parser sees it; None for a non-string (scored as empty)."""
     return rules.read(response) if isinstance(response, str) else None
 
 
-def _sample(question: Question, text: str, parsed, *, rules: Rules, rouge, bleus: dict,
-            embed: Callable[[str], np.ndarray]) -> SampleScore:
-    """Score one parsed response. rouge None or a missing bleus entry: a new scorer per call."""
-    metric, truth = question.metric, question.output_field
-    counts = None
-    if metric == spec.ACCURACY:
-        score = rules.accuracy(parsed, truth)
-    elif metric == spec.HIT_RATE_3:
-        score = metrics.hit_rate_3(parsed, truth)
-    elif metric == spec.NDCG:
-        score = rules.ndcg(parsed, truth)
-    elif metric == spec.MICRO_F1:
-        counts = rules.tp_fp_fn(parsed, truth)
-        score = metrics.f1(*counts)
-    elif metric == spec.ROUGE_L:
-        score = metrics.rouge_l(parsed, truth, scorer=rouge)
-    elif metric in (spec.BLEU, spec.JP_BLEU):
-        japanese = metric == spec.JP_BLEU
-        score = metrics.bleu(parsed, truth, japanese=japanese, scorer=bleus.get(japanese))
-    else:
-        truths = [truth] if isinstance(truth, str) else truth
-        score = metrics.cosine_score(embed(parsed), [embed(t) for t in truths])
-    return SampleScore(question.index, question.task_name, question.task_type, metric, text, parsed, float(score),
-                       counts, question.input_field, truth)
+def parse(question: Question, text: str, rules: RuleSet):
+    """The answer `rules` read in `text` for `question`'s metric."""
+    return metric_registry.get(question.metric).readings[rules.name].parsed(question.task_type, text)
+
+
+def score_sample(question: Question, text: str, parsed, rules: RuleSet, tool) -> SampleScore:
+    """Score one parsed response with its metric's scorer under `rules`; `tool` is what the
+    scorer shares (a scorer object, an embedding function), None for a new one per call."""
+    metric = metric_registry.get(question.metric)
+    result = metric.readings[rules.name].score(parsed, question.output_field, tool)
+    score, counts = metric.aggregation.sample(result)
+    return SampleScore(question.index, question.task_name, question.task_type, metric.name, text, parsed, score,
+                       counts, question.input_field, question.output_field)
 
 
 def _embedding_texts(question: Question, parsed) -> list[str]:
-    truth = question.output_field
-    return [parsed, *([truth] if isinstance(truth, str) else truth)]
+    return [parsed, *metrics.references(question.output_field)]
 
 
 def task_score(metric: str, scores, counts):
-    """A task's score: micro F1 on the summed counts (tp, fp, fn on the last axis) for
-    micro F1 tasks, else the mean score. Questions are the last axis of `scores` and the
+    """A task's score by its metric's aggregation: micro F1 on the summed counts (tp, fp, fn
+    on the last axis), else the mean score. Questions are the last axis of `scores` and the
     one before it of `counts`; leading axes (bootstrap replicates) give one score each."""
-    if metric == spec.MICRO_F1:
-        tp, fp, fn = np.moveaxis(np.sum(counts, axis=-2), -1, 0)
-        return np.vectorize(metrics.f1, otypes=[float])(tp, fp, fn)
-    return np.mean(scores, axis=-1)
+    return metric_registry.get(metric).aggregation.task(scores, counts)
 
 
 def aggregate_tasks(task_scores: list[tuple[str | None, Any]]) -> tuple[dict[str, Any], Any]:
@@ -180,7 +143,7 @@ def overall_score(rules: str, tracks: dict[str, Any], mean_of_tasks):
     mean of the skills present) under the release's, falling back on the kit's without skills.
     Numbers or arrays of bootstrap replicates alike."""
     skills = [tracks[skill.track] for skill in spec.SKILLS if skill.track in tracks]
-    return np.mean(skills, axis=0) if rules == spec.MMLU_RULES and skills else mean_of_tasks
+    return np.mean(skills, axis=0) if RULE_SETS[rules].overall_by_skill and skills else mean_of_tasks
 
 
 def aggregate(questions: list[Question], samples: list[SampleScore], non_string: int = 0,
@@ -210,24 +173,21 @@ def aggregate(questions: list[Question], samples: list[SampleScore], non_string:
 class Scorer:
     """Scores whole runs with scorer objects and embeddings shared across questions.
 
-    `embedding_models` maps an embedding metric to a model with a sentence-transformers
-    `encode`; only the metrics present in the data need one. `rules` names an entry of `RULES`.
+    `embedding_models` maps a metric that needs a sentence-embedding model to a model with a
+    sentence-transformers `encode`; only the metrics present in the data need one. `rules`
+    names an entry of `metric_registry.RULE_SETS`.
     """
 
     def __init__(self, embedding_models: dict | None = None, rules: str = spec.KDD_RULES):
         from shopbench.embeddings import TextEncoder
 
-        self.rules = RULES[rules]
+        self.rules = RULE_SETS[rules]
         self.encoders = {metric: TextEncoder(model) for metric, model in (embedding_models or {}).items()}
-        self._rouge = None
-        self._bleus: dict[bool, object] = {}  # keyed by "Japanese tokenizer"
+        self._tools: dict[str, Any] = {}  # each metric's shared scorer object, built on first need
 
-    def _build_text_scorers(self, needed: set[str]) -> None:
-        if spec.ROUGE_L in needed and self._rouge is None:
-            self._rouge = metrics.new_rouge_scorer(cache_stems=True)
-        for japanese, metric in ((False, spec.BLEU), (True, spec.JP_BLEU)):
-            if metric in needed and japanese not in self._bleus:
-                self._bleus[japanese] = metrics.new_bleu(japanese)
+    def _tool(self, metric: str):
+        encoder = self.encoders.get(metric)
+        return encoder.__getitem__ if encoder else self._tools.get(metric)
 
     def score(self, questions: list[Question], responses: list, progress: bool = False) -> Report:
         from tqdm.auto import tqdm
@@ -235,21 +195,19 @@ class Scorer:
         texts = [response_text(r, self.rules) for r in responses]
         non_string = sum(t is None for t in texts)
         texts = ["" if t is None else t for t in texts]
-        parsed = [self.rules.parse(q, t) for q, t in zip(questions, texts)]
+        parsed = [parse(q, t, self.rules) for q, t in zip(questions, texts)]
 
-        self._build_text_scorers({q.metric for q in questions})
+        for name in dict.fromkeys(q.metric for q in questions):
+            build = metric_registry.get(name).tool
+            if build and name not in self._tools:
+                self._tools[name] = build()
         for metric, encoder in self.encoders.items():
             encoder.encode(
                 text for q, p in zip(questions, parsed) if q.metric == metric for text in _embedding_texts(q, p)
             )
 
         rows = tqdm(zip(questions, texts, parsed), total=len(questions), desc="Scoring", disable=not progress)
-        samples = []
-        for question, text, answer in rows:
-            encoder = self.encoders.get(question.metric)
-            embed = encoder and encoder.__getitem__
-            samples.append(_sample(question, text, answer, rules=self.rules, rouge=self._rouge, bleus=self._bleus,
-                                   embed=embed))
+        samples = [score_sample(q, text, answer, self.rules, self._tool(q.metric)) for q, text, answer in rows]
         return aggregate(questions, samples, non_string, self.rules.name)
 
 
@@ -257,13 +215,12 @@ def score_one_at_a_time(questions: list[Question], responses: list, embedding_mo
                         rules: str = spec.KDD_RULES) -> Report:
     """The starter kit's way: each question alone, new scorer objects, one text per encode."""
     models = embedding_models or {}
-    chosen = RULES[rules]
+    chosen = RULE_SETS[rules]
     texts = [response_text(r, chosen) for r in responses]
     samples = []
     for question, text in zip(questions, texts):
         text = "" if text is None else text
         model = models.get(question.metric)
         embed = model and (lambda t, m=model: m.encode([t])[0])
-        samples.append(_sample(question, text, chosen.parse(question, text), rules=chosen, rouge=None, bleus={},
-                               embed=embed))
+        samples.append(score_sample(question, text, parse(question, text, chosen), chosen, embed))
     return aggregate(questions, samples, sum(t is None for t in texts), rules)

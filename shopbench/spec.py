@@ -31,35 +31,12 @@ BLEU = "bleu"
 JP_BLEU = "jp-bleu"
 SENT_TRANSFORMER = "sent-transformer"
 MULTILINGUAL_SENT_TRANSFORMER = "multilingual-sent-transformer"
-METRICS = (
-    ACCURACY,
-    HIT_RATE_3,
-    NDCG,
-    MICRO_F1,
-    ROUGE_L,
-    BLEU,
-    JP_BLEU,
-    SENT_TRANSFORMER,
-    MULTILINGUAL_SENT_TRANSFORMER,
-)
-TEXT_METRICS = (ROUGE_L, BLEU, JP_BLEU, SENT_TRANSFORMER, MULTILINGUAL_SENT_TRANSFORMER)
-EMBEDDING_METRICS = (SENT_TRANSFORMER, MULTILINGUAL_SENT_TRANSFORMER)
-
-# The metrics that can read what each task type's parser returns (an int, a list of
-# ints, a list of strings or a string); any other pairing crashes or is meaningless.
-METRICS_BY_TASK_TYPE = {
-    MULTIPLE_CHOICE: (ACCURACY,),
-    RANKING: (NDCG, HIT_RATE_3),
-    RETRIEVAL: (HIT_RATE_3, NDCG),
-    NER: (MICRO_F1,),
-    GENERATION: TEXT_METRICS,
-}
+# Each metric's record (its gold, parsers, scorers, aggregation and needs) is in
+# shopbench/metric_registry.py.
 
 # The Hugging Face names of the sentence-embedding models the official scorer uses.
-EMBEDDING_MODEL_NAMES = {
-    SENT_TRANSFORMER: "all-MiniLM-L6-v2",
-    MULTILINGUAL_SENT_TRANSFORMER: "paraphrase-multilingual-MiniLM-L12-v2",
-}
+SENTENCE_MODEL = "all-MiniLM-L6-v2"  # sent-transformer's
+MULTILINGUAL_SENTENCE_MODEL = "paraphrase-multilingual-MiniLM-L12-v2"  # multilingual-sent-transformer's
 
 # The official parser reads only this many characters of a response.
 MAX_RESPONSE_CHARS = 5000
@@ -126,10 +103,10 @@ def track_label(challenge_id: str | None) -> str:
 
 
 # How responses are parsed and scored: the KDD Cup starter kit's rules (the competition's),
-# or the Shopping MMLU release's own evaluation code (its leaderboard's).
+# or the Shopping MMLU release's own evaluation code (its leaderboard's); each is a record of
+# metric_registry.RULE_SETS.
 KDD_RULES = "kdd"
 MMLU_RULES = "shopping-mmlu"
-RULE_NAMES = (KDD_RULES, MMLU_RULES)
 
 
 @dataclass(frozen=True)

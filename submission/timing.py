@@ -13,7 +13,8 @@ import platform
 from dataclasses import asdict, dataclass
 
 from shopbench import jsonsafe, spec
-from shopbench.data import DataError, is_int, is_number
+from shopbench.data import DataError
+from shopbench.jsonsafe import is_int, is_number
 from shopbench.terminal import printable
 
 # Bounds on figures read from a file: an hour per question is far past any model that could

@@ -13,7 +13,7 @@ import pytest
 
 import local_evaluation
 from models.baselines import KIT, RELEASE, ReleaseBaseline
-from shopbench import mmlu_rules, release, spec
+from shopbench import metric_registry, mmlu_rules, release, spec
 from shopbench.data import DataError, Question
 from shopbench.scoring import Scorer
 from tests.conftest import DEV_DATA, ROOT, write_jsonl
@@ -231,7 +231,7 @@ def test_kdd_layout_data_scores_under_either_rules_and_records_them(tmp_path, ca
     # "\n2" is the answer 2 for the kit (it strips any whitespace), not for the release (spaces only)
     responses = write_jsonl(tmp_path / "r.jsonl", [{"response": "\n" + gold_response(q)} for q in questions])
     results = {}
-    for rules in spec.RULE_NAMES:
+    for rules in metric_registry.RULE_NAMES:
         output = tmp_path / f"{rules}.json"
         assert run(capsys, "--rules", rules, "--responses", str(responses), "--output", str(output))[0] == 0
         results[rules] = json.loads(output.read_text())
@@ -243,7 +243,7 @@ def test_kdd_layout_data_scores_under_either_rules_and_records_them(tmp_path, ca
 # Each quirk of the release's metrics, with values worked out by hand.
 
 def mmlu_question(metric, truth, task_type=None, task="t", track=None):
-    task_type = task_type or next(t for t, ms in spec.METRICS_BY_TASK_TYPE.items() if metric in ms)
+    task_type = task_type or metric_registry.get(metric).task_types[0]
     return Question(0, "q", truth, task, task_type, metric, track, task_type == spec.MULTIPLE_CHOICE)
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import shopbench.data as data_module
-from shopbench import spec
+from shopbench import metric_registry, spec
 from shopbench.scoring import Scorer
 from training import rewrite as rewriting
 from training.__main__ import main as training_main
@@ -88,7 +88,7 @@ def run_rewrite(questions, out, rewriter, wordings=3):
 
 
 def test_kept_rewrites_route_and_score_as_before_and_keep_the_data(tmp_path):
-    questions = [q for q in dev_questions() if q.metric not in spec.EMBEDDING_METRICS][:40]
+    questions = [q for q in dev_questions() if not metric_registry.get(q.metric).model][:40]
     report = run_rewrite(questions, tmp_path / "out.jsonl", Scripted(polite))
     kept = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert len(kept) == report.kept > 30
@@ -119,7 +119,7 @@ def test_styles_take_turns_within_each_task(tmp_path):
 
 def stopped_run(tmp_path):
     """(questions, an unbroken run's output, the output of a run stopped after one batch)."""
-    questions = [q for q in dev_questions() if q.metric not in spec.EMBEDDING_METRICS][:40]
+    questions = [q for q in dev_questions() if not metric_registry.get(q.metric).model][:40]
     whole = tmp_path / "whole.jsonl"
     run_rewrite(questions, whole, Scripted(polite))
     out = tmp_path / "out.jsonl"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from routing import anatomy, lexicon
 from shopbench import jsonsafe
-from shopbench.data import Question, is_count, write_atomically
+from shopbench.data import Question, write_atomically
 from shopbench.text import quotations, single_spaced
 from training import served
 from training.served import BATCH, TOO_LONG, Chat, Journal, Tally, tally_table
@@ -130,7 +130,7 @@ def _journal_problem(entry) -> str | None:
     """What a journal line lacks, or None: {"index", "status"}, and the record when kept."""
     if not isinstance(entry, dict):
         return f"expected a JSON object, got {jsonsafe.kind(entry)}"
-    if not is_count(entry.get("index")):
+    if not jsonsafe.is_count(entry.get("index")):
         return "field 'index': " + ("missing" if "index" not in entry else "expected a whole number from 0")
     if not isinstance(entry.get("status"), str) or not entry["status"]:
         return "field 'status': " + ("missing" if "status" not in entry else "expected text")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from shopbench.data import is_int, is_number
+from shopbench.jsonsafe import is_int, is_number
 from shopbench.options import number
 from weights.checkpoint import CheckpointError, TensorInfo, is_lfs_pointer, read_json_object
 

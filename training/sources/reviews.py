@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shopbench import spec
-from shopbench.data import DataError, is_number
+from shopbench.data import DataError
+from shopbench.jsonsafe import is_number
 from shopbench.text import single_spaced
 from training import readers
 from training.records import (
