@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from models.baselines import KitBaseline
         from models.settings import from_environment
-        from models.shop_model import ShopModel, build_engine
+        from models.engines import registry
+        from models.shop_model import ShopModel
 
         pipeline = load_model_class(args.model)
         if not (isinstance(pipeline, type) and issubclass(pipeline, ShopModel)):
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(from_environment(), time_guard=False)
         variants = {name: settings.decoding.with_overrides(changes, f"variant {name!r}")
                     for name, changes in VARIANTS.items()}
-        engine, name = build_engine(settings)
+        engine, name = registry.from_settings(settings)
     except (DataError, ModelError, ValueError, ModelUnavailable) as exc:
         return cli.fail(str(exc))
 

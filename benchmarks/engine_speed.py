@@ -175,7 +175,8 @@ def main_job(engine_name: str, precision: str) -> dict:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     from models.settings import from_environment
-    from models.shop_model import ShopModel, build_engine
+    from models.engines import registry
+    from models.shop_model import ShopModel
     from shopbench import data, resources
     from shopbench.report import format_report
     from shopbench.runner import run
@@ -187,7 +188,7 @@ def main_job(engine_name: str, precision: str) -> dict:
     embedded.safetensors_copy()
     phase("embedded conversion")
     settings = from_environment()
-    engine, _ = build_engine(settings)
+    engine, _ = registry.from_settings(settings)
     counting = CountingEngine(engine)
     model = ShopModel(settings, engine=counting)
     phase("engine start")
@@ -232,17 +233,14 @@ def run_main_job(engine_name: str, precision: str) -> dict:
 
 def build(engine_name: str):
     from models import embedded
+    from models.engines import registry
     from models.settings import CPU_CONTEXT, VLLM_ON_CPU
 
     model_dir = str(embedded.safetensors_copy())
     if engine_name == "vllm":
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-        from models.engines.vllm_engine import VllmEngine
-
-        return VllmEngine(model_dir, VLLM_ON_CPU)
-    from models.engines.transformers_engine import TransformersEngine
-
-    return TransformersEngine(model_dir, CPU_CONTEXT, dtype=VLLM_ON_CPU.dtype)
+        return registry.build("vllm", model_dir, VLLM_ON_CPU)
+    return registry.build("transformers", model_dir, CPU_CONTEXT, dtype=VLLM_ON_CPU.dtype)
 
 
 def throughput(engine, model, questions, tokens: int, repeats: int) -> dict[str, float]:

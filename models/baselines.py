@@ -13,18 +13,14 @@ settings as the UserModel (SHOPBENCH_MODEL_DIR, SHOPBENCH_ENGINE, ...):
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import prompts
 from decoding.constraints import Constraint, TextConstraint
-from models.base_model import ShopBenchBaseModel
 from models import engines
-from models.engines import ChatRequest, Engine, Request
+from models.engine_model import EngineModel
+from models.engines import ChatRequest, Request
 from shopbench.protocol import Answer
-from models.settings import ModelSettings, from_environment
-
-log = logging.getLogger("shopbench.baseline")
 
 
 @dataclass(frozen=True)
@@ -44,19 +40,10 @@ KIT = ZeroShotRecipe(
 )
 
 
-class ZeroShotBaseline(ShopBenchBaseModel):
+class ZeroShotBaseline(EngineModel):
     recipe: ZeroShotRecipe
-
-    def __init__(self, settings: ModelSettings | None = None, engine: Engine | None = None):
-
-        from models.shop_model import start_engine
-
-        self.settings = settings or from_environment()
-        self.engine, self.description = start_engine(type(self).__name__, self.settings, engine)
-        self.tokenizer = self.engine.tokenizer
-
-    def get_batch_size(self) -> int:
-        return self.settings.batch_size
+    # a failed batch: empty strings, which every official parser reads (as a wrong answer)
+    FALLBACK = Answer("", repaired=False, generated_tokens=0)
 
     time_guard_on = False  # nothing here depends on speed
 
@@ -65,21 +52,7 @@ class ZeroShotBaseline(ShopBenchBaseModel):
         # no server_constraints: a baseline sends none, whatever the server applies
         return {"model": self.description, "precision": engines.precision(self.engine), "baseline": self.recipe.name}
 
-    def batch_predict(self, batch: dict, is_multiple_choice: bool) -> list[str]:
-        return [answer.text for answer in self.batch_answer(batch, is_multiple_choice)]
-
-    def batch_answer(self, batch: dict, is_multiple_choice: bool) -> list[Answer]:
-        """Never raises: a failed batch is logged and answered with empty strings, which every
-        official parser reads (as a wrong answer)."""
-        prompts_given = batch.get("prompt") if isinstance(batch, dict) else None
-        try:
-            return self._answers(list(prompts_given), is_multiple_choice)
-        except Exception as exc:  # noqa: BLE001 - as in the UserModel: an answer beats a lost track
-            log.error("baseline batch failed, answering each with an empty string: %r", exc)
-            count = len(prompts_given) if isinstance(prompts_given, (list, tuple)) else 0
-            return [Answer("", repaired=False, generated_tokens=0) for _ in range(count)]
-
-    def _answers(self, questions: list, is_multiple_choice: bool) -> list[Answer]:
+    def answers(self, questions: list, is_multiple_choice: bool) -> list[Answer]:
         recipe = self.recipe
         new_tokens = recipe.multiple_choice_tokens if is_multiple_choice else recipe.other_tokens
         if self.tokenizer is None:  # a chat engine: the kit's one prompt text as the one user turn

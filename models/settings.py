@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from shopbench import decoding_config
 from shopbench.decoding_config import DecodingConfig
+from models.engines import registry as engine_registry
 from models.time_guard import TrackDeadline
 from shopbench import environment, jsonsafe, spec
 from shopbench.environment import (API_KEY_ENV, BATCH_SIZE_ENV, DEADLINE_ENV, ENGINE_ENV, ENGINES, MODEL_DIR_ENV,
@@ -31,7 +32,7 @@ BFLOAT16_CAPABILITY = 8  # compute capability major version from which GPUs have
 CPU_CONTEXT = 2048
 
 ROOT = spec.ROOT
-SERVER_ENGINES = ("openai", "chat")  # the engines whose model runs behind SHOPBENCH_SERVER_URL
+SERVER_ENGINES = tuple(name for name, kind in engine_registry.ENGINES.items() if kind.served)  # behind SHOPBENCH_SERVER_URL
 
 
 def aicrowd_json(root: Path = ROOT) -> Path:

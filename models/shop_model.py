@@ -9,15 +9,14 @@ answer. The engine (vLLM, transformers or an OpenAI-compatible server) is behind
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import replace
 
 import prompts
-from models.base_model import ShopBenchBaseModel
 from shopbench.protocol import Answer, GuardAction
 from models import engines
 from models.engines import ChatRequest, Engine, Request
-from models.settings import ModelSettings, from_environment
+from models.engine_model import EngineModel
+from models.settings import ModelSettings
 from models.time_guard import TimeGuard
 from prompts import truncation
 from routing.classifier import Route, classify
@@ -29,68 +28,24 @@ log = logging.getLogger("shopbench.model")
 _LAST_RESORT = "1"  # all five official parsers read it without failing
 
 
-def build_engine(settings: ModelSettings) -> tuple[Engine, str]:
-    """(engine, the model's name) for the settings."""
-    if settings.engine == "chat":  # the model is the server's: no folder, no tokenizer here
-        from models.engines.chat_engine import ChatEngine
-
-        engine = ChatEngine(settings.server)
-        return engine, f"{engine.model} at {settings.server.url}"
-    if settings.model_dir is None:
-        from models import embedded
-
-        model_dir, name = str(embedded.safetensors_copy()), f"{embedded.MODEL_NAME} (embedded default)"
-    else:
-        model_dir, name = settings.model_dir, settings.model_dir
-    if settings.engine == "vllm":
-        from models.engines.vllm_engine import VllmEngine
-
-        return VllmEngine(model_dir, settings.vllm, settings.vllm_args), name
-    if settings.engine == "openai":
-        from models.engines.openai_engine import OpenAIEngine
-
-        engine = OpenAIEngine(model_dir, settings.server)
-        return engine, f"{engine.model} at {settings.server.url}"
-    from models.engines.transformers_engine import TransformersEngine
-
-    return TransformersEngine(model_dir, settings.max_model_len, dtype=settings.transformers_dtype), name
-
-
 def server_facts(engine) -> dict:
     """What a run's results record about a chat engine's server: which answer constraints it
     applied, and in which form ({} for the other engines)."""
     return {"server_constraints": dict(engine.constraints)} if engine.tokenizer is None else {}
 
 
-def start_engine(owner: str, settings: ModelSettings, engine: Engine | None) -> tuple[Engine, str]:
-    """(the engine, "MODEL with the NAME engine"): the one given (tests, ablations share one),
-    else a new one, announced in one line with why it was chosen."""
-    name = settings.model_dir
-    if engine is None:
-        engine, name = build_engine(settings)
-        print(f"{owner}: serving {name} with the {engine.name} engine ({settings.reason})", file=sys.stderr)
-        if engine.tokenizer is None:
-            from shopbench.protocol import describe_constraints
+class ShopModel(EngineModel):
+    FALLBACK = Answer(_LAST_RESORT, repaired=True, generated_tokens=0, failed=True)
 
-            print(f"{owner}: answer constraints the server applies: {describe_constraints(engine.constraints)}", file=sys.stderr)
-    return engine, f"{name} with the {engine.name} engine"
-
-
-class ShopModel(ShopBenchBaseModel):
     def __init__(self, settings: ModelSettings | None = None, engine: Engine | None = None):
-        self.settings = settings or from_environment()
-        self.engine, self.description = start_engine(type(self).__name__, self.settings, engine)
+        super().__init__(settings, engine)
         longest = self.settings.decoding.longest_answer()
         if self.engine.max_model_len is not None and longest >= self.engine.max_model_len:
             raise ValueError(f"SHOPBENCH_DECODING: {longest} new tokens leave no room for a prompt in the "
                              f"model's context of {self.engine.max_model_len} tokens")
         self.guard = TimeGuard(self.settings.seconds_per_question, self.settings.deadline,
                                enabled=self.settings.time_guard)
-        self.tokenizer = self.engine.tokenizer  # None: a chat engine, sent text
         self.vocabulary = Vocabulary.scan(self.tokenizer) if self.tokenizer is not None else None
-
-    def get_batch_size(self) -> int:
-        return self.settings.batch_size
 
     @property
     def time_guard_on(self) -> bool:
@@ -101,23 +56,8 @@ class ShopModel(ShopBenchBaseModel):
         return {"model": self.description, "precision": engines.precision(self.engine),
                 "decoding": self.settings.decoding.to_json(), **server_facts(self.engine)}
 
-    def batch_predict(self, batch: dict, is_multiple_choice: bool) -> list[str]:
-        return [answer.text for answer in self.batch_answer(batch, is_multiple_choice)]
-
-    def batch_answer(self, batch: dict, is_multiple_choice: bool) -> list[Answer]:
-        """Never raises, on the official evaluator's path (batch_predict) and ours alike: the
-        evaluator would lose the whole track. Past every guard below, each prompt gets "1",
-        which every official parser reads without failing."""
-        prompts_given = batch.get("prompt") if isinstance(batch, dict) else None
-        count = len(prompts_given) if isinstance(prompts_given, (list, tuple)) else 0
-        try:
-            return self._answers(batch, is_multiple_choice)
-        except Exception as exc:  # noqa: BLE001 - an answer of some shape beats a lost track
-            log.error("batch of %d prompts failed, answering each with a fallback: %r", count, exc)
-            return [Answer(_LAST_RESORT, repaired=True, generated_tokens=0, failed=True) for _ in range(count)]
-
-    def _answers(self, batch: dict, is_multiple_choice: bool) -> list[Answer]:
-        questions = [prompts.tokenizable(q) if isinstance(q, str) else "" for q in batch["prompt"]]
+    def answers(self, questions: list, is_multiple_choice: bool) -> list[Answer]:
+        questions = [prompts.tokenizable(q) if isinstance(q, str) else "" for q in questions]
         routes = [classify(q, is_multiple_choice) for q in questions]
         began = self.guard.clock()
         budget = self.guard.batch_budget(len(questions))

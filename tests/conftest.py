@@ -68,9 +68,9 @@ def tiny_qwen2(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def transformers_engine(tiny_qwen2):
-    from models.engines.transformers_engine import TransformersEngine
+    from models.engines import registry
 
-    return TransformersEngine(str(tiny_qwen2), max_model_len=2048)
+    return registry.build("transformers", str(tiny_qwen2), max_model_len=2048)
 
 
 @pytest.fixture(scope="session")
@@ -79,10 +79,10 @@ def vllm_engine(tiny_qwen2):
 
     # The engine core runs in this process: no worker processes to spawn under pytest.
     os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-    from models.engines.vllm_engine import VllmEngine
+    from models.engines import registry
     from models.settings import VLLM_ON_CPU
 
-    return VllmEngine(str(tiny_qwen2), VLLM_ON_CPU)
+    return registry.build("vllm", str(tiny_qwen2), VLLM_ON_CPU)
 
 
 @pytest.fixture(scope="session")

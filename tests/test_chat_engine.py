@@ -13,7 +13,8 @@ from decoding.constraints import TextConstraint
 from decoding.profiles import constraint_for, text_constraint_for
 from models.baselines import KitBaseline
 from models.engines import ChatRequest
-from models.engines.chat_engine import ChatEngine, chat_body
+from models.engines import registry
+from models.engines.chat_engine import chat_body
 from models.engines.http_client import ServerError
 from models.settings import ModelSettings, ServerSettings
 from models.shop_model import ShopModel
@@ -27,7 +28,7 @@ ALL_FORMS = {"choice": "structured_outputs", "regex": "structured_outputs"}
 
 
 def chat_engine(url, **changes):
-    return ChatEngine(ServerSettings(url, **{"backoff": 0.0, "api_key": KEY, "seed": 11, **changes}))
+    return registry.build("chat", ServerSettings(url, **{"backoff": 0.0, "api_key": KEY, "seed": 11, **changes}))
 
 
 def chat_model(engine, **decoding):
@@ -225,7 +226,7 @@ def test_the_fake_servers_regex_follower(dev_records):
 
 @pytest.mark.engine
 def test_vllm_server_applies_the_constraints_and_every_answer_is_valid(vllm_server, dev_records):
-    engine = ChatEngine(ServerSettings(vllm_server))
+    engine = registry.build("chat", ServerSettings(vllm_server))
     assert engine.constraints == ALL_FORMS  # vLLM 0.32 applies structured_outputs choice and regex
     model = chat_model(engine)
     answers = []

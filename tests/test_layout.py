@@ -19,3 +19,22 @@ def test_dev_data_is_the_official_file():
     assert hashlib.sha256(spec.DEV_DATA.read_bytes()).hexdigest() == OFFICIAL_DEV_SHA256
     rows = [json.loads(line) for line in spec.DEV_DATA.read_text().splitlines()]
     assert len(rows) == 96 and len({r["task_name"] for r in rows}) == 18
+
+
+def test_engine_classes_are_constructed_only_in_models_engines():
+    """Every other module builds engines through models/engines/registry.py (by name)."""
+    import re
+
+    from models.engines import registry
+
+    names = "|".join(kind.class_name for kind in registry.ENGINES.values())
+    construction = re.compile(rf"(?<!\w)(?:{names})\s*\(")
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[:2] == ("models", "engines") or relative.parts[0].startswith("."):
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if construction.search(line) and not line.lstrip().startswith("class "):
+                found.append(f"{relative}:{number}: {line.strip()}")
+    assert found == []

@@ -7,7 +7,8 @@ import pytest
 from decoding.constraints import Constraint
 from models import settings as settings_module
 from models.engines import Request
-from models.engines.openai_engine import OpenAIEngine, ServerError, completion_body
+from models.engines import registry
+from models.engines.openai_engine import ServerError, completion_body
 from models.settings import ServerSettings
 from tests.conftest import tiny_shop_model
 from tests.fake_server import PREFERRED, FakeServer, Script
@@ -26,7 +27,7 @@ def tokenizer_dir(tmp_path_factory):
 
 
 def engine_for(url, tokenizer_dir, **changes):
-    return OpenAIEngine(tokenizer_dir, ServerSettings(url, **{"backoff": 0.0, "api_key": KEY, **changes}))
+    return registry.build("openai", tokenizer_dir, ServerSettings(url, **{"backoff": 0.0, "api_key": KEY, **changes}))
 
 
 def test_requests_carry_prompt_ids_and_the_constraint_as_token_lists(tokenizer_dir, monkeypatch):
@@ -160,7 +161,7 @@ def test_server_settings_from_the_environment(monkeypatch):
 
 @pytest.mark.engine
 def test_vllm_server_gives_the_in_process_answers(vllm_server, vllm_engine, tiny_qwen2, dev_records):
-    served = OpenAIEngine(str(tiny_qwen2), ServerSettings(vllm_server))
+    served = registry.build("openai", str(tiny_qwen2), ServerSettings(vllm_server))
     assert served.max_model_len == vllm_engine.max_model_len
     ours, theirs = [], []
     for flag in (True, False):  # as the evaluator sends them: one flag per batch

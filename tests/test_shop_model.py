@@ -207,7 +207,7 @@ def test_batch_predict_never_raises(transformers_engine, dev_records, monkeypatc
     monkeypatch.setattr(model, "build_request", broken)  # one question's request: a repaired fallback
     answers = model.batch_answer(batch, False)
     assert all(a.repaired and a.failed and is_valid(r["task_type"], a.text) for r, a in zip(records, answers))
-    monkeypatch.setattr(model, "_answers", broken)  # anything else: "1", which every parser reads
+    monkeypatch.setattr(model, "answers", broken)  # anything else: "1", which every parser reads
     assert model.batch_predict(batch, False) == ["1"] * len(records)
     lost = model.batch_answer(batch, False)  # our tools' path too
     assert [a.text for a in lost] == ["1"] * len(records) and all(a.failed for a in lost)
@@ -241,7 +241,7 @@ def test_gpu_defaults_follow_what_the_machine_reports(monkeypatch, tmp_path):
 
 @pytest.mark.slow
 def test_an_unknown_vllm_argument_is_refused_by_name_before_loading(tmp_path):
-    from models.engines.vllm_engine import VllmEngine
+    from models.engines import registry
 
     with pytest.raises(ValueError, match="'tensor_paralel_size' is not a vllm.LLM argument"):
-        VllmEngine(str(tmp_path / "no-model"), settings_module.VLLM_ON_CPU, {"tensor_paralel_size": 2})
+        registry.build("vllm", str(tmp_path / "no-model"), settings_module.VLLM_ON_CPU, {"tensor_paralel_size": 2})

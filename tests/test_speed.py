@@ -150,9 +150,9 @@ def test_length_groups_give_the_answers_of_one_padded_batch(transformers_engine,
 
 @pytest.fixture(scope="module")
 def bfloat16_engine(tiny_qwen2):
-    from models.engines.transformers_engine import TransformersEngine
+    from models.engines import registry
 
-    return TransformersEngine(str(tiny_qwen2), max_model_len=2048, dtype="bfloat16")
+    return registry.build("transformers", str(tiny_qwen2), max_model_len=2048, dtype="bfloat16")
 
 
 @pytest.mark.engine

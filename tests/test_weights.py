@@ -235,10 +235,10 @@ def test_quantize_writes_an_awq_gemm_checkpoint_vllm_serves(quantized):
     script = (
         "import os, sys; os.environ['VLLM_ENABLE_V1_MULTIPROCESSING'] = '0'\n"
         "from dataclasses import replace\n"
-        "from models.engines import Request\nfrom models.engines.vllm_engine import VllmEngine\n"
+        "from models.engines import Request, registry\n"
         "from models.settings import VLLM_ON_CPU\nfrom decoding.constraints import Constraint\n"
         "if __name__ == '__main__':\n"
-        "    engine = VllmEngine(sys.argv[1], replace(VLLM_ON_CPU, quantization='awq', dtype='bfloat16'))\n"
+        "    engine = registry.build('vllm', sys.argv[1], replace(VLLM_ON_CPU, quantization='awq', dtype='bfloat16'))\n"
         "    out = engine.generate([Request([151644, 872, 198], Constraint(5), ())])\n"
         "    print('GENERATED', out[0].token_ids)\n"
     )

@@ -25,7 +25,7 @@ from shopbench.data import DataError, write_atomically
 def served_engine(server):
     """The openai engine for `server` (models.settings.server_settings()), its tokenizer from
     SHOPBENCH_MODEL_DIR or the embedded model's folder."""
-    from models.engines.openai_engine import OpenAIEngine
+    from models.engines import registry
     from models.settings import MODEL_DIR_ENV, model_config
 
     model_dir = environment.get(MODEL_DIR_ENV)
@@ -38,7 +38,7 @@ def served_engine(server):
         from models import embedded
 
         model_dir = str(embedded.safetensors_copy())
-    return OpenAIEngine(model_dir, server)
+    return registry.build("openai", model_dir, server)
 
 
 class Chat:
