@@ -175,7 +175,7 @@ class Anatomy:
 
 
 _SCALE = re.compile(rf"\b(?:{lexicon.alternatives(lexicon.SCALE_WORDS)})\b[^\d\n]{{0,20}}\b(\d)\s*"
-                    rf"(?:{lexicon.alternatives(lexicon.RANGE_JOINERS)})\s*(\d)\b")
+                    rf"(?:{lexicon.alternatives(lexicon.RANGE_WORDS)}|-|–)\s*(\d)\b")
 _READ_CACHE = 4096  # prompts whose anatomy is kept: read by routing, then by the constraint and the repair
 
 
@@ -233,7 +233,8 @@ def _instruction(lines, candidates: CandidateList | None, ending: str) -> str:
     kept: list[str] = []
     in_data_block = False
     for line in lines:
-        kept.extend(value for key, value in _JSON_PAIR.findall(line) if _label_name(key) in lexicon.INSTRUCTION_LABELS)
+        if '"' in line:  # a JSON pair needs one
+            kept.extend(value for key, value in _JSON_PAIR.findall(line) if _label_name(key) in lexicon.INSTRUCTION_LABELS)
         stripped = without_data_quotations(line).strip()
         label = _field_label(stripped)
         if label is not None:

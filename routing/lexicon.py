@@ -286,7 +286,7 @@ COUNT_FILLERS = (r"only", r"exactly", r"the", r"top", r"de", r"der", r"of")
 CJK_COUNTERS = ("つ", "個", "个", "件", "項目", "项", "款", "条")
 # A scale an answer falls in: "on a scale of 1 to 5", "rate it from 0-9".
 SCALE_WORDS = (r"scale", r"rating", r"rate", r"score", r"from", r"between")
-RANGE_JOINERS = (r"to", r"-", r"–", r"and")
+RANGE_WORDS = (r"to", r"and")  # "1 to 5", "between 1 and 5" (a dash joins them too)
 
 # Asking for numbers of the list as the answer.
 # ("the number" alone is as often a quantity: "answer with the number of grams".)
@@ -383,6 +383,8 @@ def pattern(*word_lists, at_start: bool = False, flags: int = 0, anywhere=()) ->
     latin = [w for w in words if not is_cjk(w)]
     loose = [w for w in words if is_cjk(w)] + [w for words in anywhere for w in words]
     start = "^" if at_start else ""
-    parts = [rf"{start}(?<!\w)(?:{'|'.join(latin)})(?!\w)"] if latin else []
+    # (?=\w) changes nothing (every bounded entry starts with a word character, which
+    # tests/test_lexicon.py checks) but lets the regex engine skip most positions at once.
+    parts = [rf"{start}(?<!\w)(?=\w)(?:{'|'.join(latin)})(?!\w)"] if latin else []
     parts += [f"{start}(?:{'|'.join(loose)})"] if loose else []
     return re.compile("|".join(parts), flags)

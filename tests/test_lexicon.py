@@ -110,3 +110,23 @@ def test_routing_modules_hold_no_word_lists():
             if code.strip().startswith(('"', "'")) or '"""' in line:  # docstrings give examples
                 continue
             assert not word_alternation.search(code) and not cjk.search(code), f"{module}:{number}: {line.strip()}"
+
+
+# Lists matched anywhere (`pattern(anywhere=...)`), not as whole words.
+UNBOUNDED = {"CLITIC_COPULAS", "EXTRACTION_FIELD_STEMS"}
+
+
+@pytest.mark.parametrize("name", sorted(set(WORD_LISTS) - UNBOUNDED))
+def test_every_word_starts_with_a_word_character(name):
+    # `pattern` looks ahead for one, to skip the other positions fast: an entry starting
+    # with a space or a mark would never match
+    starts = [(entry, example) for entry in WORD_LISTS[name] if not lexicon.is_cjk(entry)
+              for example in examples(entry) if not re.match(r"\w", example)]
+    assert starts == []
+
+
+def test_words_match_whole_and_cjk_anywhere():
+    found = lexicon.pattern((r"rank\w*", r"sort"), ("並べ",))
+    assert [m.group() for m in found.finditer("ranking; resort sort-of 並べて")] == ["ranking", "sort", "並べ"]
+    assert lexicon.pattern((r"order",), at_start=True).match("order them") and not \
+        lexicon.pattern((r"order",), at_start=True).search("in order")

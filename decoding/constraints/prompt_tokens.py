@@ -19,9 +19,10 @@ from decoding.constraints.none_penalty import none_penalty
 from shopbench import spec
 
 
-@functools.lru_cache(maxsize=4096)  # a question's subject and text, tokenized once per tokenizer
-def _token_ids(tokenizer, text: str) -> tuple[int, ...]:
-    return tuple(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else ()
+@functools.lru_cache(maxsize=4096)  # a question's texts, tokenized once per tokenizer
+def _token_ids(tokenizer, texts: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
+    """Each text's token ids, from one call of the tokenizer (a call costs more than its texts)."""
+    return tuple(map(tuple, tokenizer(list(texts), add_special_tokens=False)["input_ids"]))
 
 
 def copy_from_question(
@@ -42,8 +43,7 @@ def copy_from_question(
     penalties = none_penalty(vocabulary, config.none_penalty)
     bias.update(list(penalties.items())[: None if cap is None else cap - len(bias)])
     subject = anatomy.read(question).subject_text
-    add(_token_ids(tokenizer, subject), config.prompt_token_bias)
-    add(_token_ids(tokenizer, " " + subject), config.prompt_token_bias)
-    add(_token_ids(tokenizer, question), config.prompt_token_bias)
+    for ids in _token_ids(tokenizer, (subject, " " + subject, question)):
+        add(ids, config.prompt_token_bias)
     # a bias of 0 (the copy bias switched off) is no entry at all
     return Constraint(config.max_new_tokens[spec.NER], None, {token_id: value for token_id, value in bias.items() if value})
