@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.responses:
             responses = data.load_responses(args.responses, questions, len(every_question))
         else:
+            cli.seed_process(args.seed)
             generation = cli.run_model(args, questions)
             responses = generation.responses
     except (DataError, ModelError) as exc:

@@ -28,6 +28,7 @@ def predict(args) -> int:
     """Run the model and save one JSON line per question, in data order."""
     try:
         _, questions = cli.load_selected_questions(args)
+        cli.seed_process(args.seed)
         generation = cli.run_model(args, questions)
     except (DataError, ModelError) as exc:
         return cli.fail(str(exc))
@@ -104,6 +105,7 @@ def timing(args) -> int:
             return cli.fail(str(exc))
     else:
         try:
+            cli.seed_process(args.seed)
             throughput = projections.measure(cli.load_model(args), sample, args.batch_size)
         except ModelError as exc:
             return cli.fail(str(exc))

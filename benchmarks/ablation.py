@@ -23,7 +23,8 @@ from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __spec__ is None:  # run as a script (python benchmarks/NAME.py): its packages are one folder up
+    sys.path.insert(0, str(ROOT))
 
 from shopbench import cli, data, options, resources, spec  # noqa: E402
 from shopbench.data import DataError  # noqa: E402

@@ -31,7 +31,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __spec__ is None:  # run as a script (python benchmarks/NAME.py): its packages are one folder up
+    sys.path.insert(0, str(ROOT))
 
 from shopbench import cli, environment, jsonsafe, options, spec  # noqa: E402
 from shopbench.data import read_json_lines  # noqa: E402

@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __spec__ is None:  # run as a script (python benchmarks/NAME.py): its packages are one folder up
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shopbench import cli, embeddings, metric_registry, options, spec  # noqa: E402
 

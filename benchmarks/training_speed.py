@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __spec__ is None:  # run as a script (python benchmarks/NAME.py): its packages are one folder up
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shopbench import cli, data, options, spec  # noqa: E402
 from training import synthetic  # noqa: E402

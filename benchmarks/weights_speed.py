@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __spec__ is None:  # run as a script (python benchmarks/NAME.py): its packages are one folder up
+    sys.path.insert(0, str(ROOT))
 
 from shopbench import cli, options  # noqa: E402
 

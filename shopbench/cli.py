@@ -82,13 +82,21 @@ def load_selected_questions(args) -> tuple[list[data.Question], list[data.Questi
     return every_question, data.select(every_question, args.limit, args.seed)
 
 
-def load_model(args):
-    """Seed everything from --seed, then build the --model class."""
-    environment.export(environment.SEED_ENV, args.seed)
-    random.seed(args.seed)
+def seed_process(seed: int) -> None:
+    """The run's seed for the model a command is about to build: exported as AICROWD_RUN_SEED
+    (how the official evaluator passes its run seed to a model built with no arguments; the
+    engines' seed comes from it) and given to Python's and numpy's global generators, for a
+    model that draws from them. Process-wide, so commands call it, before each model they
+    run; `load_model` and `run_model` leave the process alone."""
+    environment.export(environment.SEED_ENV, seed)
+    random.seed(seed)
     import numpy
 
-    numpy.random.seed(args.seed % 2**32)
+    numpy.random.seed(seed % 2**32)
+
+
+def load_model(args):
+    """Build the --model class (a command calls `seed_process` first)."""
     try:
         return load_model_class(args.model)()
     except (ValueError, ModelUnavailable) as exc:  # a setting, or what it points at, named in the message
@@ -128,8 +136,16 @@ INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader left
 
 
+def start_process() -> None:
+    """The process-wide settings every command makes once, at its start (main_guard), and
+    library code never makes: csv's field limit lifted to data.CSV_FIELD_LIMIT."""
+    import csv
+
+    csv.field_size_limit(data.CSV_FIELD_LIMIT)
+
+
 def main_guard(main):
-    """`main` with Ctrl-C turned into the line "interrupted" and exit status 130, without a
+    """Every command's entry: the process-wide settings (`start_process`), then `main` with Ctrl-C turned into the line "interrupted" and exit status 130, without a
     traceback, and bad input (a DataError a command did not catch itself) into its one-line
     `error:` and exit status 2. Nothing half-made is left: every output is written last, to a
     temporary name that is renamed only when complete. A reader that leaves early (stdout piped into `head`)
@@ -139,6 +155,7 @@ def main_guard(main):
 
     @functools.wraps(main)
     def guarded(*args, **kwargs) -> int:
+        start_process()
         try:
             code = main(*args, **kwargs)
             sys.stdout.flush()  # a broken pipe shows here, inside the guard, not at interpreter exit

@@ -79,6 +79,10 @@ def text_lines(handle, path, bom: bool = False) -> Iterator[tuple[int, str]]:
 
 
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+# csv's limit on one field, set for the whole process by each command at its start
+# (cli.main_guard): release questions and product descriptions run past csv's 128 KiB
+# default (pandas, which the release's own scripts use, has none).
+CSV_FIELD_LIMIT = 2**31 - 1
 
 
 def csv_text(handle, path) -> Iterator[str]:

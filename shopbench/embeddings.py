@@ -8,7 +8,6 @@ never replaced.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +59,6 @@ def model_problem(metric: str, path: str | None) -> str | None:
 
 
 def load_model(path: str):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(path, device="cpu", local_files_only=True)

@@ -205,8 +205,8 @@ def _choices(label: str, line: int, text: str) -> list:
 def _multiple_choice_records(release: Release, name: str, task: str):
     """(line, record) of a per-task CSV, its prompt built as the task-wise script builds it."""
     label = release.label(name)
-    # A question can be longer than csv's default field limit of 128 KiB; pandas has none.
-    csv.field_size_limit(2**31 - 1)
+    # A question can be longer than csv's default field limit of 128 KiB: commands lift it
+    # at their start (data.CSV_FIELD_LIMIT).
     # Lines decoded one by one (a byte that is not UTF-8 is named by its line), BOM dropped.
     reader = csv.DictReader(csv_text(release.open(name), label))
     try:

@@ -105,7 +105,7 @@ def tiny_shop_model(engine, **decoding):
 
 @pytest.fixture(autouse=True)
 def _no_seed_leaks(monkeypatch):
-    """Commands export their --seed as AICROWD_RUN_SEED for the model (cli.load_model); undone
+    """Commands export their --seed as AICROWD_RUN_SEED for the model (cli.seed_process); undone
     after each test, so that no later test's default seed depends on which ran before it."""
     monkeypatch.delenv(spec.SEED_ENV, raising=False)
 

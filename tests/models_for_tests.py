@@ -96,3 +96,14 @@ class EngineSeedModel(DummyModel):
 
         vllm_seed = settings.from_environment().vllm.seed
         return [str(vllm_seed)] * len(batch["prompt"])
+
+
+class GlobalRandomModel(DummyModel):
+    """Answers from Python's and numpy's global generators, which a command seeds with --seed."""
+
+    def batch_predict(self, batch, is_multiple_choice):
+        import random
+
+        import numpy
+
+        return [f"{random.random():.6f} {numpy.random.random():.6f}" for _ in batch["prompt"]]

@@ -1,7 +1,6 @@
 """The starter kit's zero-shot baseline, and the ablation benchmark that measures the
 pipeline's pieces against it."""
 import json
-import sys
 
 import pytest
 
@@ -58,8 +57,7 @@ def test_a_run_records_the_decoding_settings(transformers_engine):
 
 @pytest.mark.engine
 def test_ablation_prints_every_variant_against_the_full_pipeline(tiny_qwen2, monkeypatch, tmp_path, capsys):
-    sys.path.insert(0, str(spec.ROOT / "benchmarks"))
-    import ablation
+    from benchmarks import ablation
 
     monkeypatch.setenv("SHOPBENCH_MODEL_DIR", str(tiny_qwen2))
     monkeypatch.setenv("SHOPBENCH_ENGINE", "transformers")
@@ -75,8 +73,7 @@ def test_ablation_prints_every_variant_against_the_full_pipeline(tiny_qwen2, mon
 
 
 def test_ablation_refuses_a_model_it_cannot_take_apart(capsys):
-    sys.path.insert(0, str(spec.ROOT / "benchmarks"))
-    import ablation
+    from benchmarks import ablation
 
     assert ablation.main(["--model", "models.baselines:KitBaseline"]) == 2
     assert "not ShopModel or a subclass" in capsys.readouterr().err

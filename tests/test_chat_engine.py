@@ -264,12 +264,8 @@ def test_a_question_the_server_refuses_costs_only_itself(dev_records, caplog):
 
 
 def test_predict_timing_and_the_ablation_run_over_a_chat_server(monkeypatch, tmp_path, capsys):
-    import sys
-
     import run
-
-    sys.path.insert(0, str(spec.ROOT / "benchmarks"))
-    import ablation
+    from benchmarks import ablation
 
     for name in ("SHOPBENCH_MODEL_DIR", "SHOPBENCH_SERVED_MODEL", "SHOPBENCH_DECODING", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)

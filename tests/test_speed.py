@@ -14,8 +14,7 @@ from routing.classifier import classify
 from shopbench import spec
 from tests.conftest import ROOT, tiny_shop_model
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import engine_speed  # noqa: E402
+from benchmarks import engine_speed  # noqa: E402
 
 SMOLLM2 = {"hidden_size": 576, "intermediate_size": 1536, "num_attention_heads": 9, "num_key_value_heads": 3,
            "head_dim": 64, "num_hidden_layers": 30, "vocab_size": 49152, "tie_word_embeddings": True}

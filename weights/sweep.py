@@ -130,6 +130,7 @@ def score_alpha(alpha: float, args, questions, scorer, key: dict, out: Path) -> 
           dtype=base_dtype(Checkpoint(args.base).config), force=True)
     try:
         with with_model_dir(folder):
+            cli.seed_process(args.seed)  # each alpha's model seeded as local_evaluation.py seeds it
             generation = cli.run_model(args, questions)  # the model is built, run and let go
         gc.collect()
         report = scorer.score(questions, generation.responses, progress=not args.no_progress)
