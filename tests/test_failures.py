@@ -147,6 +147,7 @@ def test_a_report_piped_into_head_loses_no_file(tmp_path):
     assert page.read_text().count('<tr class="question') == 3000
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_a_run_with_one_word_and_no_output(tmp_path):
     started, output = tmp_path / "started", tmp_path / "r.json"
     process = subprocess.Popen(

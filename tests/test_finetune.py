@@ -99,6 +99,7 @@ def test_training_on_dev_questions_is_refused_unless_allowed(tmp_path):
                                 [str(DEV_DATA)]) is None
 
 
+@pytest.mark.slow
 def test_loss_mask_covers_the_inference_prompt_and_trains_the_answer_and_its_end(qwen_tokenizer):
     from decoding.constraints import Vocabulary
 
@@ -180,6 +181,7 @@ def adapter_tensors(folder: Path) -> dict:
     return load_file(folder / "adapter_model.safetensors")
 
 
+@pytest.mark.slow
 def test_tiny_finetune_log_resume_and_merge(tiny_qwen2, sft_file, tmp_path, monkeypatch):
     import torch
 

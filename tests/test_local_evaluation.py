@@ -44,6 +44,7 @@ def test_default_command_runs_the_embedded_model_with_every_answer_valid(tmp_pat
     assert sum(row["questions"] for row in profiles.values()) == 96
 
 
+@pytest.mark.slow
 def test_saved_responses_score_the_same_as_the_direct_run(tmp_path, capsys):
     direct = tmp_path / "direct.json"
     assert run(capsys, "--output", str(direct))[0] == 0
@@ -56,6 +57,7 @@ def test_saved_responses_score_the_same_as_the_direct_run(tmp_path, capsys):
     assert second["overall"] == first["overall"] and second["tracks"] == first["tracks"]
 
 
+@pytest.mark.slow
 def test_batches_follow_the_kit(capsys, dev_records):
     multiple_choice = sum(r["task_type"] == "multiple-choice" for r in dev_records)
     RecordingModel.calls.clear()
@@ -75,6 +77,7 @@ def test_limit_scores_a_sample(tmp_path, capsys):
     assert len(json.loads(output.read_text())["samples"]) == 10
 
 
+@pytest.mark.slow
 def test_non_string_responses_are_reported_once(capsys):
     code, out, _ = run(capsys, "--model", "tests.models_for_tests:NonStringModel")
     assert code == 0

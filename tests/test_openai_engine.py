@@ -222,6 +222,7 @@ def test_a_probe_of_the_wrong_shape_is_refused_at_start(tokenizer_dir):
             engine_for(url, tokenizer_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["openai", "chat"])
 def test_ctrl_c_ends_a_run_at_once_sending_nothing_more(tokenizer_dir, tmp_path, engine):
     """An interrupt while requests hang on a slow server: the run ends at once with status 130

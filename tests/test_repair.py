@@ -35,6 +35,7 @@ def valid(route: Route, text: str) -> bool:
     return bool(parsed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ROUTES)
 @settings(max_examples=1500, deadline=None)
 @given(response=noise)

@@ -93,6 +93,7 @@ def dev_responses(questions):
     return variants
 
 
+@pytest.mark.slow
 def test_batched_scores_equal_one_at_a_time(minilm):
     questions = data.load_questions(DEV_DATA)
     models = {spec.SENT_TRANSFORMER: minilm}
@@ -123,6 +124,7 @@ def test_sentence_transformer_metric_on_dev(minilm):
     assert one == pytest.approx((1.0 + other) / 2, abs=1e-5)
 
 
+@pytest.mark.slow
 @settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # examples: the profile's (conftest)
 @given(st.lists(st.one_of(st.text(max_size=200), st.none(), st.integers()), min_size=96, max_size=96))
 def test_no_response_crashes_the_scorer_and_scores_stay_in_range(minilm, responses):

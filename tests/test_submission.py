@@ -53,6 +53,7 @@ def test_the_repository_as_it_stands_lacks_only_the_weights(capsys):
     assert len(problems) == 1 and "no production weights" in problems[0] and T1.recipe in problems[0]
 
 
+@pytest.mark.slow
 def test_a_complete_fixture_passes_and_planted_faults_are_each_reported(repository):
     assert checks.problems(repository, T1) == []
     weights = repository / T1.weights_dir
@@ -82,11 +83,13 @@ def test_a_complete_fixture_passes_and_planted_faults_are_each_reported(reposito
     assert "models/fetch.py:7: may reach" in found and "models/fetch.py:8: may reach" in found
 
 
+@pytest.mark.slow
 def test_importing_the_user_config_must_not_load_engines(repository):
     (repository / "models" / "user_config.py").write_text("import torch\nfrom models.shop_model import ShopModel as UserModel\n")
     assert any("already imports torch" in p for p in checks.problems(repository, T1))
 
 
+@pytest.mark.slow
 def test_submit_tags_locally_and_pushes_only_when_asked(repository):
     lines = []
     assert submit(repository, T3, "t3", push=False, weights_dir=repository / T1.weights_dir, out=lines.append) == 0
@@ -99,6 +102,7 @@ def test_submit_tags_locally_and_pushes_only_when_asked(repository):
     assert submit(repository, T3, "t3b", push=False, out=lines.append) == 2  # the tag exists
 
 
+@pytest.mark.slow
 def test_submit_with_problems_changes_nothing(repository):
     before = (repository / "aicrowd.json").read_text()
     head = git(repository, "rev-parse", "HEAD")

@@ -98,6 +98,7 @@ def options(question) -> list[str]:
     return re.findall(r"^\d+\. (.+)$", question.input_field, re.MULTILINE)
 
 
+@pytest.mark.slow
 def test_m2_categories_and_explanations_make_rows_1_and_20(tmp_path, served, minilm, capsys):
     folder = synthetic.write_source("m2", tmp_path, 80)
     out = tmp_path / "m2-labelled.jsonl"
@@ -124,6 +125,7 @@ def test_m2_categories_and_explanations_make_rows_1_and_20(tmp_path, served, min
     assert not journal_path(out).exists()
 
 
+@pytest.mark.slow
 def test_reviews_snippets_and_complements_make_rows_2_and_4(tmp_path, served, capsys):
     folder = synthetic.write_source("reviews", tmp_path, 300)
     out = tmp_path / "reviews-labelled.jsonl"
@@ -242,6 +244,7 @@ def test_every_drop_is_counted_by_its_reason_in_the_table(tmp_path, served, caps
     assert all("allowed_token_ids" in body or "logit_bias" in body for body in script.bodies)  # probes only
 
 
+@pytest.mark.slow
 def test_a_stopped_run_resumes_from_its_journal_and_ends_where_an_unbroken_one_does(tmp_path, served, capsys,
                                                                                    monkeypatch):
     from training.served import BATCH, Chat
