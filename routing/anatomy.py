@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from routing import lexicon
-from shopbench.text import NUMBER_WORDS, is_cjk, split_sentences, without_data_quotations
+from shopbench.text import NUMBER_WORDS, is_cjk, split_sentences, straight_quotations, without_data_quotations
 
 # How a candidate is numbered, numbers of one or two digits: at a line's start "1. x", "1.x",
 # "1) x", "1: x", "1 - x", "(1) x", "[1] x", "| 1 | x |" (a table row), "Listing 1 — x",
@@ -33,7 +33,6 @@ _JSON_PAIR = re.compile(r'"([^"\n]{1,40})"\s*:\s*"((?:[^"\\\n]|\\.)*)"')
 # A blank to fill in a form: "Brand: ____", "Size: ...", JSON "brand": null.
 _BLANK = re.compile(r"^(?:_{2,}|\.{3,}|…|\?+|\[\s*\]|\(\s*\)|null)(?:\s|$)", re.IGNORECASE)
 _JSON_NULL = re.compile(r'"([^"\n]{1,40})"\s*:\s*null\b')
-_SHORT_QUOTE = re.compile(r"'([^'\n]{1,200})'|\"([^\"\n]{1,200})\"")
 # A Markdown heading names the block under it: "### Query".
 _HEADING = re.compile(r"^#{1,6}\s*([^\W\d_][^:：\n]{0,40}?)\s*[:：]?\s*$")
 # "从标题中提取品牌：<title>": a label that gives an order is the instruction, not a field.
@@ -161,9 +160,9 @@ class Anatomy:
         answer slot. Used to aim copy-from-prompt decoding and as the fallback answer."""
         if self.fields:
             return self.fields[-1][1]
-        quoted = _SHORT_QUOTE.findall(self.prompt)
+        quoted = straight_quotations(self.prompt)
         if quoted:
-            return next(part for part in quoted[-1] if part)
+            return quoted[-1]
         lines = [line.strip() for line in self.lines if line.strip() and not _is_slot_line(line)]
         return lines[-1] if lines else ""
 

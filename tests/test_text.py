@@ -13,6 +13,12 @@ def test_a_quotation_stays_on_its_line_and_needs_a_closing_mark():
     assert text.quotations("'open\nclosed' and \"never") == []
 
 
+def test_straight_quotations_keep_the_subject_texts_old_reading():
+    assert text.straight_quotations("Men's 'Air Max' and \"90\"") == ["s ", "90"]
+    assert text.straight_quotations("“curly” ' spaced '") == [" spaced "]
+    assert text.straight_quotations("'" + "x" * 201 + "'") == []
+
+
 def test_without_quotations_leaves_the_words_around_them():
     assert text.without_quotations('The title is "Air Max 90".') == "The title is  ."
     assert text.QUOTE_MARKS == "'\"“”‘’«»„「」"
@@ -68,6 +74,6 @@ def test_number_words_and_english_counts():
 def test_no_other_module_defines_a_text_primitive():
     """The CJK ranges, the quotation marks and the number words are written once."""
     sources = [p for d in ("shopbench", "routing", "decoding", "prompts", "training", "models") for p in (spec.ROOT / d).rglob("*.py")]
-    primitive = re.compile(r"0x3000|\\u3040|“\(?\[\^”|\"quattro\"")
+    primitive = re.compile(r"0x3000|\\u3040|“\(?\[\^”|'\(\[\^'\\n|\"quattro\"")
     defining = [p.relative_to(spec.ROOT).as_posix() for p in sources if primitive.search(p.read_text(encoding="utf-8"))]
     assert defining == ["shopbench/text.py"]
