@@ -109,6 +109,7 @@ def test_vllm_version_decides_the_constraint_form():
     assert uses_token_lists("0.6.3") and uses_token_lists("0.32.0") and uses_token_lists("0.33.0rc1")
 
 
+@pytest.mark.slow  # imports vLLM: over 5 s on its own
 def test_vllm_sampling_params_carry_the_constraint_and_its_cap():
     request = Request([1, 2], Constraint(4, (11, 15), {}, repetition_penalty=1.25), (151645,))
     params = sampling_params(request, token_lists=True, seed=1)
