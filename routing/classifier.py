@@ -21,8 +21,9 @@ as one table of rule, test and route; every word they listen for is in `lexicon`
    generation when it copies a free phrase (keyphrase, snippet) out of a review. A slot
    named in quotation marks after an asking verb, in a sentence that names the text
    ("identify the 'NAME' in the product title '...'"), is NER whatever the label says. Not
-   extraction: a question that someone (a customer, a shopper) asked, when the instruction
-   orders it answered and asks for no copy (the answer is written); and keywords, main
+   extraction: a question (a customer's, a shopper's) that the instruction orders answered,
+   when it asks for no copy and holds the answer to no value ("with the brand only"): the
+   answer is written; and keywords, main
    characteristics or key features drawn from a title or a description (not a review's or a
    query's), which are written lists: labelled and scored as generation (ROUGE-L), and given
    generation's token budget, which NER's would cut short.
@@ -86,7 +87,7 @@ _SUMMARY = lexicon.pattern(lexicon.SUMMARY_SLOTS)
 # A summary noun goes first: "key features" is a summary, not the aspect "features".
 _OBJECTS_AND_SUMMARY = (("summary", _SUMMARY), *_OBJECTS)
 _QUERY_SOURCE = lexicon.pattern(lexicon.QUERY_SOURCES)
-_ASKER = lexicon.pattern(lexicon.ASKERS)
+_VALUE_ANSWER = lexicon.pattern(lexicon.VALUE_ANSWERS)
 # A slot named in quotation marks ("identify the 'NAME' in the product title"): any asking or picking verb.
 _LABEL_ASK = lexicon.pattern(lexicon.EXTRACT_VERBS, lexicon.SELECT_WORDS)
 _LABEL_WORDS = 3  # a quoted slot label has at most this many words
@@ -99,7 +100,7 @@ _SPAN_CLAUSE = re.compile(
 _EXTRACTION_CUES = {
     "transform": _TRANSFORM, "copy": _COPY, "write": _WRITE, "entity": _ENTITY_TASK, "source": _SOURCE,
     "ask": _ASK, "which words": _WHICH_WORDS, "prose": _PROSE, "summary": _SUMMARY,
-    "answer order": lexicon.pattern(lexicon.ANSWER_ORDERS), "asker": _ASKER, "quoted": QUOTATION,
+    "answer order": lexicon.pattern(lexicon.ANSWER_ORDERS), "quoted": QUOTATION,
 }
 _RANK = lexicon.pattern(lexicon.RANK_WORDS)
 _SELECT = lexicon.pattern(lexicon.SELECT_WORDS)
@@ -197,8 +198,8 @@ def extraction(text: str, reviewed: bool = False) -> str | None:
         return None
     from_opinions = reviewed or bool(_OPINION_SOURCE.search(text))
     # "A customer asks: what is the weight? Answer the customer's question": the question is the
-    # data and the answer is written, unless copying is asked.
-    answering = has["answer order"] and has["asker"] and not has["copy"]
+    # data and the answer is written, unless copying is asked or the answer held to a value.
+    answering = has["answer order"] and not has["copy"] and not _VALUE_ANSWER.search(text)
     # Keywords or key features drawn from a title or a description are written (generation).
     summarising = has["summary"] and not from_opinions and not _QUERY_SOURCE.search(text)
     phrase = False

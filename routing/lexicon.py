@@ -99,7 +99,7 @@ TRANSLATE_WORDS = (
 
 # Verbs that mean "copy it out", as opposed to "name it" (which may need inference).
 COPY_VERBS = (
-    r"extract\w*", r"pull(?:ing)? out", r"cop(?:y|ied)", r"quote", r"recogni[sz]\w*", r"tag", r"highlight",
+    r"extract\w*", r"pull(?:ing)? out", r"cop(?:y|ies|ied|ying)", r"quote", r"recogni[sz]\w*", r"tag", r"highlight",
     r"pick out", r"spot", r"locate", r"detect\w*", r"exact (?:words?|wording|text|spans?|phrases?|terms?)",
     r"exactly as", r"verbatim", r"word for word", r"as (?:it )?(?:is )?written",
     r"use the (?:exact )?(?:span|words?|wording|phrase|text|terms?)", r"using (?:the|their|its) (?:own |exact )?words",
@@ -212,6 +212,13 @@ ANSWER_ORDERS = (
     r"help (?:the|this|a) (?:customer|buyer|shopper|user|client)",
     r"beantworte\w*", r"répond\w* à (?:la|sa|cette) question", r"respond\w* (?:a )?(?:la|su|esta) pregunta",
     r"rispond\w* alla domanda", "質問に答え", "質問に回答", "回答客户", "回答用户", "回答顾客", "回答买家",
+)
+
+# An answer held to a value ("answer with the brand", "the model number only"): a question
+# answered so is an extraction, whoever asked it.
+VALUE_ANSWERS = (
+    r"(?:answer|reply|respond) with (?:the|its|their|just|only)", r"(?:the|its) [\w-]+(?: [\w-]+)? only",
+    r"only (?:the|its) [\w-]+", r"just the [\w-]+",
 )
 
 # Words that name the open-ended named-entity task itself.

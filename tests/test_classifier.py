@@ -229,9 +229,15 @@ MISS_CLASSES = [
      "Product: Storage box, 40 x 30 x 25 cm, with lid", GEN),
     ("A customer asks which brand this is. Copy the brand exactly as written in the title.\n"
      "Title: Nike Air Max 90 Men's Shoes", NER),
-    # no one's question, only "the question": a stated value is cheaper copied (the cost rule)
-    ("Question: What is the brand of this product?\nTitle: Nike Air Max 90 Men's Shoes\nPlease answer the question.",
-     NER),
+    ("Question: How much does this kettle weigh?\nProduct: Bosch TWK3A011, 1.7 l, 1.1 kg\nPlease answer the question.",
+     GEN),
+    ("Based on the product information, answer the following question: what is the capacity of this bottle?\n"
+     "Product: CamelBak Chute Mag, 32 oz, BPA free", GEN),
+    # the answer held to a value, or copying asked: the cheaper route is the copy (the cost rule)
+    ("Question: What is the brand of this product?\nTitle: Nike Air Max 90 Men's Shoes\n"
+     "Answer the question with the brand only.", NER),
+    ("What is the brand of this product? Answer the question by copying it from the title.\n"
+     "Title: Nike Air Max 90 Men's Shoes", NER),
     ("What colour is mentioned in this product title? Answer with the colour only.\n"
      "Title: Tommy Hilfiger Men's Polo, navy blue", NER),
     # Keywords, main characteristics or key features drawn from a title and a description: generation.
