@@ -6,7 +6,7 @@ import pytest
 
 import local_evaluation
 from shopbench import compare, data, metric_registry, metrics, spec
-from shopbench.metric_registry import POOLED_F1, Gold, Metric, Reading, TaskWise
+from shopbench.metric_registry import POOLED_F1, Gold, Metric, Reading
 from tests.conftest import DEV_DATA, ROOT, write_jsonl
 
 T1, T2 = spec.TRACKS[0].challenge_id, spec.TRACKS[1].challenge_id
