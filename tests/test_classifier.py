@@ -202,6 +202,8 @@ MISS_CLASSES = [
     ("Please determine the 'PATTERN' mentioned in the product title 'Amazon Essentials Women's Plaid Flannel "
      "Shirt'. Reply with the value only.", NER),
     ("What is the 'CAPACITY' in the product title 'Hydro Flask 40 oz Wide Mouth Bottle with Flex Chug Cap'?", NER),
+    ("Identify the ‘NAME’ in the product title ‘Apple iPhone 13 Pro Max 256GB Sierra Blue Unlocked’.", NER),
+    ("Can you identify the 'TYPE' in this product title: 'Carhartt Men's Knit Cuffed Beanie, Acrylic, Black'?", NER),
     ("What does 'BPA free' mean in the product title 'Nalgene Tritan Wide Mouth BPA-Free Water Bottle 32oz'?", GEN),
     ("Explain the 'material' in the product title 'Stainless Steel Insulated Water Bottle 32oz'.", GEN),
     ("Write a description for the 'NAME' in the product title 'Bose QuietComfort 45 Headphones'.", GEN),
@@ -227,6 +229,10 @@ MISS_CLASSES = [
      "Produit : Gourde isotherme 750 ml, acier inoxydable", GEN),
     ("Write a helpful answer to the buyer's question below.\nBuyer's question: what are the dimensions of the box?\n"
      "Product: Storage box, 40 x 30 x 25 cm, with lid", GEN),
+    ("Customer: what's the capacity of this rice cooker?\nProduct info: Zojirushi NS-TSC10, 5.5 cups\n"
+     "Respond to the customer's question.", GEN),
+    ("Please answer the customer question below using the product details.\nQuestion: What size batteries does "
+     "this remote take?\nProduct: Universal TV remote, uses 2 AAA batteries", GEN),
     ("A customer asks which brand this is. Copy the brand exactly as written in the title.\n"
      "Title: Nike Air Max 90 Men's Shoes", NER),
     ("Question: How much does this kettle weigh?\nProduct: Bosch TWK3A011, 1.7 l, 1.1 kg\nPlease answer the question.",
@@ -263,6 +269,8 @@ MISS_CLASSES = [
      "Titre : Philips Airfryer XL\nDescription : 1,2 kg, 7 programmes", GEN),
     ("Extract the main characteristics of the item.\nProduct title: Samsonite Winfield 2 Hardside Luggage, 28 inch\n"
      "Product description: Polycarbonate shell, spinner wheels, TSA lock", GEN),
+    ("Extract keywords:\nTitle: Bose SoundLink Flex Bluetooth Speaker\nDescription: Waterproof, 12 hours battery",
+     GEN),
     ("Extract the keywords from the search query that describe the product type.\n"
      "Query: waterproof hiking boots for women", NER),
     ("Extract the features the reviewer praises from the review below.\nReview: Battery life is amazing and the "
