@@ -178,3 +178,74 @@ def test_the_report_names_the_precision():
                   "seconds_per_question_by_task_type": {"generation": 1.0}, "by_profile": {}, "time_guard": False,
                   "settings": {"model": "M with the transformers engine", "precision": "bfloat16"}}
     assert "Model: M with the transformers engine, bfloat16 weights" in format_generation(generation).splitlines()
+
+
+@pytest.mark.parametrize("dtype_name", ["bfloat16", "float16"])
+def test_a_half_precision_decoding_step_is_attention_to_the_unmasked_tokens(dtype_name):
+    """cpu_attention.decode_step against attention computed in float64 over the tokens the mask
+    keeps (grouped-query heads, left padding of different widths per row): within the
+    rounding of the output type, and no further from it than torch's own SDPA kernel."""
+    import torch
+
+    from models.engines.cpu_attention import decode_step
+
+    dtype = getattr(torch, dtype_name)
+    generator = torch.Generator().manual_seed(0)
+    batch, heads, kv_heads, length, dim = 4, 9, 3, 37, 64
+    query, key, value = (torch.randn(batch, h, n, dim, generator=generator).to(dtype)
+                         for h, n in ((heads, 1), (kv_heads, length), (kv_heads, length)))
+    pads = [0, 5, 17, 36]
+    mask = torch.ones(batch, 1, 1, length, dtype=torch.bool)
+    for row, pad in enumerate(pads):
+        mask[row, ..., :pad] = False
+    ours = decode_step(query, key, value, mask, dim ** -0.5)
+    assert ours.shape == (batch, 1, heads, dim) and ours.dtype == dtype
+    for row, pad in enumerate(pads):
+        q = query[row].double().view(kv_heads, heads // kv_heads, dim)
+        k, v = key[row, :, pad:].double(), value[row, :, pad:].double()
+        truth = ((q @ k.transpose(1, 2)) * dim ** -0.5).softmax(-1) @ v  # [kv_heads, group, dim]
+        truth = truth.reshape(heads, dim)
+        theirs = torch.nn.functional.scaled_dot_product_attention(
+            query[row:row + 1], key[row:row + 1], value[row:row + 1], attn_mask=mask[row:row + 1], enable_gqa=True)[0, :, 0]
+        error = (ours[row, 0].double() - truth).abs().max().item()
+        assert error <= 2 * torch.finfo(dtype).eps  # one rounding of values below 1 in size
+        assert error <= (theirs.double() - truth).abs().max().item() + 1e-12
+
+
+def test_the_cpu_attention_serves_half_precision_steps_and_leaves_the_rest_to_sdpa(monkeypatch):
+    import torch
+
+    from models.engines import cpu_attention
+
+    calls = []
+    monkeypatch.setattr(cpu_attention, "decode_step", lambda *a: calls.append("step") or a[0].transpose(1, 2))
+    import transformers.integrations.sdpa_attention as sdpa
+
+    monkeypatch.setattr(sdpa, "sdpa_attention_forward", lambda *a, **k: calls.append("sdpa") or (None, None))
+    module = torch.nn.Module()
+    for dtype, rows, mask, expected in ((torch.bfloat16, 1, torch.ones(1, 1, 1, 5, dtype=torch.bool), "step"),
+                                        (torch.bfloat16, 1, None, "step"),
+                                        (torch.bfloat16, 3, None, "sdpa"),  # prefill
+                                        (torch.float32, 1, None, "sdpa"),  # float32's kernel is fast
+                                        (torch.bfloat16, 1, torch.zeros(1, 1, 1, 5), "sdpa")):  # an additive mask
+        calls.clear()
+        q, kv = torch.zeros(1, 3, rows, 8, dtype=dtype), torch.zeros(1, 3, 5, 8, dtype=dtype)
+        cpu_attention.attention(module, q, kv, kv, mask, scaling=None)
+        assert calls == [expected], (dtype, rows, mask)
+
+
+@pytest.mark.engine
+def test_the_engine_decodes_with_the_cpu_attention_and_its_steps_are_the_decode_steps(bfloat16_engine, dev_records,
+                                                                                      monkeypatch):
+    from models.engines import cpu_attention
+
+    assert bfloat16_engine.model.config._attn_implementation == cpu_attention.IMPLEMENTATION
+    steps = []
+    real = cpu_attention.decode_step
+    monkeypatch.setattr(cpu_attention, "decode_step", lambda *a: steps.append(a[0].shape[0]) or real(*a))
+    model = tiny_shop_model(bfloat16_engine)
+    requests = mixed_length_requests(model, dev_records)[:4]
+    generated = bfloat16_engine.generate(requests)
+    layers = bfloat16_engine.model.config.num_hidden_layers
+    assert steps and len(steps) % layers == 0  # every layer of every step after the prefill
+    assert len(steps) // layers >= max(len(g.token_ids) for g in generated) - 1

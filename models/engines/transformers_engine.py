@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from models.engines import Generated, Request, trim_at_stop
+from models.engines import Generated, Request, cpu_attention, trim_at_stop
 from models.engines.logits import BatchConstraintProcessor
 
 # What one decoding step costs, in prompt tokens of prefill: a step reads every weight once
@@ -59,8 +59,10 @@ class TransformersEngine:
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        # on CPU, SDPA except where its kernel is slow (models/engines/cpu_attention.py)
+        attention = cpu_attention.register() if self.device == "cpu" else None
         self.model = AutoModelForCausalLM.from_pretrained(
-            model_dir, dtype=getattr(torch, dtype), local_files_only=True
+            model_dir, dtype=getattr(torch, dtype), local_files_only=True, attn_implementation=attention
         ).to(self.device)
         self.model.eval()
         self.max_model_len = min(max_model_len, self.model.config.max_position_embeddings)
