@@ -392,6 +392,85 @@ def pattern(*word_lists, at_start: bool = False, flags: int = 0, anywhere=()) ->
     start = "^" if at_start else ""
     # (?=\w) changes nothing (every bounded entry starts with a word character, which
     # tests/test_lexicon.py checks) but lets the regex engine skip most positions at once.
-    parts = [rf"{start}(?<!\w)(?=\w)(?:{'|'.join(latin)})(?!\w)"] if latin else []
+    factored = None if at_start or flags & re.IGNORECASE else _by_first_letter(latin)
+    parts = [factored or rf"{start}(?<!\w)(?=\w)(?:{'|'.join(latin)})(?!\w)"] if latin else []
     parts += [f"{start}(?:{'|'.join(loose)})"] if loose else []
     return re.compile("|".join(parts), flags)
+
+
+def _by_first_letter(entries) -> str | None:
+    """The bounded alternation written as one branch per first letter, "c(?<!\\w.)(?:opy|...)":
+    the same matches (entries keep their order within a letter, and entries of different first
+    letters never match at one place), but a branch of literals lets the regex engine jump
+    from one candidate letter to the next instead of trying every position; the word
+    boundary before the entry is tested after its first letter, whose width the lookbehind
+    adds. An entry opening with a group is spelled out first ("(?:re-?)?arrang\\w*": "re-?arrang\\w*",
+    "arrang\\w*", in the order the engine tries them). None when an entry does not start with a
+    plain letter (a class, a quantified letter) or holds an alternation of its own: the plain
+    form is used."""
+    groups: dict[str, list[str]] = {}
+    for entry in (spelled for entry in entries for spelled in _leading_group_spelled_out(entry)):
+        if not (re.fullmatch(r"\w", entry[0]) and entry[0] not in "_\\" and entry[1:2] not in ("?", "*", "+", "{")):
+            return None
+        if _top_level_bar(entry) or re.compile(entry).groups:
+            return None
+        groups.setdefault(entry[0], []).append(entry[1:])
+    branches = (f"{letter}(?<!\\w.)(?:{'|'.join(rests)})" for letter, rests in groups.items())
+    return f"(?:{'|'.join(branches)})(?!\\w)"
+
+
+def _top_level_bar(entry: str) -> bool:
+    """Whether `entry` has a "|" outside its groups and classes."""
+    depth, in_class, escaped = 0, False, False
+    for char in entry:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+        elif char == "|" and depth == 0:
+            return True
+    return False
+
+
+def _leading_group_spelled_out(entry: str) -> list[str]:
+    """`entry` as the entries it stands for when it opens with a non-capturing group:
+    "(?:a|b)c" is "ac", "bc"; "(?:a)?c" is "ac", "c" (greedy: with the group first). Entries
+    opening otherwise, or with a group under another quantifier, are returned as they are."""
+    if not entry.startswith("(?:"):
+        return [entry]
+    depth, close = 0, None
+    for index, char in enumerate(entry):
+        if char == "\\" or (index and entry[index - 1] == "\\"):
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            close = index
+            break
+    if close is None or "[" in entry[:close]:
+        return [entry]
+    inner, after = entry[3:close], entry[close + 1:]
+    optional = after.startswith("?")
+    rest = after[1:] if optional else after
+    if rest[:1] in ("?", "*", "+", "{"):
+        return [entry]
+    branches = _split_top_level(inner) + ([""] if optional else [])
+    return [spelled for branch in branches for spelled in _leading_group_spelled_out(branch + rest)]
+
+
+def _split_top_level(alternation: str) -> list[str]:
+    """The branches of an alternation without classes, split at its top-level bars."""
+    branches, depth, start = [], 0, 0
+    for index, char in enumerate(alternation):
+        if index and alternation[index - 1] == "\\":
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth == 0:
+            branches.append(alternation[start:index])
+            start = index + 1
+    return branches + [alternation[start:]]

@@ -130,3 +130,43 @@ def test_words_match_whole_and_cjk_anywhere():
     assert [m.group() for m in found.finditer("ranking; resort sort-of 並べて")] == ["ranking", "sort", "並べ"]
     assert lexicon.pattern((r"order",), at_start=True).match("order them") and not \
         lexicon.pattern((r"order",), at_start=True).search("in order")
+
+
+def _corpus_texts() -> list[str]:
+    from shopbench import data, spec
+
+    prompts = [p.input_field for path in (spec.DEV_DATA, ROOT / "tests" / "data" / "routing_corpus.jsonl")
+               for p in data.load_prompts(path)]
+    return [text for prompt in prompts for text in (prompt, prompt.lower())]
+
+
+# Lists the code joins into one pattern, besides each list alone.
+_JOINED = [("COPY_VERBS", "WRITE_VERBS", "RANK_WORDS", "SELECT_WORDS"), ("COUNT_VERBS", "COUNT_ANSWER_WORDS"),
+           ("EXTRACT_VERBS", "SELECT_WORDS"), tuple(WORD_LISTS)]
+
+
+def test_the_pattern_by_first_letter_matches_as_the_plain_alternation():
+    """`pattern` writes a list's words as one branch per first letter: every match of the plain
+    alternation, at the same place and of the same length, on each entry's examples (in a
+    sentence too) and on every dev and corpus prompt."""
+    texts = _corpus_texts()
+    factored = 0
+    for names in [(name,) for name in WORD_LISTS] + _JOINED:
+        latin = [w for name in names for w in WORD_LISTS[name] if not lexicon.is_cjk(w)]
+        fast = lexicon._by_first_letter(latin)
+        if not latin or fast is None:
+            continue
+        factored += 1
+        plain, fast = re.compile(rf"(?<!\w)(?=\w)(?:{'|'.join(latin)})(?!\w)"), re.compile(fast)
+        samples = [s for entry in latin for e in examples(entry) for s in (e, f"so {e}, then {e}s {e}")]
+        for text in samples + texts:
+            assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)], (names, text)
+    assert factored >= 20  # most lists take the fast form
+
+
+def test_an_entry_opening_with_a_group_is_spelled_out_in_the_engines_order():
+    spelled = lexicon._leading_group_spelled_out
+    assert spelled("(?:re-?)?arrang\\w*") == ["re-?arrang\\w*", "arrang\\w*"]
+    assert spelled("(?:a|(?:b|c)d)e") == ["ae", "bde", "cde"]
+    assert spelled("(?:a|b)*c") == ["(?:a|b)*c"]  # under another quantifier: left whole
+    assert lexicon._by_first_letter(["[ab]c"]) is None and lexicon._by_first_letter(["a|b"]) is None
