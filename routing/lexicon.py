@@ -389,34 +389,42 @@ def pattern(*word_lists, at_start: bool = False, flags: int = 0, anywhere=()) ->
     words = [w for words in word_lists for w in words]
     latin = [w for w in words if not is_cjk(w)]
     loose = [w for w in words if is_cjk(w)] + [w for words in anywhere for w in words]
-    start = "^" if at_start else ""
+    factored = None if at_start or flags & re.IGNORECASE else by_first_letter(latin, loose)
+    return re.compile(factored or plain(latin, loose, "^" if at_start else ""), flags)
+
+
+def plain(latin, loose, start: str = "") -> str:
+    """The lists as written: the bounded words' alternation, then the loose ones'."""
     # (?=\w) changes nothing (every bounded entry starts with a word character, which
     # tests/test_lexicon.py checks) but lets the regex engine skip most positions at once.
-    factored = None if at_start or flags & re.IGNORECASE else _by_first_letter(latin)
-    parts = [factored or rf"{start}(?<!\w)(?=\w)(?:{'|'.join(latin)})(?!\w)"] if latin else []
+    parts = [rf"{start}(?<!\w)(?=\w)(?:{'|'.join(latin)})(?!\w)"] if latin else []
     parts += [f"{start}(?:{'|'.join(loose)})"] if loose else []
-    return re.compile("|".join(parts), flags)
+    return "|".join(parts)
 
 
-def _by_first_letter(entries) -> str | None:
-    """The bounded alternation written as one branch per first letter, "c(?<!\\w.)(?:opy|...)":
-    the same matches (entries keep their order within a letter, and entries of different first
-    letters never match at one place), but a branch of literals lets the regex engine jump
-    from one candidate letter to the next instead of trying every position; the word
-    boundary before the entry is tested after its first letter, whose width the lookbehind
-    adds. An entry opening with a group is spelled out first ("(?:re-?)?arrang\\w*": "re-?arrang\\w*",
-    "arrang\\w*", in the order the engine tries them). None when an entry does not start with a
-    plain letter (a class, a quantified letter) or holds an alternation of its own: the plain
-    form is used."""
-    groups: dict[str, list[str]] = {}
-    for entry in (spelled for entry in entries for spelled in _leading_group_spelled_out(entry)):
-        if not (re.fullmatch(r"\w", entry[0]) and entry[0] not in "_\\" and entry[1:2] not in ("?", "*", "+", "{")):
-            return None
-        if _top_level_bar(entry) or re.compile(entry).groups:
-            return None
-        groups.setdefault(entry[0], []).append(entry[1:])
-    branches = (f"{letter}(?<!\\w.)(?:{'|'.join(rests)})" for letter, rests in groups.items())
-    return f"(?:{'|'.join(branches)})(?!\\w)"
+def by_first_letter(latin, loose=()) -> str | None:
+    """`plain`'s alternation written as one branch per first letter, "c(?<!\\w.)(?:opy|...)(?!\\w)":
+    the same matches (entries keep their order within a letter, bounded ones before loose ones,
+    and entries of different first letters never match at one place), but a branch of
+    literals lets the regex engine jump from one candidate letter to the next instead of
+    trying every position; the word boundary before a bounded entry is tested after its first
+    letter, whose width the lookbehind adds. An entry opening with a group is spelled out
+    first ("(?:re-?)?arrang\\w*": "re-?arrang\\w*", "arrang\\w*", in the order the engine
+    tries them). None when an entry does not start with a plain character (a class, a
+    quantified letter) or holds an alternation of its own: `plain` is used."""
+    branches = []
+    for entries, bounded in ((latin, True), (loose, False)):
+        groups: dict[str, list[str]] = {}
+        for entry in (spelled for entry in entries for spelled in _leading_group_spelled_out(entry)):
+            first = entry[:1]
+            if not first or first in "\\.^$*+?{}[]|()" or entry[1:2] in ("?", "*", "+", "{"):
+                return None
+            if (bounded and not re.fullmatch(r"\w", first)) or first == "_" or _top_level_bar(entry) or re.compile(entry).groups:
+                return None
+            groups.setdefault(first, []).append(entry[1:])
+        edge = ("(?<!\\w.)", "(?!\\w)") if bounded else ("", "")
+        branches += [f"{first}{edge[0]}(?:{'|'.join(rests)}){edge[1]}" for first, rests in groups.items()]
+    return "|".join(branches) or None
 
 
 def _top_level_bar(entry: str) -> bool:
