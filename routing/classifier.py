@@ -188,12 +188,24 @@ def _asks_quoted_label(sentence: str) -> bool:
     return False
 
 
+class _Cues(dict):
+    """Whether the text has each of `_EXTRACTION_CUES`, searched when first asked."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def __missing__(self, name: str) -> bool:
+        self[name] = found = bool(_EXTRACTION_CUES[name].search(self.text))
+        return found
+
+
 def extraction(text: str, reviewed: bool = False) -> str | None:
     """NER, extractive generation, or None. An instruction that asks for a transformed
     value or for sentences is never extraction; otherwise each sentence is read, and one that
     asks for writing (and not for copying) never counts. `reviewed`: the prompt's data holds
     a review (a "Review:" field), whose opinions spans are copied from."""
-    has = {name: bool(pattern.search(text)) for name, pattern in _EXTRACTION_CUES.items()}
+    has = _Cues(text)
     if (has["transform"] or has["prose"]) and not has["copy"]:
         return None
     from_opinions = reviewed or bool(_OPINION_SOURCE.search(text))
