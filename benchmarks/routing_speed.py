@@ -13,6 +13,7 @@ later rounds find a prompt's reading and route kept. With --against, this benchm
 this checkout's routing code and the other checkout's (its classify, prompts.render,
 constraint_for and repair, imported from there) in turns, each in a fresh process, and
 prints the medians side by side with their ratios, the first pass's whole step first.
+Steps are timed in CPU time of the process, so that other jobs on a shared machine weigh less.
 """
 from __future__ import annotations
 
@@ -78,18 +79,22 @@ def passes(pool: list[tuple[str, bool | None]], questions: int, seed: int) -> di
     if hasattr(model, "_clear_cache"):  # nor the tokenizer's words already split into tokens
         model._clear_cache()
 
+    # CPU time of this process (its tokenizer threads included), not wall time: on a shared
+    # machine other jobs then slow a step less than they lengthen it.
+    clock = time.process_time
+
     def timed(work) -> dict[str, float]:
         seconds = dict.fromkeys(STEPS, 0.0)
         for question, flag, answer in work:
-            t0 = time.perf_counter()
+            t0 = clock()
             route = classify(question, flag)
-            t1 = time.perf_counter()
+            t1 = clock()
             prompts.render(question, route.profile, tokenizer)
-            t2 = time.perf_counter()
+            t2 = clock()
             constraint_for(route, question, tokenizer, vocabulary)
-            t3 = time.perf_counter()
+            t3 = clock()
             repair(route, question, answer)
-            t4 = time.perf_counter()
+            t4 = clock()
             for name, spent in zip(seconds, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 seconds[name] += spent
         return {name: total / len(work) * 1e6 for name, total in seconds.items()}
@@ -124,7 +129,7 @@ def measure(pool, args) -> None:
     """This checkout's passes, in a fresh process: one table."""
     result = _run(ROOT, pool, args)
     print(f"vocabulary scan (once per tokenizer): {result['scan']:.2f} s")
-    print(f"us/question{'first pass':>16}{'cycled':>10}")
+    print(f"CPU us/question{'first pass':>12}{'cycled':>10}")
     for name in STEPS:
         print(f"{name:<16}{result['first'][name]:>11.1f}{result['cycled'][name]:>10.1f}")
     print(f"{'whole step':<16}{_whole(result['first']):>11.1f}{_whole(result['cycled']):>10.1f}")
@@ -152,7 +157,7 @@ def compare(pool, args) -> None:
           f"ratio {mine_first / old_first:.2f}")
     print(f"whole step, cycled (prompts repeated):    {mine_cycled:.1f} against {old_cycled:.1f} us/question, "
           f"ratio {mine_cycled / old_cycled:.2f}")
-    print(f"us/question, median of {args.rounds} alternated runs ({runs[ROOT][0]['distinct']} distinct prompts first, "
+    print(f"CPU us/question, median of {args.rounds} alternated runs ({runs[ROOT][0]['distinct']} distinct prompts first, "
           f"then {args.questions} cycled)")
     print(f"{'step':<16}{'first':>8}{'against':>9}{'ratio':>7}{'cycled':>10}{'against':>9}{'ratio':>7}")
     for step in (*STEPS, "whole step"):
