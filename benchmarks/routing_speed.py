@@ -60,9 +60,19 @@ def passes(pool: list[tuple[str, bool | None]], questions: int, seed: int) -> di
     import prompts
     from decoding.constraints import Vocabulary
     from decoding.profiles import constraint_for
-    from decoding.repair import repair
     from prompts import qwen2_tokenizer
     from routing.classifier import classify
+
+    try:  # the profile registry: the task the system prompt names is the route's profile's
+        from decoding.profiles import profile_of, repair
+
+        def system_task(route):
+            return profile_of(route).system_prompt
+    except ImportError:  # a checkout from before it (--against): the route's profile named that task
+        from decoding.repair import repair
+
+        def system_task(route):
+            return route.profile
 
     tokenizer = qwen2_tokenizer.load()
     began = time.perf_counter()
@@ -89,7 +99,7 @@ def passes(pool: list[tuple[str, bool | None]], questions: int, seed: int) -> di
             t0 = clock()
             route = classify(question, flag)
             t1 = clock()
-            prompts.render(question, route.profile, tokenizer)
+            prompts.render(question, system_task(route), tokenizer)
             t2 = clock()
             constraint_for(route, question, tokenizer, vocabulary)
             t3 = clock()

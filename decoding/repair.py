@@ -2,7 +2,9 @@
 
 A valid answer is returned unchanged; anything else is rebuilt from what the model said
 (its numbers in its order) and the prompt (the candidate list, the subject text). Pure
-functions: what the model emitted in, the string to return and whether it was changed out.
+functions: what the model emitted in (already cut as the parser cuts it), the string to
+return and whether it was changed out. Each profile of decoding/profiles.py names its
+`repair_*` function here; `decoding.profiles.repair` chooses it.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 from routing import anatomy
 from routing.classifier import Route
-from shopbench.decoding_config import DEFAULT, DecodingConfig
+from shopbench.decoding_config import DecodingConfig
 from shopbench import parsers, spec
 from shopbench.text import QUOTATION, QUOTE_MARKS, ends_sentence, quotations, sentences, without_quotations
 
@@ -42,7 +44,7 @@ def _numbers_in_order(text: str, allowed) -> list[int]:
     return seen
 
 
-def _multiple_choice(route: Route, response: str) -> str | None:
+def _multiple_choice(route: Route, prompt: str, response: str) -> str | None:
     if parsers.parse_multiple_choice(response) in route.choices:
         return None
     for character in response:
@@ -51,7 +53,7 @@ def _multiple_choice(route: Route, response: str) -> str | None:
     return str(route.choices[0])
 
 
-def _ranking(route: Route, response: str) -> str | None:
+def _ranking(route: Route, prompt: str, response: str) -> str | None:
     readable = [n for n in route.candidates or _DEFAULT_RANKING if n <= spec.RANKING_LIMIT][: spec.RANKING_LIMIT]
     parsed = parsers.parse_ranking(response)
     if sorted(parsed) == sorted(readable):
@@ -60,7 +62,7 @@ def _ranking(route: Route, response: str) -> str | None:
     return ", ".join(map(str, order + [n for n in readable if n not in order]))
 
 
-def _retrieval(route: Route, response: str) -> str | None:
+def _retrieval(route: Route, prompt: str, response: str) -> str | None:
     candidates = route.candidates or tuple(range(1, route.answer_count + 1))
     wanted = min(route.answer_count, len(candidates))
     parsed = parsers.parse_retrieval(response)
@@ -76,7 +78,7 @@ def _entity_fallback(prompt: str) -> str:
     return subject if parsers.parse_named_entity_recognition(subject) else _FALLBACK_ENTITY
 
 
-def _named_entity_recognition(prompt: str, response: str) -> str | None:
+def _named_entity_recognition(route: Route, prompt: str, response: str) -> str | None:
     return None if parsers.parse_named_entity_recognition(response) else _entity_fallback(prompt)
 
 
@@ -221,42 +223,62 @@ def source_title(prompt: str) -> str:
     return max(titles, key=len) if titles else anatomy.read(prompt).subject_text
 
 
-def _generation(route: Route, prompt: str, response: str, config: DecodingConfig) -> str:
+def _said(prompt: str, response: str, config: DecodingConfig) -> tuple[str, bool]:
+    """A written answer less an echoed label and its loops, and whether it was mostly a loop."""
     text = without_echoed_label(response.strip(), prompt)
     said = len(text.split())
     if config.cut_repetition:
         text = collapse_repetition(text)
-    looped = len(text.split()) * 2 < said
-    if route.title and config.titles:
-        # A title is kept whole. One that was mostly a loop, or nothing, failed: the title the
-        # question gives is the better answer (brands, model numbers and sizes carry over).
-        text = title_in_answer(text)
-        if config.repair and (looped or not text):
-            text = source_title(prompt) or text
-    else:
-        text = cut_to_sentences(text, config.generation_word_limit)
-    return _entity_fallback(prompt) if not text and config.repair else text
+    return text, len(text.split()) * 2 < said
 
 
-def repair(route: Route, prompt: str, response: str, config: DecodingConfig = DEFAULT) -> Repaired:
-    response = parsers.cut(response)
-    if route.task_type == spec.GENERATION:
-        text = _generation(route, prompt, response, config)
-        return Repaired(text, text != response.strip())
-    if route.task_type == spec.NER and config.spans_from_sentences and looks_like_sentence(response):
+def _written(text: str, prompt: str, response: str, config: DecodingConfig) -> Repaired:
+    text = _entity_fallback(prompt) if not text and config.repair else text
+    return Repaired(text, text != response.strip())
+
+
+def repair_prose(route: Route, prompt: str, response: str, config: DecodingConfig) -> Repaired:
+    """Generation: whole sentences up to the word limit."""
+    text, _ = _said(prompt, response, config)
+    return _written(cut_to_sentences(text, config.generation_word_limit), prompt, response, config)
+
+
+def repair_title(route: Route, prompt: str, response: str, config: DecodingConfig) -> Repaired:
+    """A title or a translation is kept whole. One that was mostly a loop, or nothing, failed:
+    the title the question gives is the better answer (brands, model numbers and sizes carry over)."""
+    text, looped = _said(prompt, response, config)
+    text = title_in_answer(text)
+    if config.repair and (looped or not text):
+        text = source_title(prompt) or text
+    return _written(text, prompt, response, config)
+
+
+def repair_entities(route: Route, prompt: str, response: str, config: DecodingConfig) -> Repaired:
+    """NER: a sentence is reduced to the spans it takes from the question; an answer the
+    parser reads no entity from becomes the subject text (or "unknown")."""
+    if config.spans_from_sentences and looks_like_sentence(response):
         spans = ", ".join(spans_from_sentence(response, prompt))
         if spans:
             return Repaired(spans, spans != response)
         if config.repair:
             return Repaired(_entity_fallback(prompt), True)
-    if not config.repair:
-        return Repaired(response, False)
-    if route.task_type == spec.MULTIPLE_CHOICE:
-        fixed = _multiple_choice(route, response)
-    elif route.task_type == spec.RANKING:
-        fixed = _ranking(route, response)
-    elif route.task_type == spec.RETRIEVAL:
-        fixed = _retrieval(route, response)
-    else:
-        fixed = _named_entity_recognition(prompt, response)
+    return _rebuilt(_named_entity_recognition, route, prompt, response, config)
+
+
+def _rebuilt(rebuild, route: Route, prompt: str, response: str, config: DecodingConfig) -> Repaired:
+    """The answer as it is when `rebuild` (route, prompt, response -> the rebuilt answer, or None
+    when the parser reads it) keeps it or repair is off; else rebuilt."""
+    fixed = rebuild(route, prompt, response) if config.repair else None
     return Repaired(response, False) if fixed is None else Repaired(fixed, True)
+
+
+def repair_multiple_choice(route: Route, prompt: str, response: str, config: DecodingConfig) -> Repaired:
+    return _rebuilt(_multiple_choice, route, prompt, response, config)
+
+
+def repair_ranking(route: Route, prompt: str, response: str, config: DecodingConfig) -> Repaired:
+    return _rebuilt(_ranking, route, prompt, response, config)
+
+
+def repair_retrieval(route: Route, prompt: str, response: str, config: DecodingConfig) -> Repaired:
+    return _rebuilt(_retrieval, route, prompt, response, config)

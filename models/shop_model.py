@@ -2,8 +2,8 @@
 
 For every batch: classify each prompt (task type and decoding profile), render it with the
 system prompt that names the task, shorten it if it would not fit the context, decode it
-under its profile's constraint (prompts of one profile together, shortest first, so a
-batch pads little), and repair what comes back so the official parser reads a valid
+under its profile's constraint (prompts whose system prompt names one task together,
+shortest first, so a batch pads little), and repair what comes back so the official parser reads a valid
 answer. The engine (vLLM, transformers or an OpenAI-compatible server) is behind `models.engines.Engine`.
 """
 from __future__ import annotations
@@ -21,8 +21,7 @@ from models.time_guard import TimeGuard
 from prompts import truncation
 from routing.classifier import Route, classify
 from decoding.constraints import Vocabulary
-from decoding.profiles import constraint_for, text_constraint_for
-from decoding.repair import repair
+from decoding.profiles import constraint_for, profile_of, repair, text_constraint_for
 
 log = logging.getLogger("shopbench.model")
 _LAST_RESORT = "1"  # all five official parsers read it without failing
@@ -59,20 +58,21 @@ class ShopModel(EngineModel):
     def answers(self, questions: list, is_multiple_choice: bool) -> list[Answer]:
         questions = [prompts.tokenizable(q) if isinstance(q, str) else "" for q in questions]
         routes = [classify(q, is_multiple_choice) for q in questions]
+        profiles = [profile_of(route, self.settings.decoding) for route in routes]
         began = self.guard.clock()
         budget = self.guard.batch_budget(len(questions))
         requests = [self._request_or_none(q, route) for q, route in zip(questions, routes)]
-        outputs, guarded = self._generate(requests, routes, began, budget)
+        outputs, guarded = self._generate(requests, [profile.system_prompt for profile in profiles], began, budget)
         self.guard.answered += len(questions)
         answers = []
-        for question, route, output, guard in zip(questions, routes, outputs, guarded):
+        for question, route, profile, output, guard in zip(questions, routes, profiles, outputs, guarded):
             # a token cut inside a multi-byte character decodes to U+FFFD: never end on one
             text = output.text.rstrip("\ufffd") if output else ""
             fixed = repair(route, question, text, self.settings.decoding)
             tokens = output.new_tokens if output else 0
             # No output and no guard decision: the engine failed, or gave fewer outputs than asked
             failed = output is None and guard is not GuardAction.FALLBACK
-            answers.append(Answer(fixed.text, route.task_type, route.profile, fixed.repaired, tokens, guard, failed,
+            answers.append(Answer(fixed.text, route.task_type, profile.name, fixed.repaired, tokens, guard, failed,
                                   output.usage if output else None))
         return answers
 
@@ -89,8 +89,9 @@ class ShopModel(EngineModel):
         for a chat engine, the same turns as text (the server templates them; without a tokenizer
         nothing is shortened here)."""
         decoding = self.settings.decoding
+        task = profile_of(route, decoding).system_prompt
         if self.tokenizer is None:
-            messages = prompts.server_messages(question, route.profile, task_named=decoding.task_system_prompt,
+            messages = prompts.server_messages(question, task, task_named=decoding.task_system_prompt,
                                                chat_template=decoding.chat_template)
             return ChatRequest(messages, text_constraint_for(route, decoding))
         constraint = constraint_for(route, question, self.tokenizer, self.vocabulary, decoding,
@@ -98,7 +99,7 @@ class ShopModel(EngineModel):
         budget = self.engine.max_model_len - constraint.max_new_tokens
 
         def token_ids(text: str) -> list[int]:
-            rendered = prompts.render(text, route.profile, self.tokenizer, task_named=decoding.task_system_prompt,
+            rendered = prompts.render(text, task, self.tokenizer, task_named=decoding.task_system_prompt,
                                       chat_template=decoding.chat_template)
             return prompts.token_ids(rendered, self.tokenizer)
 
@@ -109,17 +110,19 @@ class ShopModel(EngineModel):
         # where the generation prompt is.
         return Request(ids[-budget:], constraint, self.vocabulary.stops)
 
-    def _generate(self, requests: list[Request | None], routes: list[Route], began: float, budget: float):
+    def _generate(self, requests: list[Request | None], tasks: list[str], began: float, budget: float):
         """Engine outputs in request order, and what the time guard did to each (a
-        GuardAction or None). Profiles decode cheapest first, each as one batch, shortest
-        prompt first. A failing engine call is logged and its answers repaired from nothing
-        (and marked failed), so one bad batch cannot stop a whole run."""
+        GuardAction or None). The requests of each task their system prompt names (`tasks`:
+        a title's with generation's: decoded apart, some bfloat16 answers change) decode as
+        one batch, cheapest first, shortest prompt first. A failing engine call is logged and
+        its answers repaired from nothing (and marked failed), so one bad batch cannot stop a
+        whole run."""
         outputs: list = [None] * len(requests)
         guarded: list = [None] * len(requests)
         groups: dict[str, list[int]] = {}
-        for position, route in enumerate(routes):
+        for position, task in enumerate(tasks):
             if requests[position] is not None:
-                groups.setdefault(route.profile, []).append(position)
+                groups.setdefault(task, []).append(position)
         longest = {profile: max(requests[p].constraint.max_new_tokens for p in ps) for profile, ps in groups.items()}
         for profile in sorted(groups, key=longest.get):
             positions = sorted(groups[profile], key=lambda p: requests[p].length)

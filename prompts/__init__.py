@@ -23,10 +23,11 @@ TASK_DESCRIPTIONS = {
 }
 
 
-def system_prompt(profile: str, task_named: bool = True) -> str:
-    """The system prompt naming the task the model is to do: the route's decoding profile
-    (extractive generation is named as NER, since it decodes as NER)."""
-    return SYSTEM_PROMPT.format(task=TASK_DESCRIPTIONS[profile]) if task_named else GENERIC_SYSTEM_PROMPT
+def system_prompt(task: str, task_named: bool = True) -> str:
+    """The system prompt naming the task the model is to do: the one its route's decoding
+    profile names (decoding/profiles.py: extractive generation is named as NER, since it
+    decodes as NER; a title as generation)."""
+    return SYSTEM_PROMPT.format(task=TASK_DESCRIPTIONS[task]) if task_named else GENERIC_SYSTEM_PROMPT
 
 
 # Code points no tokenizer takes: lone surrogates (legal in JSON), NUL and the other C0
@@ -45,10 +46,10 @@ def clean_question(question: str) -> str:
     return re.sub(r" +\n", "\n", question).strip()
 
 
-def chat_messages(question: str, profile: str, answer: str | None = None, task_named: bool = True) -> list[dict]:
+def chat_messages(question: str, task: str, answer: str | None = None, task_named: bool = True) -> list[dict]:
     """System and user turns, plus the assistant's answer when one is given (training)."""
     messages = [
-        {"role": "system", "content": system_prompt(profile, task_named)},
+        {"role": "system", "content": system_prompt(task, task_named)},
         {"role": "user", "content": clean_question(question)},
     ]
     if answer is not None:
@@ -56,25 +57,25 @@ def chat_messages(question: str, profile: str, answer: str | None = None, task_n
     return messages
 
 
-def render(question: str, profile: str, tokenizer, answer: str | None = None, *, task_named: bool = True,
+def render(question: str, task: str, tokenizer, answer: str | None = None, *, task_named: bool = True,
            chat_template: bool = True) -> str:
     """The chat-template text. Without an answer it ends in the generation prompt
     (inference, calibration); with one it is the whole exchange (training). Without the
     template (an ablation): the system text, a blank line and the question, as raw text."""
-    messages = chat_messages(question, profile, answer, task_named)
+    messages = chat_messages(question, task, answer, task_named)
     if not chat_template:
         return "\n\n".join(m["content"] for m in messages)
     return render_messages(messages, tokenizer, add_generation_prompt=answer is None)
 
 
-def server_messages(question: str, profile: str, *, task_named: bool = True, chat_template: bool = True) -> tuple[dict, ...]:
+def server_messages(question: str, task: str, *, task_named: bool = True, chat_template: bool = True) -> tuple[dict, ...]:
     """What a chat server is sent for `render`'s prompt: the same system and user turns, which
     the server puts through its own chat template. Without the template (an ablation) the
     raw text `render` gives goes as the one user turn: a chat server templates whatever it
     gets."""
     if not chat_template:
-        return ({"role": "user", "content": render(question, profile, None, task_named=task_named, chat_template=False)},)
-    return tuple(chat_messages(question, profile, task_named=task_named))
+        return ({"role": "user", "content": render(question, task, None, task_named=task_named, chat_template=False)},)
+    return tuple(chat_messages(question, task, task_named=task_named))
 
 
 def render_messages(messages: list[dict], tokenizer, add_generation_prompt: bool) -> str:

@@ -119,14 +119,18 @@ _NOT_AN_ORDER = re.compile(rf"(?<!\w)(?:{lexicon.alternatives(lexicon.NOT_AN_ORD
 _ANSWER_WORD = re.compile(rf"^(?:{lexicon.alternatives(lexicon.ANSWER_WORDS)})\s*[:：]?$", re.IGNORECASE)
 
 
+TITLE = "title"  # the profile of a generation answer that is a title or a translation, kept whole
+
+
 @dataclass(frozen=True)
 class Route:
     task_type: str  # the official type: which parser reads the answer
-    profile: str  # how to decode and prompt it, named by a task type (extractive generation: NER)
+    # How to decode and prompt it: a profile of decoding/profiles.py, named by a task type
+    # (extractive generation: NER), or TITLE (generation asking for a title or a translation).
+    profile: str
     candidates: tuple[int, ...] = ()  # numbers of the prompt's candidate list
     answer_count: int = 1  # how many numbers a retrieval answer holds
     choices: tuple[int, ...] = ()  # multiple choice: the digits that are valid answers
-    title: bool = False  # generation: the answer is a title or a translation, kept whole
 
 
 def _multiple_choice(read: anatomy.Anatomy) -> Route:
@@ -302,7 +306,7 @@ def asks_for_title(text: str) -> bool:
 
 def _generation(evidence: "_Evidence") -> Route:
     """A written answer; a title or a translation when the instruction asks for one."""
-    return Route(spec.GENERATION, spec.GENERATION, title=asks_for_title(evidence.text))
+    return Route(spec.GENERATION, TITLE if asks_for_title(evidence.text) else spec.GENERATION)
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,6 +3,7 @@ elsewhere, other numbering, other languages' product text), and tasks of ShopBen
 kinds written from its public task descriptions. (prompt, is_multiple_choice, task type,
 profile); the flag is what the official evaluator would pass."""
 MC, RANK, RETR, NER, GEN = "multiple-choice", "ranking", "retrieval", "named_entity_recognition", "generation"
+TITLE = "title"  # the profile of generation asking for a title or a translation
 
 PARAPHRASES = [
     # task1: explain a category
@@ -47,8 +48,8 @@ PARAPHRASES = [
     # task16: keyword sets, German text, options in the middle
     ("Given the product below, which keyword set fits it best?\n0. laufschuhe, sport, damen\n1. kochtopf, küche\n2. buch, roman\n3. lampe, wohnzimmer\nProduktname: Adidas Damen Laufschuh Ultraboost\nBeschreibung: Leichter Laufschuh mit Boost-Dämpfung.\nAnswer:", True, MC, MC),
     # task17: multilingual title generation
-    ("The product 'Ravensburger Puzzle 1000 Teile Neuschwanstein' is sold on a German site. Write a suitable title for it on a(n) English shopping website.\nOutput:", False, GEN, GEN),
-    ("商品「無印良品 アロマディフューザー」が日本のサイトにあります。Generate a product title for a Spanish online store.\nOutput:", False, GEN, GEN),
+    ("The product 'Ravensburger Puzzle 1000 Teile Neuschwanstein' is sold on a German site. Write a suitable title for it on a(n) English shopping website.\nOutput:", False, GEN, TITLE),
+    ("商品「無印良品 アロマディフューザー」が日本のサイトにあります。Generate a product title for a Spanish online store.\nOutput:", False, GEN, TITLE),
     # task18: same product, other language
     ("A product described as 'Waterproof hiking boots with Vibram sole' is listed online. Which description is the same product in another language?\n0. Botas de montaña impermeables con suela Vibram\n1. Kaffeemaschine mit Mahlwerk\n2. 子供用の自転車\n3. Chaise de bureau ergonomique\nAnswer:", True, MC, MC),
     # hidden kinds, written from ShopBench's public task list
@@ -56,7 +57,7 @@ PARAPHRASES = [
     ("Please list all entities of type 'size' that appear in the query.\nQuery: queen bed frame with drawers\nOutput:", False, NER, NER),
     ("Summarize the following product description in one sentence.\nDescription: This stainless steel water bottle keeps drinks cold for 24 hours and hot for 12, with a leak-proof lid.\nOutput:", False, GEN, GEN),
     ("Answer the shopper's question using the product information.\nProduct: Kindle Paperwhite, 6.8 inch display, waterproof IPX8.\nQuestion: Can I read it in the bath?\nOutput:", False, GEN, GEN),
-    ("Translate the following product title into Japanese.\nTitle: Stainless Steel Insulated Water Bottle 1L\nOutput:", False, GEN, GEN),
+    ("Translate the following product title into Japanese.\nTitle: Stainless Steel Insulated Water Bottle 1L\nOutput:", False, GEN, TITLE),
     ("Write a short explanation of why a customer searching 'gift for gardener' might buy pruning shears.\nOutput:", False, GEN, GEN),
     ("Given the user's purchase history, select the 3 products they are most likely to buy next.\nPurchase history: tent, sleeping bag\nCandidates:\n1. camping stove\n2. office chair\n3. headlamp\n4. lipstick\n5. water filter\n6. printer\n7. trekking poles\n8. vase\nOutput:", False, RETR, RETR),
     ("Which 2 of the reviews below mention shipping problems? Output two numbers separated by a comma.\n1. Arrived broken\n2. Love it\n3. Package came two weeks late\n4. Good value\n5. Nice color\n6. Works fine\nOutput:", False, RETR, RETR),

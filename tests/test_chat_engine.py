@@ -63,9 +63,9 @@ def test_text_constraints_keep_the_token_budgets_and_allow_exactly_the_answer_sh
 def test_a_request_is_the_rendered_turns_greedy_with_the_seed_and_the_budget(dev_records):
     record = next(r for r in dev_records if r["task_type"] == spec.MULTIPLE_CHOICE)
     route = classify(record["input_field"], record["is_multiple_choice"])
-    request = ChatRequest(prompts.server_messages(record["input_field"], route.profile), text_constraint_for(route))
+    request = ChatRequest(prompts.server_messages(record["input_field"], spec.MULTIPLE_CHOICE), text_constraint_for(route))
     body = chat_body("m", request, 11, ALL_FORMS)
-    assert body["messages"] == prompts.chat_messages(record["input_field"], route.profile)
+    assert body["messages"] == prompts.chat_messages(record["input_field"], spec.MULTIPLE_CHOICE)
     assert (body["model"], body["temperature"], body["seed"], body["max_tokens"]) == ("m", 0.0, 11, 1)
     assert body["structured_outputs"] == {"choice": list(map(str, route.choices))}
     assert "repetition_penalty" not in body  # an extension, sent only when it is not 1.0

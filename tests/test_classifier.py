@@ -4,7 +4,7 @@ import pytest
 
 import run
 from routing import anatomy
-from routing.classifier import classify
+from routing.classifier import TITLE, classify
 from shopbench import spec
 from tests.conftest import write_jsonl
 from tests.paraphrases import PARAPHRASES
@@ -176,6 +176,7 @@ def test_the_rules_are_one_ordered_table_walked_first_match():
 
 
 NER, GEN = (spec.NER, spec.NER), (spec.GENERATION, spec.GENERATION)
+TITLED = (spec.GENERATION, TITLE)  # generation that asks for a title (the title noun after an asking verb)
 # The three kinds of prompt another team's set found misrouted, each in many phrasings, and
 # their near neighbours that must keep their route.
 MISS_CLASSES = [
@@ -204,9 +205,9 @@ MISS_CLASSES = [
     ("What is the 'CAPACITY' in the product title 'Hydro Flask 40 oz Wide Mouth Bottle with Flex Chug Cap'?", NER),
     ("Identify the ‘NAME’ in the product title ‘Apple iPhone 13 Pro Max 256GB Sierra Blue Unlocked’.", NER),
     ("Can you identify the 'TYPE' in this product title: 'Carhartt Men's Knit Cuffed Beanie, Acrylic, Black'?", NER),
-    ("What does 'BPA free' mean in the product title 'Nalgene Tritan Wide Mouth BPA-Free Water Bottle 32oz'?", GEN),
-    ("Explain the 'material' in the product title 'Stainless Steel Insulated Water Bottle 32oz'.", GEN),
-    ("Write a description for the 'NAME' in the product title 'Bose QuietComfort 45 Headphones'.", GEN),
+    ("What does 'BPA free' mean in the product title 'Nalgene Tritan Wide Mouth BPA-Free Water Bottle 32oz'?", TITLED),
+    ("Explain the 'material' in the product title 'Stainless Steel Insulated Water Bottle 32oz'.", TITLED),
+    ("Write a description for the 'NAME' in the product title 'Bose QuietComfort 45 Headphones'.", TITLED),
     # A customer's question about a product with an order to answer it: generation.
     ("A customer asked: 'How heavy is this vacuum?' Answer the customer's question based on the product "
      "information.\nProduct: Dyson V8 Absolute Cordless Vacuum, weight 2.55 kg, run time 40 minutes", GEN),
@@ -258,7 +259,7 @@ MISS_CLASSES = [
     ("Extract four keywords from the title and description below.\nTitle: Vitamix E310 Explorian Blender\n"
      "Description: 48 oz container, 10 variable speeds, pulse feature", GEN),
     ("Please extract 5 key words that describe this product, based on its title and description.\n"
-     "Title: Osprey Daylite Plus Daypack\nDescription: 20 litre pack with mesh back panel", GEN),
+     "Title: Osprey Daylite Plus Daypack\nDescription: 20 litre pack with mesh back panel", TITLED),
     ("Identify the main features of the following product from its title and description.\n"
      "Title: Apple Watch SE GPS 40mm\nDescription: Crash detection, heart-rate notifications, water resistant", GEN),
     ("Pull out the key selling points from this product description.\nDescription: Our chef's knife is forged from "

@@ -8,7 +8,7 @@ from shopbench import decoding_config
 from shopbench.decoding_config import DEFAULT, DecodingConfig
 from decoding.profiles import constraint_for
 from prompts import render
-from routing.classifier import Route, classify
+from routing.classifier import TITLE, Route, classify
 from shopbench import spec
 
 
@@ -71,6 +71,6 @@ def test_switches_reach_the_prompt_and_the_constraint(qwen_tokenizer, qwen_vocab
 
 def test_titles_get_their_own_room(qwen_tokenizer, qwen_vocabulary):
     prose = constraint_for(Route(spec.GENERATION, spec.GENERATION), "q", qwen_tokenizer, qwen_vocabulary)
-    title = constraint_for(Route(spec.GENERATION, spec.GENERATION, title=True), "q", qwen_tokenizer, qwen_vocabulary,
+    title = constraint_for(Route(spec.GENERATION, TITLE), "q", qwen_tokenizer, qwen_vocabulary,
                            DecodingConfig(title_max_new_tokens=120))
     assert (prose.max_new_tokens, title.max_new_tokens) == (DEFAULT.max_new_tokens[spec.GENERATION], 120)

@@ -124,7 +124,7 @@ def _spaced(text: str) -> str:
 
 @pytest.mark.parametrize("row, response, answer", REPAIR_EXAMPLES)
 def test_decoding_page_repairs_are_what_repair_does(dev_records, row, response, answer):
-    from decoding.repair import repair
+    from decoding.profiles import repair
     from routing.classifier import classify
 
     question = dev_records[row]

@@ -2,9 +2,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.classifier import Route, classify
+from routing.classifier import TITLE, Route, classify
 from shopbench.decoding_config import DecodingConfig
-from decoding.repair import Repaired, cut_to_sentences, repair
+from decoding.profiles import repair
+from decoding.repair import Repaired, cut_to_sentences
 from shopbench import parsers, spec
 
 MC_PROMPT = "Pick one\n0. a\n1. b\n2. c\n3. d\nAnswer:"
@@ -179,7 +180,7 @@ def test_repair_switched_off_returns_what_the_model_said():
 )
 def test_title_and_translation_requests_are_kept_whole_and_get_room(prompt):
     route = classify(prompt, False)
-    assert (route.task_type, route.title) == (spec.GENERATION, True)
+    assert (route.task_type, route.profile) == (spec.GENERATION, TITLE)
     long_title = ("Bosch Professional 18V System cordless drill driver GSR 18V-55 (incl. 2x2.0Ah battery, charger "
                   "GAL 18V-20, in L-Case) for wood, metal and plastic. Blue edition.")
     assert repair(route, prompt, long_title).text == long_title  # never cut to sentences
@@ -197,7 +198,7 @@ def test_title_and_translation_requests_are_kept_whole_and_get_room(prompt):
     ],
 )
 def test_prose_requests_are_not_titles(prompt):
-    assert classify(prompt, False).title is False
+    assert classify(prompt, False).profile == spec.GENERATION
 
 
 def test_a_repeated_answer_label_is_dropped_only_when_it_names_the_slot():
@@ -234,7 +235,7 @@ def test_a_title_given_as_input_does_not_make_a_title_request():
     prompt = ("Given the product title below, explain in one sentence why customers buy it.\n"
               "Product title: Sony WH-1000XM4 Wireless Headphones")
     route = classify(prompt, False)
-    assert (route.task_type, route.title) == (spec.GENERATION, False)
+    assert (route.task_type, route.profile) == (spec.GENERATION, spec.GENERATION)
     said = 'Customers buy the "Sony WH-1000XM4 Wireless Headphones" because their noise cancelling is excellent.'
     assert repair(route, prompt, said).text == said
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 import prompts
+from decoding.profiles import profile_of
 from routing.classifier import classify
 from shopbench import data, spec
 from shopbench.data import DataError
@@ -395,9 +396,9 @@ def test_export_writes_what_inference_sends_plus_the_gold_answer(tmp_path, qwen_
         route = classify(question.input_field, question.is_multiple_choice)
         system, user, assistant = record["messages"]
         assert [system["role"], user["role"], assistant["role"]] == ["system", "user", "assistant"]
-        assert system["content"] == prompts.system_prompt(route.profile)
+        assert system["content"] == prompts.system_prompt(profile_of(route).system_prompt)
         assert assistant["content"] == gold_answer(question)
-        inference = prompts.render(question.input_field, route.profile, qwen_tokenizer)
+        inference = prompts.render(question.input_field, profile_of(route).system_prompt, qwen_tokenizer)
         training = qwen_tokenizer.apply_chat_template(record["messages"], tokenize=False)
         assert training == inference + assistant["content"] + "<|im_end|>\n"
     extractive = next(r for q, r in zip(rows, records) if q.task_name == "task6")

@@ -251,6 +251,7 @@ def test_quantize_writes_an_awq_gemm_checkpoint_vllm_serves(quantized):
 @pytest.mark.slow
 def test_calibration_uses_the_inference_prompts(base):
     import prompts
+    from decoding.profiles import profile_of
     from routing.classifier import classify
     from transformers import AutoTokenizer
     from weights.quantize import calibration_texts
@@ -259,7 +260,7 @@ def test_calibration_uses_the_inference_prompts(base):
     texts = calibration_texts(spec.DEV_DATA, tokenizer, 96)
     first = json.loads((spec.DEV_DATA).read_text().splitlines()[0])
     route = classify(first["input_field"], first["is_multiple_choice"])
-    assert len(texts) == 96 and texts[0] == prompts.render(first["input_field"], route.profile, tokenizer)
+    assert len(texts) == 96 and texts[0] == prompts.render(first["input_field"], profile_of(route).system_prompt, tokenizer)
 
 
 @pytest.mark.engine

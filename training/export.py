@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import prompts
+from decoding.profiles import profile_of
 from routing.classifier import Route, classify
 from shopbench import data, spec
 from shopbench.data import Question
@@ -44,7 +45,7 @@ def route_of(question: Question) -> Route:
 
 def sft_record(question: Question, route: Route | None = None) -> dict:
     route = route or route_of(question)
-    return {"messages": prompts.chat_messages(question.input_field, route.profile, gold_answer(question))}
+    return {"messages": prompts.chat_messages(question.input_field, profile_of(route).system_prompt, gold_answer(question))}
 
 
 @dataclass
@@ -65,7 +66,7 @@ def export(questions: list[Question], out, progress: bool = False) -> ExportRepo
     with data.atomic_writer(out) as handle:
         for question in tqdm(questions, desc="Exporting", unit="q", disable=not progress):
             route = route_of(question)
-            system_tasks[route.profile] += 1
+            system_tasks[profile_of(route).system_prompt] += 1
             routed_elsewhere += route.task_type != question.task_type
             handle.write(json.dumps(sft_record(question, route), ensure_ascii=False) + "\n")
     return ExportReport(str(out), len(questions), system_tasks, routed_elsewhere, time.perf_counter() - started)

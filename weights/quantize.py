@@ -24,11 +24,13 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 def calibration_texts(path, tokenizer, samples: int) -> list[str]:
     """The questions of `path`, routed and rendered as the UserModel renders them."""
     import prompts
+    from decoding.profiles import profile_of
     from routing.classifier import classify
     from shopbench.data import load_prompts
 
     questions = load_prompts(path)[:samples]
-    return [prompts.render(q.input_field, classify(q.input_field, q.is_multiple_choice).profile, tokenizer) for q in questions]
+    return [prompts.render(q.input_field, profile_of(classify(q.input_field, q.is_multiple_choice)).system_prompt,
+                           tokenizer) for q in questions]
 
 
 def quantize(model_dir, out, calib=DEFAULT_CALIBRATION, samples: int = DEFAULT_SAMPLES,

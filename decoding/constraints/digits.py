@@ -6,6 +6,8 @@ item, and no token carries a space or a letter.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from routing.classifier import Route
 from shopbench.decoding_config import DecodingConfig
 from decoding.constraints import Constraint, TextConstraint, Vocabulary
@@ -36,24 +38,35 @@ def multiple_choice(route: Route, vocabulary: Vocabulary, config: DecodingConfig
     return Constraint(multiple_choice_length(route, config), _ids(vocabulary, digits, with_comma=False))
 
 
-def _answer_count(route: Route) -> int:
-    return len(route.candidates) if route.profile == spec.RANKING else route.answer_count
+@dataclass(frozen=True)
+class NumberList:
+    """How many numbers a list answer holds (its profile, decoding/profiles.py, says which)."""
+
+    every_candidate: bool  # every number of the candidate list (a ranking), else the route's answer_count
+    most: int  # without a candidate list: as many numbers as the parser reads
+
+    def count(self, route: Route) -> int:
+        return len(route.candidates) if self.every_candidate else route.answer_count
 
 
-def number_list_length(route: Route, config: DecodingConfig) -> int:
+RANKED = NumberList(every_candidate=True, most=spec.RANKING_LIMIT)
+RETRIEVED = NumberList(every_candidate=False, most=spec.RETRIEVAL_READS)
+
+
+def number_list_length(route: Route, config: DecodingConfig, shape: NumberList) -> int:
     """As many tokens as the longest valid answer, one per digit and comma, plus the stop."""
     if not route.candidates:
         return config.max_new_tokens[route.profile]
-    count = _answer_count(route)
+    count = shape.count(route)
     longest = sorted(route.candidates, key=lambda n: len(str(n)))[-count:]
     return sum(len(str(n)) for n in longest) + (count - 1) + 1
 
 
-def number_list(route: Route, vocabulary: Vocabulary, config: DecodingConfig) -> Constraint:
+def number_list(route: Route, vocabulary: Vocabulary, config: DecodingConfig, shape: NumberList) -> Constraint:
     """Ranking and retrieval: the candidates' digits and commas, at most as many tokens as
     the longest valid answer plus the stop."""
     digits = _digits_of(route.candidates) if route.candidates else set("0123456789")
-    return Constraint(number_list_length(route, config), _ids(vocabulary, digits, with_comma=True))
+    return Constraint(number_list_length(route, config, shape), _ids(vocabulary, digits, with_comma=True))
 
 
 # The same answers as text, for servers that take a choice list or a regular expression.
@@ -68,17 +81,16 @@ def multiple_choice_text(route: Route, config: DecodingConfig) -> TextConstraint
     return TextConstraint(length, pattern="[0-9]" if _single_digit(route) else _ANY_NUMBER)
 
 
-def number_list_text(route: Route, config: DecodingConfig) -> TextConstraint:
+def number_list_text(route: Route, config: DecodingConfig, shape: NumberList) -> TextConstraint:
     """Numbers from the candidate list, comma-separated, as many as the answer holds (a
     ranking: every candidate; retrieval: the count asked for); without a list, up to as many
     numbers as the parser reads."""
     if route.candidates:
         item = "(" + "|".join(str(n) for n in sorted(set(route.candidates), key=lambda n: (-len(str(n)), n))) + ")"
-        count = _answer_count(route)
+        count = shape.count(route)
         repeat = f"{{{count - 1}}}" if count > 1 else "{0}"
     else:
         item = _ANY_NUMBER
-        most = spec.RANKING_LIMIT if route.profile == spec.RANKING else spec.RETRIEVAL_READS
-        repeat = f"{{0,{most - 1}}}"
+        repeat = f"{{0,{shape.most - 1}}}"
     # plain groups: every server's regex engine (xgrammar, outlines, guidance) reads them
-    return TextConstraint(number_list_length(route, config), pattern=f"{item}(,{item}){repeat}")
+    return TextConstraint(number_list_length(route, config, shape), pattern=f"{item}(,{item}){repeat}")
