@@ -31,7 +31,7 @@ _CHILD_NAME = "routing_speed_child"  # run by `_run` for one checkout, whose pac
 if __spec__ is None and __name__ != _CHILD_NAME:  # run as a script (python benchmarks/NAME.py): its packages are one folder up
     sys.path.insert(0, str(ROOT))
 
-from shopbench import cli, data, options, spec  # noqa: E402
+from shopbench import cli, data, jsonsafe, options, spec  # noqa: E402
 
 DEFAULT_DATA = [spec.DEV_DATA, ROOT / "tests" / "data" / "routing_corpus.jsonl"]
 STEPS = ("classify", "render prompt", "constraint", "repair")
@@ -128,7 +128,7 @@ def _run(checkout: Path, pool, args) -> dict:
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise data.DataError(f"the routing benchmark in {checkout} failed: {tail}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return jsonsafe.loads(done.stdout.strip().splitlines()[-1], "the routing child process's output")
 
 
 def _whole(steps: dict[str, float]) -> float:
