@@ -69,22 +69,23 @@ def _text(name: str, text: str) -> str:
     return text
 
 
-def _integer(lo: int, hi: int) -> Reader:
-    def read(name: str, text: str) -> int:
+def _bounded(parse: Callable[[str, Any, Any], Any], lo, hi) -> Reader:
+    """A reader of `parse(text, lo, hi)` (options.integer or options.number), its refusal
+    prefixed with the variable's name."""
+    def read(name: str, text: str):
         try:
-            return options.integer(text, lo, hi)
+            return parse(text, lo, hi)
         except ValueError as exc:
             raise ValueError(f"{name} {exc}") from None
     return read
+
+
+def _integer(lo: int, hi: int) -> Reader:
+    return _bounded(options.integer, lo, hi)
 
 
 def _number(lo: float, hi: float) -> Reader:
-    def read(name: str, text: str) -> float:
-        try:
-            return options.number(text, lo, hi)
-        except ValueError as exc:
-            raise ValueError(f"{name} {exc}") from None
-    return read
+    return _bounded(options.number, lo, hi)
 
 
 def _switch(name: str, text: str) -> bool:
