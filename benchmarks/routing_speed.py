@@ -55,7 +55,6 @@ def passes(pool: list[tuple[str, bool | None]], questions: int, seed: int) -> di
     it), then `questions` prompts cycled through the pool (later rounds find a prompt's
     reading and route kept). Returns seconds per step of each pass and the vocabulary scan."""
     import functools
-    import gc
 
     import prompts
     from decoding.constraints import Vocabulary
@@ -82,9 +81,16 @@ def passes(pool: list[tuple[str, bool | None]], questions: int, seed: int) -> di
     distinct = list({question: (question, flag) for question, flag in reversed(pool)}.values())[::-1]
     first = [(question, flag, rng.choice(ANSWERS)) for question, flag in distinct]
     cycled = [(*pool[i % len(pool)], rng.choice(ANSWERS)) for i in range(questions)]
-    for found in gc.get_objects():  # no reading, route or token list kept from before the first pass
-        if isinstance(found, functools._lru_cache_wrapper) and found.__module__.split(".")[0] in _OURS:
-            found.cache_clear()
+    # No reading, route or token list kept from before the first pass: every cache of our
+    # modules (and their classes) is emptied. Found through sys.modules, not the garbage
+    # collector, whose object list leaves out whatever a library's gc.freeze() has frozen.
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] not in _OURS:
+            continue
+        for value in list(vars(module).values()):
+            for found in [value, *(vars(value).values() if isinstance(value, type) else ())]:
+                if isinstance(found, functools._lru_cache_wrapper):
+                    found.cache_clear()
     model = getattr(getattr(tokenizer, "backend_tokenizer", None), "model", None)
     if hasattr(model, "_clear_cache"):  # nor the tokenizer's words already split into tokens
         model._clear_cache()
@@ -116,8 +122,8 @@ def passes(pool: list[tuple[str, bool | None]], questions: int, seed: int) -> di
 # Runs `passes` in a fresh process with a checkout first on the import path, so that each
 # side imports its own routing code and starts with nothing kept.
 _CHILD = ("import json, runpy, sys; sys.path.insert(0, sys.argv[1]); "
-          "found = runpy.run_path(sys.argv[2], run_name=sys.argv[3]); "
-          "job = json.load(sys.stdin); print(json.dumps(found['passes'](job['pool'], job['questions'], job['seed'])))")
+          "from shopbench import jsonsafe; found = runpy.run_path(sys.argv[2], run_name=sys.argv[3]); "
+          "job = jsonsafe.loads(sys.stdin.read(), 'the job'); print(json.dumps(found['passes'](job['pool'], job['questions'], job['seed'])))")
 
 
 def _run(checkout: Path, pool, args) -> dict:
