@@ -197,6 +197,9 @@ def main_job(engine_name: str, precision: str) -> dict:
     paths = resources.scorable_paths(questions, {})
     generation = run(model, questions)
     phase("generation")
+    if generation.failed_questions:  # a figure of fallback answers would time nothing
+        raise SystemExit(f"{engine_name} {precision}: the engine failed on {generation.failed_questions} of "
+                         f"{len(questions)} questions (its errors are above)")
     scorer = Scorer(resources.load_embedding_models(paths))
     phase("scoring model")
     report = scorer.score(questions, generation.responses)

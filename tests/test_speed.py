@@ -1,4 +1,5 @@
-"""Speed without changed answers: precision by the CPU, length groups, the vLLM CPU cache, the floor."""
+"""Speed without changed answers: precision by the CPU, packed prefill and length groups, the vLLM CPU cache,
+the floor."""
 import itertools
 import random
 import subprocess
@@ -135,16 +136,36 @@ def mixed_length_requests(model, records):
 
 
 @pytest.mark.engine
-def test_length_groups_give_the_answers_of_one_padded_batch(transformers_engine, dev_records, monkeypatch):
+def test_packed_prefill_and_length_groups_give_the_answers_of_one_padded_batch(transformers_engine, dev_records,
+                                                                              monkeypatch):
     model = tiny_shop_model(transformers_engine)
     requests = mixed_length_requests(model, dev_records)
     groups = length_groups([len(r.prompt_token_ids) for r in requests], [r.constraint.max_new_tokens for r in requests])
     assert len(groups) > 2  # the lengths really are mixed enough to split
-    grouped = transformers_engine.generate(requests)
-    monkeypatch.setattr(transformers_engine, "group_by_length", False)
-    padded = transformers_engine.generate(requests)
-    assert [g.token_ids for g in grouped] == [g.token_ids for g in padded]
-    assert sum(len(g.token_ids) > 3 for g in padded) > len(requests) // 2
+    assert transformers_engine.batching == "packed"  # the CPU default
+    answers = {}
+    for batching in ("packed", "length groups", "padded"):
+        monkeypatch.setattr(transformers_engine, "batching", batching)
+        answers[batching] = [g.token_ids for g in transformers_engine.generate(requests)]
+    assert answers["packed"] == answers["padded"] and answers["length groups"] == answers["padded"]
+    assert sum(len(t) > 3 for t in answers["padded"]) > len(requests) // 2
+
+
+@pytest.mark.engine
+def test_a_packed_prefill_reads_each_prompt_but_its_last_token_once(transformers_engine, dev_records, monkeypatch):
+    """No padding goes through the model: the packed pass holds every prompt but its last token,
+    end to end, and decoding starts from the last tokens (one row each)."""
+    from models.engines import cpu_attention
+
+    seen = []
+    real = cpu_attention.packed_prefill
+    monkeypatch.setattr(cpu_attention, "packed_prefill", lambda q, k, v, starts, scale: seen.append(
+        (q.shape[2], starts.tolist())) or real(q, k, v, starts, scale))
+    requests = mixed_length_requests(tiny_shop_model(transformers_engine), dev_records)[:5]
+    transformers_engine.generate(requests)
+    layers = transformers_engine.model.config.num_hidden_layers
+    prefixes = [len(r.prompt_token_ids) - 1 for r in requests]
+    assert seen == [(sum(prefixes), list(itertools.accumulate(prefixes, initial=0)))] * layers
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +233,35 @@ def test_a_half_precision_decoding_step_is_attention_to_the_unmasked_tokens(dtyp
         assert error <= (theirs.double() - truth).abs().max().item() + 1e-12
 
 
+@pytest.mark.parametrize("dtype_name", ["float32", "bfloat16"])
+def test_packed_prefill_is_each_prompts_causal_attention_to_itself(dtype_name):
+    """cpu_attention.packed_prefill against causal attention computed in float64 for each prompt
+    alone (grouped-query heads; an empty prompt among them): within the rounding of the type."""
+    import torch
+
+    from models.engines.cpu_attention import packed_prefill
+
+    dtype = getattr(torch, dtype_name)
+    generator = torch.Generator().manual_seed(1)
+    lengths, heads, kv_heads, dim = [5, 0, 1, 23], 9, 3, 64
+    tokens = sum(lengths)
+    query, key, value = (torch.randn(1, h, tokens, dim, generator=generator).to(dtype)
+                         for h in (heads, kv_heads, kv_heads))
+    starts = torch.tensor([0, *itertools.accumulate(lengths)])
+    ours = packed_prefill(query, key, value, starts, dim ** -0.5)
+    assert ours.shape == (1, tokens, heads, dim) and ours.dtype == dtype
+    for start, end in zip(starts.tolist(), starts.tolist()[1:]):
+        n = end - start
+        if n == 0:
+            continue
+        q = query[0, :, start:end].double().view(kv_heads, heads // kv_heads, n, dim)
+        k, v = key[0, :, start:end].double(), value[0, :, start:end].double()
+        scores = (q @ k.unsqueeze(1).transpose(2, 3)) * dim ** -0.5
+        scores = scores.masked_fill(~torch.ones(n, n, dtype=torch.bool).tril(), float("-inf"))
+        truth = (scores.softmax(-1) @ v.unsqueeze(1)).reshape(heads, n, dim).transpose(0, 1)
+        assert (ours[0, start:end].double() - truth).abs().max().item() <= 16 * torch.finfo(dtype).eps  # a few roundings
+
+
 def test_the_cpu_attention_serves_half_precision_steps_and_leaves_the_rest_to_sdpa(monkeypatch):
     import torch
 
@@ -222,6 +272,7 @@ def test_the_cpu_attention_serves_half_precision_steps_and_leaves_the_rest_to_sd
     import transformers.integrations.sdpa_attention as sdpa
 
     monkeypatch.setattr(sdpa, "sdpa_attention_forward", lambda *a, **k: calls.append("sdpa") or (None, None))
+    monkeypatch.setattr(cpu_attention, "packed_prefill", lambda *a: calls.append("packed"))
     module = torch.nn.Module()
     for dtype, rows, mask, expected in ((torch.bfloat16, 1, torch.ones(1, 1, 1, 5, dtype=torch.bool), "step"),
                                         (torch.bfloat16, 1, None, "step"),
@@ -232,6 +283,11 @@ def test_the_cpu_attention_serves_half_precision_steps_and_leaves_the_rest_to_sd
         q, kv = torch.zeros(1, 3, rows, 8, dtype=dtype), torch.zeros(1, 3, 5, 8, dtype=dtype)
         cpu_attention.attention(module, q, kv, kv, mask, scaling=None)
         assert calls == [expected], (dtype, rows, mask)
+    for dtype in (torch.float32, torch.bfloat16):  # the packed marker, whatever the type
+        calls.clear()
+        q = torch.zeros(1, 3, 5, 8, dtype=dtype)
+        cpu_attention.attention(module, q, q, q, cpu_attention.PACKED_MASK, cu_seq_lens_q=torch.tensor([0, 5]))
+        assert calls == ["packed"]
 
 
 @pytest.mark.engine
@@ -249,3 +305,22 @@ def test_the_engine_decodes_with_the_cpu_attention_and_its_steps_are_the_decode_
     layers = bfloat16_engine.model.config.num_hidden_layers
     assert steps and len(steps) % layers == 0  # every layer of every step after the prefill
     assert len(steps) // layers >= max(len(g.token_ids) for g in generated) - 1
+
+
+@pytest.mark.engine
+def test_the_benchmark_refuses_to_time_a_run_whose_engine_failed(transformers_engine, tiny_qwen2, monkeypatch):
+    from models import embedded
+    from models.engines import registry
+    from shopbench import environment
+
+    for name in (environment.ENGINE_ENV, environment.PRECISION_ENV):  # main_job exports both; undone after
+        monkeypatch.setenv(name, "")
+    monkeypatch.setattr(embedded, "safetensors_copy", lambda: tiny_qwen2)
+    monkeypatch.setattr(registry, "from_settings", lambda settings: (transformers_engine, "tiny"))
+
+    def broken(requests):
+        raise RuntimeError("no memory left")
+
+    monkeypatch.setattr(transformers_engine, "generate", broken)
+    with pytest.raises(SystemExit, match=r"transformers float32: the engine failed on 96 of 96 questions"):
+        engine_speed.main_job("transformers", "float32")

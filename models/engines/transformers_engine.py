@@ -4,10 +4,14 @@ It runs the embedded default model and is the reference the vLLM engine is check
 against: same prompts, same constraints (as one additive logits row per request), same
 greedy tokens.
 
-A batch of mixed lengths is split into groups of similar length (`length_groups`), each
-decoded as its own padded batch, so a short prompt is not padded to the longest one. A
-row's tokens do not depend on its neighbours (left padding is masked and positions come
-from the mask), so the answers are those of one padded batch; the tests hold the two equal.
+A batch of mixed lengths is never padded to its longest prompt where it can be helped:
+- on CPU (`batching == "packed"`) the prompts are prefilled as one packed sequence without
+  padding (`generate_packed`, with `cpu_attention.packed_prefill`), then decoded together;
+- elsewhere (`"length groups"`) the batch is split into groups of similar length
+  (`length_groups`), each decoded as its own padded batch.
+A row's tokens do not depend on its neighbours (padding is masked, positions come from the
+mask or restart per packed prompt), so the answers are those of one padded batch
+(`"padded"`); the tests hold the three equal.
 """
 from __future__ import annotations
 
@@ -50,12 +54,10 @@ class TransformersEngine:
     name = "transformers"
     token_list_cap = None  # the logits processor takes any number of entries
 
-    def __init__(self, model_dir: str, max_model_len: int, dtype: str = "float32", device: str | None = None,
-                 group_by_length: bool = True):
+    def __init__(self, model_dir: str, max_model_len: int, dtype: str = "float32", device: str | None = None):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.dtype = dtype
-        self.group_by_length = group_by_length
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
@@ -65,13 +67,19 @@ class TransformersEngine:
             model_dir, dtype=getattr(torch, dtype), local_files_only=True, attn_implementation=attention
         ).to(self.device)
         self.model.eval()
+        # How a batch of mixed lengths is prefilled (module docstring): packed where our CPU
+        # attention reads the bounds of packed prompts, else in length groups; "padded" (one
+        # padded batch) is the reference the tests hold the other two to.
+        self.batching = "packed" if attention else "length groups"
         self.max_model_len = min(max_model_len, self.model.config.max_position_embeddings)
         self.pad_token_id = self.tokenizer.pad_token_id
         if self.pad_token_id is None:
             self.pad_token_id = self.tokenizer.eos_token_id
 
     def generate(self, requests: list[Request]) -> list[Generated]:
-        if not self.group_by_length:
+        if self.batching == "packed":
+            return self.generate_packed(requests)
+        if self.batching == "padded":
             return self.generate_padded(requests)
         lengths = [len(r.prompt_token_ids) for r in requests]
         results: list = [None] * len(requests)
@@ -81,8 +89,42 @@ class TransformersEngine:
         return results
 
     @torch.inference_mode()
-    def generate_padded(self, requests: list[Request]) -> list[Generated]:
-        """One forward batch, every prompt left-padded to the longest."""
+    def generate_packed(self, requests: list[Request]) -> list[Generated]:
+        """Every prompt but its last token prefilled as one packed sequence (no padding; each
+        prompt attends to itself alone, `cpu_attention.packed_prefill`), its keys and values
+        then laid out left-padded as the cache of one padded batch, which `generate_padded`
+        decodes from each prompt's last token on. Positions restart at 0 for every prompt, so
+        a row's cache holds what its own prefill would have made."""
+        from transformers import DynamicCache
+
+        prefixes = [r.prompt_token_ids[:-1] for r in requests]
+        width = max(len(p) for p in prefixes)
+        if width == 0:
+            return self.generate_padded(requests)
+        starts = torch.tensor([0] + [len(p) for p in prefixes]).cumsum(0)
+        config = self.model.config
+        packed = DynamicCache(config=config)
+        self.model.get_decoder()(
+            input_ids=torch.tensor([[t for p in prefixes for t in p]], device=self.device),
+            position_ids=torch.cat([torch.arange(len(p)) for p in prefixes]).unsqueeze(0).to(self.device),
+            attention_mask=cpu_attention.PACKED_MASK,
+            past_key_values=packed, use_cache=True,
+            cu_seq_lens_q=starts, cu_seq_lens_k=starts,
+        )
+        padded = []
+        for layer in packed.layers:
+            keys = layer.keys.new_zeros(len(requests), layer.keys.shape[1], width, layer.keys.shape[3])
+            values = torch.zeros_like(keys)
+            for row, (start, end) in enumerate(zip(starts.tolist(), starts.tolist()[1:])):
+                keys[row, :, width - (end - start):] = layer.keys[0, :, start:end]
+                values[row, :, width - (end - start):] = layer.values[0, :, start:end]
+            padded.append((keys, values))
+        return self.generate_padded(requests, DynamicCache(ddp_cache_data=padded, config=config))
+
+    @torch.inference_mode()
+    def generate_padded(self, requests: list[Request], cache=None) -> list[Generated]:
+        """One forward batch, every prompt left-padded to the longest; `cache`, when given,
+        already holds all but the last column of the padded prompts."""
         from transformers import GenerationConfig, LogitsProcessorList
 
         longest = max(len(r.prompt_token_ids) for r in requests)
@@ -110,6 +152,7 @@ class TransformersEngine:
             attention_mask=attention_mask.to(self.device),
             generation_config=config,
             logits_processor=LogitsProcessorList([processor]),
+            past_key_values=cache,
         )
         results = []
         for row, request in enumerate(requests):
