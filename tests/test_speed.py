@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from models import settings as settings_module
-from models.engines.transformers_engine import length_groups
+from models.engines.transformers_engine import STEP_COST_IN_TOKENS, length_groups, shared_length
 from models.engines.vllm_engine import kv_cache_bytes
 from routing.classifier import classify
 from shopbench import spec
@@ -130,42 +130,65 @@ def test_the_floor_counts_every_parameter_once():
 # ---- real (tiny) models
 
 
-def mixed_length_requests(model, records):
+def mixed_length_requests(model, records, task_types=(spec.RETRIEVAL, spec.GENERATION)):
     return [model.build_request(r["input_field"], classify(r["input_field"], r["is_multiple_choice"]))
-            for r in records if r["task_type"] in (spec.RETRIEVAL, spec.GENERATION)]
+            for r in records if r["task_type"] in task_types]
+
+
+def test_shared_length_is_the_common_beginning():
+    assert shared_length([[1, 2, 3], [1, 2, 4, 5], [1, 2]]) == 2
+    assert shared_length([[1, 2], [1, 2]]) == 2
+    assert shared_length([[1, 2], [3, 2]]) == 0
+    assert shared_length([[1, 2, 3]]) == 0  # nothing to share with
+    assert shared_length([[], [1]]) == 0
 
 
 @pytest.mark.engine
 def test_packed_prefill_and_length_groups_give_the_answers_of_one_padded_batch(transformers_engine, dev_records,
                                                                               monkeypatch):
     model = tiny_shop_model(transformers_engine)
-    requests = mixed_length_requests(model, dev_records)
-    groups = length_groups([len(r.prompt_token_ids) for r in requests], [r.constraint.max_new_tokens for r in requests])
+    mixed = mixed_length_requests(model, dev_records)
+    groups = length_groups([len(r.prompt_token_ids) for r in mixed], [r.constraint.max_new_tokens for r in mixed])
     assert len(groups) > 2  # the lengths really are mixed enough to split
+    one_type = mixed_length_requests(model, dev_records, (spec.GENERATION,))[:8]
+    prefixes = [list(r.prompt_token_ids[:-1]) for r in one_type]
+    assert shared_length(prefixes) * (len(prefixes) - 1) > STEP_COST_IN_TOKENS  # its system prompt is prefilled once
     assert transformers_engine.batching == "packed"  # the CPU default
-    answers = {}
-    for batching in ("packed", "length groups", "padded"):
-        monkeypatch.setattr(transformers_engine, "batching", batching)
-        answers[batching] = [g.token_ids for g in transformers_engine.generate(requests)]
-    assert answers["packed"] == answers["padded"] and answers["length groups"] == answers["padded"]
-    assert sum(len(t) > 3 for t in answers["padded"]) > len(requests) // 2
+    for requests in (mixed, one_type):
+        answers = {}
+        for batching in ("packed", "length groups", "padded"):
+            monkeypatch.setattr(transformers_engine, "batching", batching)
+            answers[batching] = [g.token_ids for g in transformers_engine.generate(requests)]
+        assert answers["packed"] == answers["padded"] and answers["length groups"] == answers["padded"]
+        # answers long enough to tell a wrong cache from a right one
+        assert sum(len(t) > 3 for t in answers["padded"]) > len(requests) // 2
 
 
 @pytest.mark.engine
-def test_a_packed_prefill_reads_each_prompt_but_its_last_token_once(transformers_engine, dev_records, monkeypatch):
-    """No padding goes through the model: the packed pass holds every prompt but its last token,
-    end to end, and decoding starts from the last tokens (one row each)."""
+@pytest.mark.parametrize("task_types", [(spec.RETRIEVAL, spec.GENERATION), (spec.GENERATION,)])
+def test_a_packed_prefill_reads_each_prompt_but_its_last_token_once(transformers_engine, dev_records, monkeypatch,
+                                                                    task_types):
+    """No padding goes through the model: the packed passes hold every prompt but its last
+    token, end to end, the beginning all share (when worth a pass) once and first; decoding
+    starts from the last tokens (one row each)."""
     from models.engines import cpu_attention
 
     seen = []
     real = cpu_attention.packed_prefill
     monkeypatch.setattr(cpu_attention, "packed_prefill", lambda q, k, v, starts, scale: seen.append(
-        (q.shape[2], starts.tolist())) or real(q, k, v, starts, scale))
-    requests = mixed_length_requests(tiny_shop_model(transformers_engine), dev_records)[:5]
+        (q.shape[2], k.shape[2] - q.shape[2], starts.tolist())) or real(q, k, v, starts, scale))
+    requests = mixed_length_requests(tiny_shop_model(transformers_engine), dev_records, task_types)[:5]
     transformers_engine.generate(requests)
     layers = transformers_engine.model.config.num_hidden_layers
     prefixes = [len(r.prompt_token_ids) - 1 for r in requests]
-    assert seen == [(sum(prefixes), list(itertools.accumulate(prefixes, initial=0)))] * layers
+    shared = shared_length([list(r.prompt_token_ids[:-1]) for r in requests])
+    if shared * (len(requests) - 1) <= STEP_COST_IN_TOKENS:
+        assert seen == [(sum(prefixes), 0, list(itertools.accumulate(prefixes, initial=0)))] * layers
+    else:
+        own = [n - shared for n in prefixes]
+        assert task_types == (spec.GENERATION,)  # the case this parameter is here for
+        assert seen == ([(shared, 0, [0, shared])] * layers
+                        + [(sum(own), shared, list(itertools.accumulate(own, initial=0)))] * layers)
 
 
 @pytest.fixture(scope="module")
@@ -233,10 +256,12 @@ def test_a_half_precision_decoding_step_is_attention_to_the_unmasked_tokens(dtyp
         assert error <= (theirs.double() - truth).abs().max().item() + 1e-12
 
 
+@pytest.mark.parametrize("shared", [0, 6])
 @pytest.mark.parametrize("dtype_name", ["float32", "bfloat16"])
-def test_packed_prefill_is_each_prompts_causal_attention_to_itself(dtype_name):
+def test_packed_prefill_is_each_prompts_causal_attention_to_itself(dtype_name, shared):
     """cpu_attention.packed_prefill against causal attention computed in float64 for each prompt
-    alone (grouped-query heads; an empty prompt among them): within the rounding of the type."""
+    alone (grouped-query heads; an empty prompt among them; with and without a shared beginning
+    in the keys): within the rounding of the type."""
     import torch
 
     from models.engines.cpu_attention import packed_prefill
@@ -245,8 +270,8 @@ def test_packed_prefill_is_each_prompts_causal_attention_to_itself(dtype_name):
     generator = torch.Generator().manual_seed(1)
     lengths, heads, kv_heads, dim = [5, 0, 1, 23], 9, 3, 64
     tokens = sum(lengths)
-    query, key, value = (torch.randn(1, h, tokens, dim, generator=generator).to(dtype)
-                         for h in (heads, kv_heads, kv_heads))
+    query, key, value = (torch.randn(1, h, n, dim, generator=generator).to(dtype)
+                         for h, n in ((heads, tokens), (kv_heads, shared + tokens), (kv_heads, shared + tokens)))
     starts = torch.tensor([0, *itertools.accumulate(lengths)])
     ours = packed_prefill(query, key, value, starts, dim ** -0.5)
     assert ours.shape == (1, tokens, heads, dim) and ours.dtype == dtype
@@ -255,9 +280,10 @@ def test_packed_prefill_is_each_prompts_causal_attention_to_itself(dtype_name):
         if n == 0:
             continue
         q = query[0, :, start:end].double().view(kv_heads, heads // kv_heads, n, dim)
-        k, v = key[0, :, start:end].double(), value[0, :, start:end].double()
+        own = list(range(shared)) + list(range(shared + start, shared + end))  # the shared beginning, then its own
+        k, v = key[0][:, own].double(), value[0][:, own].double()
         scores = (q @ k.unsqueeze(1).transpose(2, 3)) * dim ** -0.5
-        scores = scores.masked_fill(~torch.ones(n, n, dtype=torch.bool).tril(), float("-inf"))
+        scores = scores.masked_fill(~torch.ones(n, shared + n, dtype=torch.bool).tril(shared), float("-inf"))
         truth = (scores.softmax(-1) @ v.unsqueeze(1)).reshape(heads, n, dim).transpose(0, 1)
         assert (ours[0, start:end].double() - truth).abs().max().item() <= 16 * torch.finfo(dtype).eps  # a few roundings
 

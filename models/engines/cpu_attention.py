@@ -12,7 +12,9 @@ grouped by key-value head so that grouped-query attention copies nothing. Padded
 Packed prefill (`transformers_engine` on CPU): the prompts of a batch are one sequence of
 their tokens end to end, without padding, and `cu_seq_lens_q` says where each begins. Each
 prompt attends causally to itself alone, one SDPA call per prompt with `is_causal`, so no
-work is spent on padding or on the masked upper triangle. Such a forward pass is given
+work is spent on padding or on the masked upper triangle. A beginning every prompt shares (the
+system prompt) can be prefilled once before, into the cache: each prompt then attends to it too.
+Such a forward pass is given
 `PACKED_MASK` as its attention mask: transformers passes a 4D mask through untouched (it
 would otherwise build a tokens x tokens one), and the marker says the bounds replace it.
 
@@ -45,16 +47,29 @@ def decode_step(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mas
 
 def packed_prefill(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, starts: torch.Tensor,
                    scaling: float) -> torch.Tensor:
-    """Causal attention of prompts packed end to end: query [1, heads, tokens, dim], key and
-    value [1, kv_heads, tokens, dim], `starts` the cumulative lengths (0, n1, n1+n2, ...,
-    tokens). Returns [1, tokens, heads, dim], as transformers expects."""
+    """Causal attention of prompts packed end to end: query [1, heads, tokens, dim], `starts`
+    their cumulative lengths (0, n1, n1+n2, ..., tokens). key and value [1, kv_heads, shared +
+    tokens, dim]: when longer than the query, their first `shared` positions are a beginning
+    common to every prompt, prefilled once before, which each prompt also attends to. Returns
+    [1, tokens, heads, dim], as transformers expects."""
     output = query.new_empty(1, query.shape[2], query.shape[1], query.shape[3])
+    shared = key.shape[2] - query.shape[2]
     bounds = starts.tolist()
     for start, end in zip(bounds, bounds[1:]):
-        if end > start:
-            output[0, start:end] = torch.nn.functional.scaled_dot_product_attention(
-                query[:, :, start:end], key[:, :, start:end], value[:, :, start:end],
-                is_causal=True, scale=scaling, enable_gqa=True)[0].transpose(0, 1)
+        if end == start:
+            continue
+        rows, keys, values = query[:, :, start:end], key[:, :, start:end], value[:, :, start:end]
+        if shared:
+            own = slice(shared + start, shared + end)
+            keys = torch.cat([key[:, :, :shared], key[:, :, own]], dim=2)
+            values = torch.cat([value[:, :, :shared], value[:, :, own]], dim=2)
+            # is_causal aligns the first query row with the first key; rows standing for the
+            # shared part, dropped after, align this prompt's rows with its own keys (a mask
+            # would do the same, but the kernel then no longer skips the upper triangle)
+            rows = torch.cat([rows.new_zeros(1, rows.shape[1], shared, rows.shape[3]), rows], dim=2)
+        attended = torch.nn.functional.scaled_dot_product_attention(
+            rows, keys, values, is_causal=True, scale=scaling, enable_gqa=True)[:, :, shared:]
+        output[0, start:end] = attended[0].transpose(0, 1)
     return output
 
 

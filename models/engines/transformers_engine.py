@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from models.engines import Generated, Request, cpu_attention, trim_at_stop
+from models.engines import Generated, Request, cpu_attention, padded_cache, trim_at_stop
 from models.engines.logits import BatchConstraintProcessor
 
 # What one decoding step costs, in prompt tokens of prefill: a step reads every weight once
@@ -50,6 +50,18 @@ def length_groups(lengths: list[int], new_tokens: list[int], step_cost: int = ST
     return groups[::-1]
 
 
+def shared_length(sequences: list[list[int]]) -> int:
+    """How many first tokens all of `sequences` have in common (0 for fewer than two). Pure."""
+    if len(sequences) < 2:
+        return 0
+    shortest = min(len(s) for s in sequences)
+    for position in range(shortest):
+        token = sequences[0][position]
+        if any(s[position] != token for s in sequences):
+            return position
+    return shortest
+
+
 class TransformersEngine:
     name = "transformers"
     token_list_cap = None  # the logits processor takes any number of entries
@@ -68,9 +80,11 @@ class TransformersEngine:
         ).to(self.device)
         self.model.eval()
         # How a batch of mixed lengths is prefilled (module docstring): packed where our CPU
-        # attention reads the bounds of packed prompts, else in length groups; "padded" (one
+        # attention reads the bounds of packed prompts (and no layer has a sliding window, which
+        # the packed cache does not keep), else in length groups; "padded" (one
         # padded batch) is the reference the tests hold the other two to.
-        self.batching = "packed" if attention else "length groups"
+        full_attention = set(getattr(self.model.config, "layer_types", None) or ["full_attention"]) == {"full_attention"}
+        self.batching = "packed" if attention and full_attention else "length groups"
         self.max_model_len = min(max_model_len, self.model.config.max_position_embeddings)
         self.pad_token_id = self.tokenizer.pad_token_id
         if self.pad_token_id is None:
@@ -91,35 +105,41 @@ class TransformersEngine:
     @torch.inference_mode()
     def generate_packed(self, requests: list[Request]) -> list[Generated]:
         """Every prompt but its last token prefilled as one packed sequence (no padding; each
-        prompt attends to itself alone, `cpu_attention.packed_prefill`), its keys and values
-        then laid out left-padded as the cache of one padded batch, which `generate_padded`
-        decodes from each prompt's last token on. Positions restart at 0 for every prompt, so
-        a row's cache holds what its own prefill would have made."""
+        prompt attends to itself alone, `cpu_attention.packed_prefill`), the beginning every
+        prompt shares (the system prompt) once, before the rest, when that saves more than a
+        forward pass costs. Their keys and values are then laid out left-padded as the cache of
+        one padded batch (`padded_cache.lay_out`), which `generate_padded` decodes from each
+        prompt's last token on. Positions count from 0 in every prompt, so a row's cache holds
+        what its own prefill would have made."""
         from transformers import DynamicCache
 
-        prefixes = [r.prompt_token_ids[:-1] for r in requests]
-        width = max(len(p) for p in prefixes)
-        if width == 0:
+        prefixes = [list(r.prompt_token_ids[:-1]) for r in requests]
+        lengths = [len(p) for p in prefixes]
+        if max(lengths) == 0:
             return self.generate_padded(requests)
-        starts = torch.tensor([0] + [len(p) for p in prefixes]).cumsum(0)
-        config = self.model.config
-        packed = DynamicCache(config=config)
+        shared = shared_length(prefixes)
+        if shared * (len(prefixes) - 1) <= STEP_COST_IN_TOKENS:  # fewer tokens saved than a pass costs
+            shared = 0
+        packed = DynamicCache(config=self.model.config)
+        if shared:
+            self._prefill([prefixes[0][:shared]], 0, packed)
+        self._prefill([p[shared:] for p in prefixes], shared, packed)
+        # room for each prompt's last token and every new token (padded_cache.py)
+        room = 1 + max(r.constraint.max_new_tokens for r in requests)
+        return self.generate_padded(requests, padded_cache.lay_out(packed, lengths, shared, room, self.model.config))
+
+    def _prefill(self, pieces: list[list[int]], first_position: int, cache) -> None:
+        """One forward pass of `pieces` end to end, each at positions from `first_position`,
+        each attending causally to itself and to what `cache` already holds."""
+        starts = torch.tensor([0] + [len(p) for p in pieces]).cumsum(0)
         self.model.get_decoder()(
-            input_ids=torch.tensor([[t for p in prefixes for t in p]], device=self.device),
-            position_ids=torch.cat([torch.arange(len(p)) for p in prefixes]).unsqueeze(0).to(self.device),
+            input_ids=torch.tensor([[t for p in pieces for t in p]], dtype=torch.long, device=self.device),
+            position_ids=torch.cat([torch.arange(first_position, first_position + len(p)) for p in pieces])
+            .unsqueeze(0).to(self.device),
             attention_mask=cpu_attention.PACKED_MASK,
-            past_key_values=packed, use_cache=True,
+            past_key_values=cache, use_cache=True,
             cu_seq_lens_q=starts, cu_seq_lens_k=starts,
         )
-        padded = []
-        for layer in packed.layers:
-            keys = layer.keys.new_zeros(len(requests), layer.keys.shape[1], width, layer.keys.shape[3])
-            values = torch.zeros_like(keys)
-            for row, (start, end) in enumerate(zip(starts.tolist(), starts.tolist()[1:])):
-                keys[row, :, width - (end - start):] = layer.keys[0, :, start:end]
-                values[row, :, width - (end - start):] = layer.values[0, :, start:end]
-            padded.append((keys, values))
-        return self.generate_padded(requests, DynamicCache(ddp_cache_data=padded, config=config))
 
     @torch.inference_mode()
     def generate_padded(self, requests: list[Request], cache=None) -> list[Generated]:
