@@ -215,6 +215,18 @@ def main_job(engine_name: str, precision: str) -> dict:
             "report_lines": len(text.splitlines())}
 
 
+JOB_RESULT = "engine_speed job result: "  # marks the job's one line of JSON among what else it prints
+
+
+def job_result(stdout: str, job: str) -> dict:
+    """The result line of a job's output. vLLM logs to stdout too, even after the job has
+    printed its line, so the line is found by its mark."""
+    lines = [line for line in stdout.splitlines() if line.startswith(JOB_RESULT)]
+    if not lines:
+        raise SystemExit(f"{job} printed no result line:\n{stdout[-3000:]}")
+    return jsonsafe.loads(lines[-1][len(JOB_RESULT):], f"{job}'s output")
+
+
 def run_main_job(engine_name: str, precision: str) -> dict:
     """main_job in a fresh process: its result, its wall time and its CPU time."""
     import resource
@@ -227,7 +239,7 @@ def run_main_job(engine_name: str, precision: str) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if finished.returncode != 0:
         raise SystemExit(f"{engine_name} {precision}: the job failed:\n{finished.stderr[-3000:]}")
-    result = jsonsafe.loads(finished.stdout.strip().splitlines()[-1], f"the {engine_name} {precision} job's output")
+    result = job_result(finished.stdout, f"the {engine_name} {precision} job")
     result.update(wall=wall, cpu=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
     return result
 
@@ -375,7 +387,7 @@ def compare(engines: list[str], precisions: list[str], repeats: int, output: str
         write_atomically(output, json.dumps({"machine": machine_line(), "rates": rates, "table": table}, indent=1) + "\n")
 
 
-def main() -> None:
+def main() -> int | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engines", type=names_of(ENGINE_NAMES), default="transformers,vllm",
                         help=f"comma-separated, from {', '.join(ENGINE_NAMES)}")
@@ -393,7 +405,10 @@ def main() -> None:
     args = options.parse_args(parser, None)
     if args.job:
         engine_name, _, precision = args.job.partition(":")
-        print(json.dumps(main_job(engine_name, precision)))
+        if engine_name not in ENGINE_NAMES or precision not in PRECISION_NAMES:
+            return cli.fail(f"--job {args.job}: give ENGINE:PRECISION, from {', '.join(ENGINE_NAMES)} "
+                            f"and {', '.join(PRECISION_NAMES)}")
+        print(JOB_RESULT + json.dumps(main_job(engine_name, precision)), flush=True)
     elif args.constraints:
         constraints_cost(args.engines, args.tokens, max(args.repeats, 3), args.batch)
     else:

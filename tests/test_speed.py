@@ -350,3 +350,11 @@ def test_the_benchmark_refuses_to_time_a_run_whose_engine_failed(transformers_en
     monkeypatch.setattr(transformers_engine, "generate", broken)
     with pytest.raises(SystemExit, match=r"transformers float32: the engine failed on 96 of 96 questions"):
         engine_speed.main_job("transformers", "float32")
+
+
+def test_a_jobs_result_is_its_marked_line_whatever_is_printed_after():
+    printed = ("INFO starting\n" + engine_speed.JOB_RESULT + '{"overall": 0.25}\n'
+               "(MainProcess pid=1) INFO [shutdown] MPClient: complete\n")
+    assert engine_speed.job_result(printed, "the vllm float32 job") == {"overall": 0.25}
+    with pytest.raises(SystemExit, match="the vllm float32 job printed no result line"):
+        engine_speed.job_result("INFO only logs\n", "the vllm float32 job")
