@@ -154,8 +154,9 @@ def _asked_objects(sentence: str, objects=_OBJECTS) -> set[str]:
     (nothing written and no negation between); in CJK text, where the verb comes last, any
     slot of the sentence."""
     found: set[str] = set()
-    cjk = any(is_cjk(verb.group()) for verb in _ASK.finditer(sentence))
-    for verb in _ASK.finditer(sentence):
+    verbs = list(_ASK.finditer(sentence))  # read once: both loops below walk them
+    cjk = any(is_cjk(verb.group()) for verb in verbs)
+    for verb in verbs:
         reach = _QUESTION_TO_SLOT_CHARS if _QUESTION.fullmatch(verb.group()) else _VERB_TO_SLOT_CHARS
         nearest = None
         for name, slot in objects:
@@ -169,7 +170,7 @@ def _asked_objects(sentence: str, objects=_OBJECTS) -> set[str]:
             if not _WRITTEN_THING.search(between) and not _NEGATION.search(between):
                 found.add(nearest[0])
     if has_cjk(sentence) and (cjk or any(is_cjk(m.group()) for _, slot in objects for m in slot.finditer(sentence))):
-        if _ASK.search(sentence):
+        if verbs:
             found.update(name for name, slot in objects if any(is_cjk(m.group()) for m in slot.finditer(sentence)))
     return found
 
