@@ -116,16 +116,3 @@ def test_the_backend_gives_the_tokenizers_own_ids(qwen_tokenizer, dev_records):
         texts = (subject, " " + subject, question, *odd)
         assert _token_ids(qwen_tokenizer, texts) == tuple(
             tuple(ids) for ids in qwen_tokenizer(list(texts), add_special_tokens=False)["input_ids"])
-
-
-def test_the_spaced_subject_is_tokenized_from_the_subject(qwen_tokenizer, dev_records):
-    """" " + subject" is the subject's tokens with its first ASCII word's swapped for the spaced
-    word's: the same ids as tokenizing it, for every dev subject and awkward openings."""
-    from decoding.constraints.prompt_tokens import _subject_and_question_ids
-
-    subjects = {anatomy.read(prompts.clean_question(r["input_field"])).subject_text for r in dev_records}
-    subjects |= {"Nike's shoes", "Café au lait", "naïve", "a", "abc\n", "x<|im_end|>", "Über alles", "ab\u0301c",
-                 "word  ", "3 pack", "'s here", "", " lead", "NIKE-Air 90", "tablette asus"}
-    for subject in subjects:
-        ids = qwen_tokenizer([subject, " " + subject, "q"], add_special_tokens=False)["input_ids"]
-        assert _subject_and_question_ids(qwen_tokenizer, subject, "q") == tuple(map(tuple, ids)), subject

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 
 from routing import anatomy
 from shopbench.decoding_config import DecodingConfig
@@ -29,24 +28,6 @@ def _token_ids(tokenizer, texts: tuple[str, ...]) -> tuple[tuple[int, ...], ...]
     if backend is not None and hasattr(backend, "encode_batch_fast"):
         return tuple(tuple(found.ids) for found in backend.encode_batch_fast(list(texts), add_special_tokens=False))
     return tuple(map(tuple, tokenizer(list(texts), add_special_tokens=False)["input_ids"]))
-
-
-# An ASCII word opening a text, ended by an ASCII character that is no letter (or the text's end):
-# the Qwen2-style pre-tokenizer's first piece, whatever Unicode tables say (NFC leaves it as it is).
-_ASCII_FIRST_WORD = re.compile(r"[A-Za-z]+(?=[\x00-\x40\x5b-\x60\x7b-\x7f]|$)")
-
-
-def _subject_and_question_ids(tokenizer, subject: str, question: str) -> tuple[tuple[int, ...], ...]:
-    """The token ids of `subject`, of " " + `subject` and of `question`. When the subject opens
-    with an ASCII word, the spaced subject's tokens are the subject's with that first word's
-    tokens swapped for the spaced word's (a byte-level BPE pre-tokenizer splits " word ..." as
-    "word ..." but for its first piece), so the subject is tokenized once, not twice
-    (tests/test_constraints.py compares both ways)."""
-    first = _ASCII_FIRST_WORD.match(subject)
-    if first is None:
-        return _token_ids(tokenizer, (subject, " " + subject, question))
-    ids, word, spaced_word, question_ids = _token_ids(tokenizer, (subject, first.group(), " " + first.group(), question))
-    return ids, spaced_word + ids[len(word):], question_ids
 
 
 def copy_from_question(
@@ -67,7 +48,7 @@ def copy_from_question(
     penalties = none_penalty(vocabulary, config.none_penalty)
     bias.update(list(penalties.items())[: None if cap is None else cap - len(bias)])
     subject = anatomy.read(question).subject_text
-    for ids in _subject_and_question_ids(tokenizer, subject, question):
+    for ids in _token_ids(tokenizer, (subject, " " + subject, question)):
         add(ids, config.prompt_token_bias)
     # a bias of 0 (the copy bias switched off) is no entry at all
     return Constraint(config.max_new_tokens[spec.NER], None, {token_id: value for token_id, value in bias.items() if value})
