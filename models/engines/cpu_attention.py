@@ -13,10 +13,10 @@ Packed prefill (`transformers_engine` on CPU): the prompts of a batch are one se
 their tokens end to end, without padding, and `cu_seq_lens_q` says where each begins. Each
 prompt attends causally to itself alone, one SDPA call per prompt with `is_causal`, so no
 work is spent on padding or on the masked upper triangle. A beginning every prompt shares (the
-system prompt) can be prefilled once before, into the cache: each prompt then attends to it too.
-Such a forward pass is given
-`PACKED_MASK` as its attention mask: transformers passes a 4D mask through untouched (it
-would otherwise build a tokens x tokens one), and the marker says the bounds replace it.
+system prompt) can be prefilled once before, into the cache: each prompt then attends to it
+too. Such a forward pass is given `PACKED_MASK` as its attention mask: transformers passes a 4D
+mask through untouched (it would otherwise build a tokens x tokens one), and the marker says
+the bounds replace it.
 
 `IMPLEMENTATION` is registered with transformers' attention and mask interfaces under its own
 name; registering adds a name and changes nothing for models that do not ask for it.

@@ -1,8 +1,9 @@
 """The cache a packed prefill hands to decoding (`TransformersEngine.generate_packed`).
 
 A packed prefill leaves each layer's keys and values as one sequence, [1, kv_heads, tokens, dim]:
-the tokens every prompt begins with once, then the rest of each prompt, end to end. Decoding wants one left-padded row per prompt. `lay_out` writes them
-so, once, into buffers with room for every token decoding will add, in float32:
+the tokens every prompt begins with once, then the rest of each prompt, end to end. Decoding
+wants one left-padded row per prompt. `lay_out` writes them so, once, into buffers with room
+for every token decoding will add, in float32:
 - room reserved: transformers' own cache concatenates every step, copying the whole cache;
   here a step writes its one column and the layer hands out a view;
 - float32: a half-precision decoding step computes in float32 (`cpu_attention.decode_step`)

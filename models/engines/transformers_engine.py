@@ -81,9 +81,10 @@ class TransformersEngine:
         self.model.eval()
         # How a batch of mixed lengths is prefilled (module docstring): packed where our CPU
         # attention reads the bounds of packed prompts (and no layer has a sliding window, which
-        # the packed cache does not keep), else in length groups; "padded" (one
-        # padded batch) is the reference the tests hold the other two to.
-        full_attention = set(getattr(self.model.config, "layer_types", None) or ["full_attention"]) == {"full_attention"}
+        # the packed cache does not keep), else in length groups; "padded" (one padded batch)
+        # is the reference the tests hold the other two to.
+        layer_types = getattr(self.model.config, "layer_types", None) or ["full_attention"]
+        full_attention = set(layer_types) == {"full_attention"}
         self.batching = "packed" if attention and full_attention else "length groups"
         self.max_model_len = min(max_model_len, self.model.config.max_position_embeddings)
         self.pad_token_id = self.tokenizer.pad_token_id
@@ -113,7 +114,7 @@ class TransformersEngine:
         what its own prefill would have made."""
         from transformers import DynamicCache
 
-        prefixes = [list(r.prompt_token_ids[:-1]) for r in requests]
+        prefixes = [r.prompt_token_ids[:-1] for r in requests]
         lengths = [len(p) for p in prefixes]
         if max(lengths) == 0:
             return self.generate_padded(requests)
@@ -138,7 +139,7 @@ class TransformersEngine:
             .unsqueeze(0).to(self.device),
             attention_mask=cpu_attention.PACKED_MASK,
             past_key_values=cache, use_cache=True,
-            cu_seq_lens_q=starts, cu_seq_lens_k=starts,
+            cu_seq_lens_q=starts,  # the bounds cpu_attention.packed_prefill reads
         )
 
     @torch.inference_mode()
