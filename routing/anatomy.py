@@ -46,7 +46,8 @@ _CJK_REQUEST = lexicon.pattern(lexicon.POLITE_REQUESTS)
 
 
 def _gives_order(line: str) -> bool:
-    return bool(_STARTS_INSTRUCTION.match(line) or _CJK_REQUEST.search(line))
+    # every polite request form is CJK: an ASCII line is spared the search
+    return bool(_STARTS_INSTRUCTION.match(line) or (not line.isascii() and _CJK_REQUEST.search(line)))
 
 
 _COUNT = r"(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")"
@@ -256,10 +257,15 @@ def _instruction(lines, candidates: CandidateList | None, ending: str) -> str:
     return "\n".join(kept + [ending]).lower()
 
 
-@functools.lru_cache(maxsize=4096)  # a line is read for its prompt's instruction and its fields
 def _field_label(line: str) -> tuple[str, str] | None:
     """("review", "great fit") for "Review: great fit", ("query", "") for "### Query";
     None for a line that is no field."""
+    # Most lines have neither the colon _FIELD needs nor the "#" that opens a _HEADING.
+    return _read_field(line) if ":" in line or "：" in line or line[:1] == "#" else None
+
+
+@functools.lru_cache(maxsize=4096)  # a line is read for its prompt's instruction and its fields
+def _read_field(line: str) -> tuple[str, str] | None:
     match = _FIELD.match(line) or _HEADING.match(line)
     if not match or len(match.group(1).split()) > 4 or _STARTS_INSTRUCTION.match(match.group(1)):
         return None

@@ -285,3 +285,27 @@ MISS_CLASSES = [
 def test_the_three_miss_classes_and_their_neighbours(prompt, route):
     found = classify(prompt, False)
     assert (found.task_type, found.profile) == route
+
+
+def test_a_line_is_read_as_a_field_only_past_the_quick_checks_it_could_fail():
+    # _field_label skips lines with no colon and no heading mark; _gives_order skips the CJK
+    # request search on ASCII lines: neither skip changes a reading, on every dev and corpus line
+    from pathlib import Path
+
+    from shopbench import data
+
+    corpus = Path(__file__).parent / "data" / "routing_corpus.jsonl"
+    lines = {line.strip() for path in (spec.DEV_DATA, corpus) for p in data.load_prompts(path)
+             for line in p.input_field.splitlines()}
+    lines |= {"Label: x", "### Query", "商品：靴", "# heading:", "no colon here", "请 order", "Order: 请写"}
+    for line in lines:
+        assert anatomy._field_label(line) == anatomy._read_field(line)
+        assert anatomy._gives_order(line) == bool(anatomy._STARTS_INSTRUCTION.match(line) or anatomy._CJK_REQUEST.search(line))
+
+
+def test_opinion_stems_are_found_inside_compound_words():
+    from routing.classifier import _OPINION_SOURCE
+
+    for said in ("lies die kundenrezension", "produktbewertungen", "rezension", "die bewertung des kunden"):
+        assert _OPINION_SOURCE.search(said), said
+    assert not _OPINION_SOURCE.search("the brand of the shoe")

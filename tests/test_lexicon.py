@@ -113,7 +113,7 @@ def test_routing_modules_hold_no_word_lists():
 
 
 # Lists matched anywhere (`pattern(anywhere=...)`), not as whole words.
-UNBOUNDED = {"CLITIC_COPULAS", "EXTRACTION_FIELD_STEMS"}
+UNBOUNDED = {"CLITIC_COPULAS", "EXTRACTION_FIELD_STEMS", "OPINION_STEMS"}
 
 
 @pytest.mark.parametrize("name", sorted(set(WORD_LISTS) - UNBOUNDED))
@@ -155,6 +155,7 @@ def test_the_pattern_by_first_letter_matches_as_the_plain_alternation():
     # list beside a Latin-script list matched anywhere, as pattern(..., anywhere=...) builds them
     cases = [(names, ()) for names in [(name,) for name in WORD_LISTS] + _JOINED]
     cases += [((name,), ("EXTRACTION_FIELD_STEMS", "CLITIC_COPULAS")) for name in WORD_LISTS]
+    cases += [(("OPINION_SOURCES",), ("OPINION_STEMS",))]  # as the classifier joins them
     for bounded, anywhere in cases:
         words = [w for name in bounded for w in WORD_LISTS[name]]
         latin = [w for w in words if not lexicon.is_cjk(w)]

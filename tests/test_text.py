@@ -1,6 +1,9 @@
 """The text primitives every layer reads text with (shopbench/text.py)."""
 import re
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from shopbench import spec, text
 
 
@@ -77,3 +80,14 @@ def test_no_other_module_defines_a_text_primitive():
     primitive = re.compile(r"0x3000|\\u3040|“\(?\[\^”|'\(\[\^'\\n|\"quattro\"")
     defining = [p.relative_to(spec.ROOT).as_posix() for p in sources if primitive.search(p.read_text(encoding="utf-8"))]
     assert defining == ["shopbench/text.py"]
+
+
+
+_PIECES = ["'", '"', "“", "”", "«", "»", "「", "」", "『", "』", "‘", "„", "\n", " ", "word", "y" * 24, "靴" * 8, "men's"]
+
+
+@given(said=st.lists(st.sampled_from(_PIECES), max_size=12).map("".join))
+def test_text_without_a_quotation_mark_skips_the_data_quotation_pattern(said):
+    assert text.without_data_quotations(said) == text.DATA_QUOTATION.sub(" ", said)
+    for opening, closing in (("'", "'"), ('"', '"'), ("“", "”"), ("«", "»"), ("「", "」"), ("『", "』")):
+        assert text.without_data_quotations(f"x {opening}{'y' * 30}{closing} z") == "x   z"
