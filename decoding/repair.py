@@ -118,10 +118,14 @@ def collapse_repetition(text: str) -> str:
 def _first_loop(keys: list[str]) -> tuple[int, int, int] | None:
     """(start, phrase length, copies) of the first phrase repeated _LOOP_REPEATS+ times in a row."""
     for start in range(len(keys)):
+        if not keys[start]:  # no phrase from here holds a word
+            continue
         for size in range(1, _LONGEST_LOOP + 1):
-            phrase = keys[start:start + size]
-            if len(phrase) < size or not any(phrase):
+            if start + _LOOP_REPEATS * size > len(keys):
                 break
+            if keys[start + size] != keys[start]:  # no second copy: ruled out without slicing
+                continue
+            phrase = keys[start:start + size]
             copies = 1
             while keys[start + copies * size:start + (copies + 1) * size] == phrase:
                 copies += 1

@@ -54,7 +54,8 @@ def parse_retrieval(response: str) -> list[int]:
 
 def parse_named_entity_recognition(response: str) -> list[str]:
     try:
-        entities = ast.literal_eval(response)
+        # Only a list display gives a list, and it needs a "[": other answers skip the compile.
+        entities = ast.literal_eval(response) if "[" in response else None
     except Exception:
         # The kit catches SyntaxError and ValueError; literal_eval can also raise
         # TypeError, MemoryError or RecursionError on odd input, which the kit would

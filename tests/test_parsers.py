@@ -89,3 +89,22 @@ def test_no_response_crashes_a_parser(task_type, response):
     parsed = parsers.parse(task_type, response)
     expected_type = {spec.MULTIPLE_CHOICE: int, spec.GENERATION: str}.get(task_type, list)
     assert isinstance(parsed, expected_type)
+
+
+@given(response=st.text(alphabet="[](){}'\",:# \n\tab1.-+*jxe_\\", max_size=30))
+def test_the_entity_parser_skips_literal_eval_only_where_no_list_can_come(response):
+    # no "[", no list display: literal_eval cannot give a list, so the comma split reads it
+    import ast
+
+    try:
+        evaluated = ast.literal_eval(response)
+    except Exception:
+        evaluated = None
+    listed = isinstance(evaluated, list) and all(isinstance(item, str) for item in evaluated)
+    pieces = [piece.strip() for piece in response.split(",") if piece.strip()]
+    assert parsers.parse_named_entity_recognition(response) == (evaluated if listed else pieces)
+
+
+@pytest.mark.parametrize("response", [" ['a', 'b']", "\t['a']", "(['a'])", "( [ 'a' ] )", "['a'] # the brand"])
+def test_a_list_display_anywhere_literal_eval_reads_it_is_still_read(response):
+    assert parsers.parse_named_entity_recognition(response) == (["a", "b"] if "'b'" in response else ["a"])

@@ -260,3 +260,27 @@ def test_a_loop_in_the_middle_leaves_no_dangling_separator():
     from decoding.repair import collapse_repetition
 
     assert collapse_repetition("Size: 10, 10, 10 and 12") == "Size: 10 and 12"
+
+
+def _first_loop_by_every_slice(keys):
+    """_first_loop as first written: every phrase at every place sliced and compared."""
+    from decoding.repair import _LONGEST_LOOP, _LOOP_REPEATS
+
+    for start in range(len(keys)):
+        for size in range(1, _LONGEST_LOOP + 1):
+            phrase = keys[start:start + size]
+            if len(phrase) < size or not any(phrase):
+                break
+            copies = 1
+            while keys[start + copies * size:start + (copies + 1) * size] == phrase:
+                copies += 1
+            if copies >= _LOOP_REPEATS:
+                return start, size, copies
+    return None
+
+
+@given(keys=st.lists(st.sampled_from(["", "a", "b", "7.1"]), max_size=40))
+def test_the_loop_finder_skips_only_places_no_loop_can_start(keys):
+    from decoding.repair import _first_loop
+
+    assert _first_loop(keys) == _first_loop_by_every_slice(keys)
