@@ -43,7 +43,10 @@ def tokenizable(text: str) -> str:
 def clean_question(question: str) -> str:
     """ShopBench questions carry trailing spaces on many lines; they are dropped, and the
     question stripped, as the winning solution did in training and inference."""
-    return re.sub(r" +\n", "\n", question).strip()
+    return (_TRAILING_SPACES.sub("\n", question) if " \n" in question else question).strip()
+
+
+_TRAILING_SPACES = re.compile(r" +\n")
 
 
 def chat_messages(question: str, task: str, answer: str | None = None, task_named: bool = True) -> list[dict]:

@@ -80,6 +80,12 @@ def test_ner_bias_keeps_the_cap_and_the_query_first(qwen_tokenizer, qwen_vocabul
     # an engine without a cap (transformers) gets every question token
     uncapped = ner_bias(qwen_tokenizer, qwen_vocabulary, question)
     assert len(uncapped) > TOKEN_LIST_CAP and set(bias) <= set(uncapped)
+    # a cap the stops, the commas and the penalties already fill leaves no room for the question
+    fixed = len(set(qwen_vocabulary.stops) | set(qwen_vocabulary.commas))
+    tight = ner_bias(qwen_tokenizer, qwen_vocabulary, question, cap=fixed + 1)
+    assert len(tight) == fixed + 1 and not set(tight) & set(query_ids)
+    for cap in (fixed, fixed - 1):  # the stops and the commas are kept whatever the cap
+        assert set(ner_bias(qwen_tokenizer, qwen_vocabulary, question, cap=cap)) == set(qwen_vocabulary.stops) | set(qwen_vocabulary.commas)
 
 
 def test_ner_bias_is_configurable(qwen_tokenizer, qwen_vocabulary):

@@ -10,7 +10,6 @@ the question in order of first appearance.
 from __future__ import annotations
 
 import functools
-import math
 
 from routing import anatomy
 from shopbench.decoding_config import DecodingConfig
@@ -37,19 +36,16 @@ def copy_from_question(
     question: str, tokenizer, vocabulary: Vocabulary, config: DecodingConfig, cap: int | None = None
 ) -> Constraint:
     bias: dict[int, float] = {}
-    room = cap if cap is not None else math.inf
 
     def add(ids, value: float) -> None:
-        for token_id in ids:
-            if len(bias) >= room:
-                return
-            if token_id not in bias and token_id not in vocabulary.specials:
-                bias[token_id] = value
+        """The ids not yet biased, in order of first appearance, while the cap leaves room."""
+        fresh = [token_id for token_id in dict.fromkeys(ids) if token_id not in bias and token_id not in vocabulary.specials]
+        bias.update(dict.fromkeys(fresh if cap is None else fresh[:max(0, cap - len(bias))], value))
 
     for token_id in (*vocabulary.stops, *vocabulary.commas):
         bias[token_id] = config.prompt_token_bias
     penalties = none_penalty(vocabulary, config.none_penalty)
-    bias.update(list(penalties.items())[: None if cap is None else cap - len(bias)])
+    bias.update(list(penalties.items())[: None if cap is None else max(0, cap - len(bias))])
     subject = anatomy.read(question).subject_text
     for ids in _token_ids(tokenizer, (subject, " " + subject, question)):
         add(ids, config.prompt_token_bias)
