@@ -43,11 +43,12 @@ _ASKED_BY_SOMEONE = lexicon.pattern(lexicon.ASKERS)
 # or (CJK, where the verb comes last) holds a polite request form.
 _STARTS_INSTRUCTION = lexicon.pattern(lexicon.ORDER_OPENERS, at_start=True, flags=re.IGNORECASE)
 _CJK_REQUEST = lexicon.pattern(lexicon.POLITE_REQUESTS)
+_ASCII_REQUESTS = any(form.isascii() for form in lexicon.POLITE_REQUESTS)  # none today
 
 
 def _gives_order(line: str) -> bool:
-    # every polite request form is CJK: an ASCII line is spared the search
-    return bool(_STARTS_INSTRUCTION.match(line) or (not line.isascii() and _CJK_REQUEST.search(line)))
+    # while every polite request form is CJK, an ASCII line is spared the search
+    return bool(_STARTS_INSTRUCTION.match(line) or ((_ASCII_REQUESTS or not line.isascii()) and _CJK_REQUEST.search(line)))
 
 
 _COUNT = r"(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")"
