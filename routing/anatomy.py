@@ -47,8 +47,10 @@ _ASCII_REQUESTS = any(form.isascii() for form in lexicon.POLITE_REQUESTS)  # non
 
 
 def _gives_order(line: str) -> bool:
+    if _STARTS_INSTRUCTION.match(line):
+        return True
     # while every polite request form is CJK, an ASCII line is spared the search
-    return bool(_STARTS_INSTRUCTION.match(line) or ((_ASCII_REQUESTS or not line.isascii()) and _CJK_REQUEST.search(line)))
+    return (_ASCII_REQUESTS or not line.isascii()) and _CJK_REQUEST.search(line) is not None
 
 
 _COUNT = r"(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")"

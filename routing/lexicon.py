@@ -162,8 +162,8 @@ PHRASE_SLOTS = (
 
 # Free text whose copied phrases are scored as generation (ROUGE-L): a review's opinion on an aspect.
 OPINION_SOURCES = (
-    r"reviews?", r"reviewers?", r"aspects?", r"comments?", r"feedback", r"avis", r"recensie\w*", r"beoordeling\w*", r"avalia\w*",
-    r"reseñas?", r"opini[oó]n\w*", r"recension\w*", "レビュー", "口コミ", "评论", "评价",
+    r"reviews?", r"reviewers?", r"aspects?", r"comments?", r"feedback", r"avis", r"recensie\w*", r"beoordeling\w*",
+    r"avalia\w*", r"reseñas?", r"opini[oó]n\w*", r"recension\w*", "レビュー", "口コミ", "评论", "评价",
 )
 # Opinion sources inside compound words ("Kundenrezension", "Produktbewertungen"), matched anywhere.
 OPINION_STEMS = ("rezension", "bewertung")
