@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from routing.classifier import TITLE, Route, classify
@@ -263,23 +263,22 @@ def test_a_loop_in_the_middle_leaves_no_dangling_separator():
 
 
 def _first_loop_by_every_slice(keys):
-    """_first_loop as first written: every phrase at every place sliced and compared."""
+    """_first_loop's definition, unoptimised: the first (start, size) in order whose phrase opens
+    with a word, fits, and comes _LOOP_REPEATS times or more in a row."""
+    import itertools
+
     from decoding.repair import _LONGEST_LOOP, _LOOP_REPEATS
 
-    for start in range(len(keys)):
-        for size in range(1, _LONGEST_LOOP + 1):
-            phrase = keys[start:start + size]
-            if len(phrase) < size or not any(phrase):
-                break
-            copies = 1
-            while keys[start + copies * size:start + (copies + 1) * size] == phrase:
-                copies += 1
-            if copies >= _LOOP_REPEATS:
-                return start, size, copies
+    for start, size in itertools.product(range(len(keys)), range(1, _LONGEST_LOOP + 1)):
+        phrase = keys[start:start + size]
+        copies = next(n for n in itertools.count(1) if keys[start + n * size:start + (n + 1) * size] != phrase)
+        if keys[start] and len(phrase) == size and copies >= _LOOP_REPEATS:
+            return start, size, copies
     return None
 
 
 @given(keys=st.lists(st.sampled_from(["", "a", "b", "7.1"]), max_size=40))
+@example(keys=["", "a", "", "a", "", "a"])  # a loop that opens with no word is not one
 def test_the_loop_finder_skips_only_places_no_loop_can_start(keys):
     from decoding.repair import _first_loop
 
