@@ -15,7 +15,8 @@ from shopbench.text import NUMBER_WORDS, is_cjk, split_sentences, straight_quota
 # How a candidate is numbered, numbers of one or two digits: at a line's start "1. x", "1.x",
 # "1) x", "1: x", "1 - x", "(1) x", "[1] x", "| 1 | x |" (a table row), "Listing 1 — x",
 # "#1 x", "option (1) x", "no. 1 x", "A/1 - x", "\"1\": x" and {"id": 1, ...} (JSON); inside a
-# JSON array, "\"1. x\"" several to a line.
+# JSON array, "\"1. x\"" several to a line. Each way has one group for the number, the last
+# to close in its branch: a match's `lastindex` names it.
 _NUMBERED_LINE = re.compile(
     r"^\s*(?:[-*•]\s*)?(?:\((\d{1,2})\)|\[(\d{1,2})\]|(\d{1,2})(?:\s*[.):]|\s+[-–—])(?!\d)|\|\s*(\d{1,2})\s*\||"
     r"[^\W\d_]{1,12}\s*#?(\d{1,2})\s*[:.)—–-]\s|\"(\d{1,2})\"\s*:|"
@@ -193,7 +194,7 @@ def _markers(lines):
     for line_number, line in enumerate(lines):
         match = _NUMBERED_LINE.match(line)
         if match:
-            yield int(next(g for g in match.groups() if g is not None)), line_number
+            yield int(match.group(match.lastindex)), line_number
         elif '"' in line:
             for inline in _IN_JSON_ARRAY.finditer(line):
                 yield int(inline.group(1)), line_number
@@ -222,7 +223,7 @@ def _candidate_texts(lines, candidates: CandidateList | None) -> dict[int, str]:
     for line in lines[candidates.first_line: candidates.last_line + 1]:
         match = _NUMBERED_LINE.match(line)
         if match:
-            number = int(next(g for g in match.groups() if g is not None))
+            number = int(match.group(match.lastindex))
             texts[number] = line[match.end():].strip()
         elif number is not None:
             texts[number] = f"{texts[number]} {line.strip()}".strip()

@@ -298,7 +298,10 @@ def test_a_line_is_read_as_a_field_only_past_the_quick_checks_it_could_fail():
     lines = {line.strip() for path in (spec.DEV_DATA, corpus) for p in data.load_prompts(path)
              for line in p.input_field.splitlines()}
     lines |= {"Label: x", "### Query", "商品：靴", "# heading:", "no colon here", "请 order", "Order: 请写"}
+    lines |= {"(2) b", "[3] c", "| 4 | d |", "Listing 5 — e", '"6": f', '{"id": 7}', "#8 g", "option (9) h", "A/11 - j"}
     for line in lines:
+        numbered = anatomy._NUMBERED_LINE.match(line)  # its number is read as the last group to close
+        assert numbered is None or [numbered.group(numbered.lastindex)] == [g for g in numbered.groups() if g]
         assert anatomy._field_label(line) == anatomy._read_field(line)
         assert anatomy._gives_order(line) == bool(anatomy._STARTS_INSTRUCTION.match(line) or anatomy._CJK_REQUEST.search(line))
 
