@@ -287,9 +287,10 @@ def test_the_three_miss_classes_and_their_neighbours(prompt, route):
     assert (found.task_type, found.profile) == route
 
 
-def test_a_line_is_read_as_a_field_only_past_the_quick_checks_it_could_fail():
-    # _field_label skips lines with no colon and no heading mark; _gives_order skips the CJK
-    # request search on ASCII lines: neither skip changes a reading, on every dev and corpus line
+def test_the_per_line_shortcuts_read_every_line_as_the_full_patterns_do():
+    # _field_label skips lines with no colon and no heading mark, _gives_order the CJK request
+    # search on ASCII lines, _markers reads a number as the last group: no reading changes, on
+    # every dev and corpus line
     from pathlib import Path
 
     from shopbench import data
