@@ -254,7 +254,7 @@ def _instruction(lines, candidates: CandidateList | None, ending: str) -> str:
                 # 'Customer query: "...". Order the items above': an order after the data.
                 kept.extend(part for part in split_sentences(value)[1:] if _gives_order(part))
             continue
-        if not stripped or _gives_order(stripped.lower()):
+        if in_data_block and (not stripped or _gives_order(stripped.lower())):  # a data block ends
             in_data_block = False
         if not in_data_block:
             kept.append(stripped)
