@@ -221,6 +221,8 @@ def extraction(text: str, reviewed: bool = False) -> str | None:
     summarising = has["summary"] and not from_opinions and not _QUERY_SOURCE.search(text)
     phrase = False
     for sentence in split_clauses(text):
+        if not sentence:  # an empty clause (after the last end mark) asks nothing
+            continue
         copies = has["copy"] and bool(_COPY.search(sentence))
         if has["write"] and not copies and _asks_writing(sentence):
             continue
