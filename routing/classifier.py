@@ -155,9 +155,9 @@ def _asked_objects(sentence: str, objects=_OBJECTS) -> set[str]:
     slot of the sentence."""
     found: set[str] = set()
     verbs = list(_ASK.finditer(sentence))  # read once: both loops below walk them
-    cjk = any(is_cjk(verb.group()) for verb in verbs)
     for verb in verbs:
-        reach = _QUESTION_TO_SLOT_CHARS if _QUESTION.fullmatch(verb.group()) else _VERB_TO_SLOT_CHARS
+        question = _QUESTION.fullmatch(verb.group()) is not None
+        reach = _QUESTION_TO_SLOT_CHARS if question else _VERB_TO_SLOT_CHARS
         nearest = None
         for name, slot in objects:
             match = slot.search(sentence, verb.end(), verb.end() + reach + _LONGEST_SLOT_CHARS)
@@ -165,13 +165,13 @@ def _asked_objects(sentence: str, objects=_OBJECTS) -> set[str]:
                 nearest = (name, match)
         if nearest is not None:
             between = sentence[verb.end():nearest[1].start()]
-            if _QUESTION.fullmatch(verb.group()) and _DETERMINER.search(between) and not _COPULA.search(between):
+            if question and _DETERMINER.search(between) and not _COPULA.search(between):
                 continue
             if not _WRITTEN_THING.search(between) and not _NEGATION.search(between):
                 found.add(nearest[0])
-    if has_cjk(sentence) and (cjk or any(is_cjk(m.group()) for _, slot in objects for m in slot.finditer(sentence))):
-        if verbs:
-            found.update(name for name, slot in objects if any(is_cjk(m.group()) for m in slot.finditer(sentence)))
+    if verbs and not sentence.isascii() and has_cjk(sentence) and (
+            any(is_cjk(verb.group()) for verb in verbs) or any(is_cjk(m.group()) for _, slot in objects for m in slot.finditer(sentence))):
+        found.update(name for name, slot in objects if any(is_cjk(m.group()) for m in slot.finditer(sentence)))
     return found
 
 
