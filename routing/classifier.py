@@ -169,7 +169,7 @@ def _asked_objects(sentence: str, objects=_OBJECTS) -> set[str]:
                 continue
             if not _WRITTEN_THING.search(between) and not _NEGATION.search(between):
                 found.add(nearest[0])
-    if verbs and not sentence.isascii() and has_cjk(sentence) and (
+    if verbs and has_cjk(sentence) and (
             any(is_cjk(verb.group()) for verb in verbs) or any(is_cjk(m.group()) for _, slot in objects for m in slot.finditer(sentence))):
         found.update(name for name, slot in objects if any(is_cjk(m.group()) for m in slot.finditer(sentence)))
     return found

@@ -119,7 +119,7 @@ def is_cjk(character: str) -> bool:
 
 def has_cjk(text: str) -> bool:
     """`text` holds a CJK character anywhere."""
-    return bool(_CJK.search(text))
+    return not text.isascii() and _CJK.search(text) is not None  # every CJK character is beyond ASCII
 
 
 # Counts written as words in the languages ShopBench's prompts use; English first, so that
