@@ -13,23 +13,14 @@ import functools
 
 from routing import anatomy
 from shopbench.decoding_config import DecodingConfig
-from decoding.constraints import Constraint, Vocabulary
+from decoding.constraints import Constraint, Vocabulary, token_ids
 from decoding.constraints.none_penalty import none_penalty
 from shopbench import spec
 
 
 @functools.lru_cache(maxsize=4096)  # a question's texts, tokenized once per tokenizer
 def _token_ids(tokenizer, texts: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
-    """Each text's token ids. A fast tokenizer's Rust backend is asked directly, without
-    character offsets: the same ids as the tokenizer's own call (tests/test_constraints.py
-    compares them), at less cost. One text per call: a batch of several goes to the
-    backend's thread pool, whose hand-off costs more CPU time than the texts themselves
-    (a subject, the spaced subject and a question: 272 against 143 us of CPU on the routing
-    corpus's NER questions)."""
-    backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
-    if backend is not None and hasattr(backend, "encode_batch_fast"):
-        return tuple(tuple(backend.encode_batch_fast([text], add_special_tokens=False)[0].ids) for text in texts)
-    return tuple(map(tuple, tokenizer(list(texts), add_special_tokens=False)["input_ids"]))
+    return tuple(token_ids.encode(tokenizer, text) for text in texts)
 
 
 def copy_from_question(

@@ -1,0 +1,126 @@
+"""A text's token ids, the same as the tokenizer's own call gives them, for less CPU.
+
+The copy bias tokenizes each NER question, its subject and the spaced subject. A fast
+tokenizer's backend spends most of that time in its pre-tokenizer, the regular expression
+that cuts the text into pieces, each then split into BPE tokens on its own. Where the
+tokenizer's pipeline is one this module knows to be equivalent, the text is cut in Python
+with the same expression and each piece's ids are kept: pieces repeat within a question
+(the subject is part of it) and across questions. Equivalent means NFC (or no normalizer),
+one split by a pattern of `VERIFIED_SPLITS`, byte-level characters, and BPE without dropout.
+Any other tokenizer, and any text with an added token or a character outside
+`ALPHABET_RANGES`, is encoded by the backend.
+
+Equal ids are a claim about two regular-expression engines (the backend's and the `regex`
+module's) and their Unicode tables. tests/test_token_ids.py backs it: it compares the two on
+every character of the alphabet in every context the pattern tells apart, and on random
+text. The alphabet has no character that NFC changes or composes, so a text in it is
+already normalized.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import re
+
+# Pre-tokenizer patterns known here, each with the same pattern for ASCII text in Python's
+# `re` (letters [a-zA-Z], numbers [0-9], whitespace the ASCII part of Unicode's White_Space),
+# which splits an ASCII text in half the time the `regex` module takes.
+VERIFIED_SPLITS = {
+    # Qwen2's (Qwen2.5 and Qwen3 use it too)
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+":
+        r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\na-zA-Z0-9]?[a-zA-Z]+|[0-9]| ?[^\t\n\x0b\x0c\r a-zA-Z0-9]+[\r\n]*"
+        r"|[\t\n\x0b\x0c\r ]*[\r\n]+|[\t\n\x0b\x0c\r ]+(?![^\t\n\x0b\x0c\r ])|[\t\n\x0b\x0c\r ]+",
+}
+
+# Characters whose pieces the tests compare, as (first, last) code points: Latin, general
+# punctuation, arrows to dingbats, CJK punctuation, kana, the original CJK ideographs, Hangul
+# syllables and fullwidth forms. Left out: combining marks, characters NFC would change
+# (the Ohm, Kelvin and Angstrom signs, the angle brackets U+2329 and U+232A), invisible formatting
+# characters, and blocks whose letters changed between Unicode versions.
+ALPHABET_RANGES = (
+    (0x0000, 0x024F), (0x2010, 0x2027), (0x2030, 0x205E), (0x2100, 0x2125), (0x2127, 0x2129), (0x212C, 0x214F),
+    (0x2190, 0x2328), (0x232B, 0x27BF), (0x3000, 0x3029), (0x3030, 0x3098), (0x309B, 0x30FF), (0x4E00, 0x9FA5), (0xAC00, 0xD7A3),
+    (0xFF01, 0xFFEE),
+)
+_OUTSIDE_ALPHABET = re.compile("[^" + "".join(f"\\U{first:08x}-\\U{last:08x}" for first, last in ALPHABET_RANGES) + "]")
+
+
+def _byte_characters() -> dict[int, str]:
+    """The byte-level pre-tokenizer's character for each byte: printable Latin-1 bytes stand
+    for themselves, the others for the characters from U+0100 on, in byte order."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [byte for byte in range(256) if byte not in printable]
+    return {**{byte: chr(byte) for byte in printable}, **{byte: chr(256 + n) for n, byte in enumerate(others)}}
+
+
+_AS_BYTE_CHARACTERS = str.maketrans(_byte_characters())  # applied to a text decoded as Latin-1, byte by byte
+
+
+class _Piecewise:
+    """A verified tokenizer's pipeline, run piece by piece."""
+
+    def __init__(self, split, ascii_split: re.Pattern, model, added: re.Pattern | None):
+        self.split, self.ascii_split, self.model, self.added = split, ascii_split, model, added
+        self._piece_ids = functools.partial(_piece_ids, self)
+
+    def ids(self, text: str) -> list[int] | None:
+        """`text`'s token ids, None when the backend must encode it."""
+        ascii = text.isascii()
+        if not ascii and _OUTSIDE_ALPHABET.search(text):
+            return None
+        if self.added is not None and self.added.search(text):
+            return None
+        pieces = (self.ascii_split if ascii else self.split).findall(text)
+        if sum(map(len, pieces)) != len(text):  # a gap between matches: the split keeps it, findall does not
+            return None
+        return list(itertools.chain.from_iterable(map(self._piece_ids, pieces)))
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a piece's ids, kept across texts and questions
+def _piece_ids(piecewise: _Piecewise, piece: str) -> tuple[int, ...]:
+    as_bytes = piece if piece.isascii() else piece.encode("utf-8").decode("latin-1")
+    return tuple(token.id for token in piecewise.model.tokenize(as_bytes.translate(_AS_BYTE_CHARACTERS)))
+
+
+@functools.lru_cache(maxsize=8)  # one per backend tokenizer
+def _piecewise(backend) -> _Piecewise | None:
+    """The piecewise pipeline of `backend` (a `tokenizers.Tokenizer`), None when its pipeline
+    is not one this module knows."""
+    def state(component):
+        return json.loads(component.__getstate__()) if component is not None else None
+
+    normalizer, pre_tokenizer, post_processor = state(backend.normalizer), state(backend.pre_tokenizer), state(backend.post_processor)
+    if normalizer not in (None, {"type": "NFC"}) or (post_processor or {}).get("type", "ByteLevel") != "ByteLevel":
+        return None
+    steps = (pre_tokenizer or {}).get("pretokenizers", [])
+    if [step.get("type") for step in steps] != ["Split", "ByteLevel"]:
+        return None
+    split, byte_level = steps
+    pattern = split.get("pattern", {}).get("Regex")
+    if (pattern not in VERIFIED_SPLITS or split.get("behavior") != "Isolated" or split.get("invert")
+            or byte_level.get("add_prefix_space") or byte_level.get("use_regex")):
+        return None
+    model = backend.model
+    if type(model).__name__ != "BPE" or model.dropout:  # dropout: ids would differ from call to call
+        return None
+    try:
+        import regex  # a dependency of transformers, whose tokenizers are the ones that get here
+    except ImportError:
+        return None
+    contents = sorted({token.content for token in backend.get_added_tokens_decoder().values() if token.content})
+    added = re.compile("|".join(map(re.escape, contents))) if contents else None
+    return _Piecewise(regex.compile(pattern), re.compile(VERIFIED_SPLITS[pattern]), model, added)
+
+
+def encode(tokenizer, text: str) -> tuple[int, ...]:
+    """`text`'s token ids without special tokens, as `tokenizer(text, add_special_tokens=False)`
+    gives them. A fast tokenizer's backend is asked directly, without character offsets, and
+    one text per call: a batch of several goes to the backend's thread pool, whose hand-off
+    costs more CPU time than the texts themselves."""
+    backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if backend is None or not hasattr(backend, "encode_batch_fast"):
+        return tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
+    piecewise = _piecewise(backend)
+    ids = piecewise.ids(text) if piecewise is not None else None
+    return tuple(ids if ids is not None else backend.encode_batch_fast([text], add_special_tokens=False)[0].ids)
