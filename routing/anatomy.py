@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from routing import lexicon
+from routing.once import once
 from shopbench.text import NUMBER_WORDS, is_cjk, split_sentences, straight_quotations, without_data_quotations
 
 # How a candidate is numbered, numbers of one or two digits: at a line's start "1. x", "1.x",
@@ -84,33 +85,33 @@ class Anatomy:
 
     prompt: str
 
-    @functools.cached_property
+    @once
     def lines(self) -> tuple[str, ...]:
         return tuple(self.prompt.splitlines())
 
-    @functools.cached_property
+    @once
     def _fields(self) -> tuple[tuple[str, str] | None, ...]:
         """Each line's (label, value), None for a line that is no field."""
         return tuple(_field_label(line.strip()) for line in self.lines)
 
-    @functools.cached_property
+    @once
     def candidates(self) -> CandidateList | None:
         """The prompt's list of numbered candidates: the last run of two or more items numbered
         consecutively from 0 or 1. Unnumbered lines inside a run continue the previous item."""
         return _candidate_list(self.lines)
 
-    @functools.cached_property
+    @once
     def candidate_texts(self) -> dict[int, str]:
         """The text of each candidate of the list, by its number (unnumbered lines inside it
         continue the previous item); {} when there is no list or its layout puts several
         candidates on one line (a JSON array), where items cannot be told apart by line."""
         return _candidate_texts(self.lines, self.candidates)
 
-    @functools.cached_property
+    @once
     def last_line(self) -> str:
         return next((line.strip() for line in reversed(self.lines) if line.strip()), "")
 
-    @functools.cached_property
+    @once
     def answer_label(self) -> str:
         """The label of an empty field that ends the prompt ("brand" for "Brand:"), lowercased;
         "" when the prompt ends otherwise. It names what the answer is."""
@@ -123,13 +124,13 @@ class Anatomy:
         name = _label_name(label)
         return name in _ANSWER_SLOTS or (bool(name) and name == self.answer_label)
 
-    @functools.cached_property
+    @once
     def fields(self) -> tuple[tuple[str, str], ...]:
         """("query", "tablette asus")-style fields with a value, in order; answer slots
         ("Output:", "Answer:") and empty values are left out."""
         return tuple(f for f in self._fields if f is not None and f[1] and f[0] not in _ANSWER_SLOTS)
 
-    @functools.cached_property
+    @once
     def blanks(self) -> tuple[str, ...]:
         """The labels of a form's blanks: "brand" for "Brand: ____" or JSON "brand": null."""
         names = []
@@ -139,7 +140,7 @@ class Anatomy:
             names.extend(_label_name(key) for key in _JSON_NULL.findall(line))
         return tuple(names)
 
-    @functools.cached_property
+    @once
     def instruction(self) -> str:
         """The prompt's instruction alone, lowercased: candidate lines, the values of labelled
         data fields ("Review: ...", and the block of lines under an empty data label or a data
@@ -148,17 +149,17 @@ class Anatomy:
         ("task": "...") are kept, and the label of an empty answer slot ends the text."""
         return _instruction(self.lines, self.candidates, self.answer_label)
 
-    @functools.cached_property
+    @once
     def requested_count(self) -> int | None:
         """How many items the instruction asks for (`requested_count`)."""
         return requested_count(self.instruction)
 
-    @functools.cached_property
+    @once
     def rating_range(self) -> tuple[int, int] | None:
         """The single-digit scale the whole prompt names (`rating_range`)."""
         return rating_range(self.prompt.lower())
 
-    @functools.cached_property
+    @once
     def subject_text(self) -> str:
         """The text the question is about: the last labelled field's value (the query, the
         aspect, the title), else the last quoted phrase, else the last line that is not an
@@ -171,7 +172,7 @@ class Anatomy:
         lines = [line.strip() for line in self.lines if line.strip() and not _is_slot_line(line)]
         return lines[-1] if lines else ""
 
-    @functools.cached_property
+    @once
     def data_text(self) -> str:
         """The values of every labelled field, one per line (the data an answer may copy from),
         else the subject text."""

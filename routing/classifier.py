@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from routing import anatomy, lexicon
+from routing.once import once
 from shopbench import spec
 from shopbench.text import QUOTATION, has_cjk, is_cjk, split_clauses, words
 
@@ -205,12 +206,13 @@ class _Cues(dict):
         return found
 
 
-def extraction(text: str, reviewed: bool = False) -> str | None:
+def extraction(text: str, reviewed: bool = False, has: "_Cues | None" = None) -> str | None:
     """NER, extractive generation, or None. An instruction that asks for a transformed
     value or for sentences is never extraction; otherwise each sentence is read, and one that
     asks for writing (and not for copying) never counts. `reviewed`: the prompt's data holds
-    a review (a "Review:" field), whose opinions spans are copied from."""
-    has = _Cues(text)
+    a review (a "Review:" field), whose opinions spans are copied from. `has`: the text's cues,
+    when the caller keeps them."""
+    has = _Cues(text) if has is None else has
     if (has["transform"] or has["prose"]) and not has["copy"]:
         return None
     from_opinions = reviewed or bool(_OPINION_SOURCE.search(text))
@@ -263,7 +265,7 @@ def _bare_slot(sentence: str) -> bool:
     return bool(named) and bool(_VALUE.fullmatch(named))
 
 
-def _extraction_slot(read: anatomy.Anatomy) -> str | None:
+def _extraction_slot(read: anatomy.Anatomy, has: "_Cues") -> str | None:
     """An answer slot that names a stated value ("Brand:", "Entities:") asks for extraction;
     so does a field naming an attribute when the prompt has no instruction sentence."""
     text = read.instruction
@@ -272,11 +274,10 @@ def _extraction_slot(read: anatomy.Anatomy) -> str | None:
         return spec.NER
     # A form of blanks: values are copied; kinds ("Product type: ____") only when copying is asked.
     blanks = read.blanks
-    copying = bool(_COPY.search(text) or _SOURCE.search(text))
-    if any(_VALUE.search(name) or (copying and _KIND.search(name)) for name in blanks):
+    if any(_VALUE.search(name) or ((has["copy"] or has["source"]) and _KIND.search(name)) for name in blanks):
         return spec.NER
     names = [name for name, _ in read.fields]
-    if any(_ENTITY_TASK.search(name) for name in names) and not _WRITE.search(text):
+    if any(_ENTITY_TASK.search(name) for name in names) and not has["write"]:
         return spec.NER
     if not anatomy.without_answer_slots(text) and any(_EXTRACTION_FIELD.search(name) for name in names):
         return spec.NER
@@ -319,37 +320,38 @@ class _Evidence:
     read: anatomy.Anatomy
     flag: bool | None  # the evaluator's is_multiple_choice; None: unknown
 
-    @functools.cached_property
+    @once
     def multiple_choice(self) -> bool:
         return self.flag if self.flag is not None else _looks_multiple_choice(self.read)
 
-    @functools.cached_property
+    @once
     def text(self) -> str:
         return self.read.instruction
 
-    @functools.cached_property
+    @once
     def count(self) -> int | None:
         return self.read.requested_count
 
-    @functools.cached_property
+    @once
     def names_numbers(self) -> bool:
         """Rank words, or "numbers", "indices", "ids": the list's numbers are the answer."""
         return bool(_RANK.search(self.text) or _NUMBERS.search(self.text))
 
-    @functools.cached_property
+    @once
     def writes(self) -> bool:
         """"explain which one is best, in two sentences": a choice among the list, written out."""
         return not self.names_numbers and (self.count or 0) < 2 and _asks_writing(self.text)
 
-    @functools.cached_property
+    @once
     def one_number(self) -> bool:
         return bool(_ONE_NUMBER.search(self.text) and not _ARITHMETIC.search(self.text))
 
-    @functools.cached_property
+    @once
     def extracted(self) -> str | None:
         """The task type of an extraction (NER or extractive generation), None when none is asked."""
         reviewed = any(_OPINION_SOURCE.search(name) for name, _ in self.read.fields)
-        return extraction(self.text, reviewed) or _extraction_slot(self.read)
+        cues = _Cues(self.text)  # read by both: the instruction is searched once for each
+        return extraction(self.text, reviewed, cues) or _extraction_slot(self.read, cues)
 
 
 @dataclass(frozen=True)

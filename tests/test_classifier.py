@@ -313,3 +313,22 @@ def test_opinion_stems_are_found_inside_compound_words():
     for said in ("lies die kundenrezension", "produktbewertungen", "rezension", "die bewertung des kunden"):
         assert _OPINION_SOURCE.search(said), said
     assert not _OPINION_SOURCE.search("the brand of the shoe")
+
+
+def test_a_part_read_once_is_kept_in_the_instance():
+    from routing.once import once
+
+    calls = []
+
+    class Reading:
+        @once
+        def part(self):
+            """The part."""
+            calls.append(self)
+            return len(calls)
+
+    first, second = Reading(), Reading()
+    assert (first.part, first.part, second.part) == (1, 1, 2) and len(calls) == 2
+    assert first.__dict__ == {"part": 1}
+    assert isinstance(Reading.part, once) and Reading.part.__doc__ == "The part."
+
