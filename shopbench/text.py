@@ -14,14 +14,17 @@ QUOTE_PAIRS = (("'", "'"), ('"', '"'), ("“", "”"), ("‘", "’"), ("«", "�
 QUOTE_MARKS = "".join(dict.fromkeys(mark for pair in QUOTE_PAIRS for mark in pair))
 # A quotation is text between a pair of marks on one line. Quotations, not apostrophes: the
 # opening mark may not follow a letter or digit (men's, 17").
+# The lookbehind follows the opening mark (its width grown by one) rather than leading the
+# pattern: every branch then opens with a literal, and the regex engine jumps from one
+# quotation mark to the next instead of trying every position.
 QUOTATION = re.compile(
-    r"(?<!\w)(?:" + "|".join(f"{re.escape(o)}([^{re.escape(c)}\\n]+){re.escape(c)}" for o, c in QUOTE_PAIRS) + ")"
+    "|".join(f"{re.escape(o)}(?<!\\w.)([^{re.escape(c)}\\n]+){re.escape(c)}" for o, c in QUOTE_PAIRS)
 )
 # A quotation long enough to be data rather than a name (a title, a review: 24 characters or
 # more, 8 in CJK brackets, where words are denser); a straight single quote may hold
 # apostrophes (it's, men's) since a data quotation is long.
 DATA_QUOTATION = re.compile(
-    r"(?<!\w)'(?:[^'\n]|'(?=\w)){24,400}?'(?!\w)|\"[^\"\n]{24,400}?\"|“[^”\n]{24,400}?”|«[^»\n]{24,400}?»|"
+    r"'(?<!\w.)(?:[^'\n]|'(?=\w)){24,400}?'(?!\w)|\"[^\"\n]{24,400}?\"|“[^”\n]{24,400}?”|«[^»\n]{24,400}?»|"
     r"「[^」\n]{8,400}?」|『[^』\n]{8,400}?』"
 )
 _DATA_QUOTATION_OPENER = re.compile("['\"“«「『]")  # every DATA_QUOTATION opens with one of these
