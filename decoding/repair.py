@@ -148,11 +148,16 @@ def looks_like_sentence(text: str) -> bool:
 
 def _contains_span(haystack: str, span: str) -> bool:
     """`span` occurs in `haystack` (both casefolded) and not inside a longer word."""
-    for match in re.finditer(re.escape(span), haystack):
-        before = haystack[match.start() - 1] if match.start() else " "
-        after = haystack[match.end()] if match.end() < len(haystack) else " "
+    # Occurrences found left to right, none overlapping (as a regex of the span would find
+    # them), with str.find: a pattern per span would be compiled for each new answer.
+    start = haystack.find(span)
+    while start >= 0:
+        end = start + len(span)
+        before = haystack[start - 1] if start else " "
+        after = haystack[end] if end < len(haystack) else " "
         if not (before.isalnum() or after.isalnum()):
             return True
+        start = haystack.find(span, start + max(len(span), 1))
     return False
 
 

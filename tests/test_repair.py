@@ -283,3 +283,25 @@ def test_the_loop_finder_skips_only_places_no_loop_can_start(keys):
     from decoding.repair import _first_loop
 
     assert _first_loop(keys) == _first_loop_by_every_slice(keys)
+
+
+_SPAN_PIECES = ["a", "b", "-", " ", "1", "é", "ab", "a-a"]
+
+
+@given(haystack=st.lists(st.sampled_from(_SPAN_PIECES), max_size=10).map("".join),
+       span=st.lists(st.sampled_from(_SPAN_PIECES), max_size=3).map("".join))
+@example(haystack="ba-a-a", span="a-a")  # a bounded occurrence overlapping an earlier one is not found
+@example(haystack="a b", span="")
+def test_a_span_is_looked_for_where_a_regex_of_it_would_find_it(haystack, span):
+    """`_contains_span` walks the span's occurrences with str.find, left to right and none
+    overlapping: the occurrences a regex of the span finds, the empty span included."""
+    import re
+
+    from decoding.repair import _contains_span
+
+    def bounded(match):
+        before = haystack[match.start() - 1] if match.start() else " "
+        after = haystack[match.end()] if match.end() < len(haystack) else " "
+        return not (before.isalnum() or after.isalnum())
+
+    assert _contains_span(haystack, span) == any(bounded(m) for m in re.finditer(re.escape(span), haystack))
