@@ -118,8 +118,16 @@ def constraint_for(
         constraint = Constraint(profile.max_new_tokens(config))
     else:
         constraint = profile.constraint(route, question, tokenizer, vocabulary, config, token_list_cap)
-    if not config.masks:  # the lengths stay: only what may be said is freed
+    if not config.masks and constraint.allowed_token_ids is not None:  # the lengths stay: only what may be said is freed
         constraint = replace(constraint, allowed_token_ids=None)
+    return _with_penalty(constraint, config)
+
+
+def _with_penalty(constraint, config: DecodingConfig):
+    """`constraint` with the configured repetition penalty; the same object when it has it
+    already (`replace` costs more than building most constraints)."""
+    if constraint.repetition_penalty == config.repetition_penalty:
+        return constraint
     return replace(constraint, repetition_penalty=config.repetition_penalty)
 
 
@@ -134,7 +142,7 @@ def text_constraint_for(route: Route, config: DecodingConfig = DEFAULT) -> TextC
         constraint = profile.text_constraint(route, config)
     if not config.masks:
         constraint = replace(constraint, choices=None, pattern=None)
-    return replace(constraint, repetition_penalty=config.repetition_penalty)
+    return _with_penalty(constraint, config)
 
 
 def repair(route: Route, prompt: str, response: str, config: DecodingConfig = DEFAULT) -> Repaired:
