@@ -417,29 +417,34 @@ def by_first_letter(latin, loose=()) -> str | None:
     and entries of different first letters never match at one place), but a branch of
     literals lets the regex engine jump from one candidate letter to the next instead of
     trying every position; the word boundary before a bounded entry is tested after its first
-    letter, whose width the lookbehind adds. An entry opening with a group is spelled out
-    first ("(?:re-?)?arrang\\w*": "re-?arrang\\w*", "arrang\\w*", in the order the engine
-    tries them). None when an entry does not start with a plain character (a class, a
-    quantified letter) or holds an alternation of its own: `plain` is used."""
+    letter, whose width the lookbehind adds. A bounded entry may open with a digit, `\\d`,
+    which is then its first letter (unless another opens with a digit written out). An entry
+    opening with a group is spelled out first ("(?:re-?)?arrang\\w*": "re-?arrang\\w*",
+    "arrang\\w*", in the order the engine tries them). None when an entry does not start with
+    a plain character (another class, a quantified letter) or holds an alternation of its
+    own: `plain` is used."""
     branches = []
     for entries, bounded in ((latin, True), (loose, False)):
         groups: dict[str, list[str]] = {}
         for entry in (spelled for entry in entries for spelled in _leading_group_spelled_out(entry)):
-            first = entry[:1]
-            if not first or first in "\\.^$*+?{}[]|()" or entry[1:2] in ("?", "*", "+", "{"):
+            first = "\\d" if bounded and entry.startswith("\\d") else entry[:1]
+            if not first or first in "\\.^$*+?{}[]|()" or entry[len(first):len(first) + 1] in ("?", "*", "+", "{"):
                 return None
-            if (bounded and not re.fullmatch(r"\w", first)) or first == "_" or _top_level_bar(entry) or re.compile(entry).groups:
+            if (bounded and not re.fullmatch(r"\w", first[-1])) or first == "_" or _top_level_bar(entry) or re.compile(entry).groups:
                 return None
-            groups.setdefault(first, []).append(entry[1:])
+            groups.setdefault(first, []).append(entry[len(first):])
+        if "\\d" in groups and any(first.isdigit() for first in groups):  # both could match one digit
+            return None
         edge = ("(?<!\\w.)", "(?!\\w)") if bounded else ("", "")
         branches += [f"{first}{edge[0]}(?:{'|'.join(rests)}){edge[1]}" for first, rests in groups.items()]
     return "|".join(branches) or None
 
 
-def _top_level_bar(entry: str) -> bool:
-    """Whether `entry` has a "|" outside its groups and classes."""
+def _top_level(pattern: str):
+    """(index, character, depth) of each character of `pattern` outside its classes and
+    escapes; depth counts the groups around it (a group's own parentheses are outside it)."""
     depth, in_class, escaped = 0, False, False
-    for char in entry:
+    for index, char in enumerate(pattern):
         if escaped:
             escaped = False
         elif char == "\\":
@@ -448,11 +453,15 @@ def _top_level_bar(entry: str) -> bool:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif char in "()":
-            depth += 1 if char == "(" else -1
-        elif char == "|" and depth == 0:
-            return True
-    return False
+        else:
+            depth -= char == ")"
+            yield index, char, depth
+            depth += char == "("
+
+
+def _top_level_bar(entry: str) -> bool:
+    """Whether `entry` has a "|" outside its groups and classes."""
+    return any(char == "|" and depth == 0 for _, char, depth in _top_level(entry))
 
 
 def _leading_group_spelled_out(entry: str) -> list[str]:
@@ -461,15 +470,8 @@ def _leading_group_spelled_out(entry: str) -> list[str]:
     opening otherwise, or with a group under another quantifier, are returned as they are."""
     if not entry.startswith("(?:"):
         return [entry]
-    depth, close = 0, None
-    for index, char in enumerate(entry):
-        if char == "\\" or (index and entry[index - 1] == "\\"):
-            continue
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0:
-            close = index
-            break
-    if close is None or "[" in entry[:close]:
+    close = next((index for index, char, depth in _top_level(entry) if char == ")" and depth == 0), None)
+    if close is None:
         return [entry]
     inner, after = entry[3:close], entry[close + 1:]
     optional = after.startswith("?")
@@ -481,13 +483,6 @@ def _leading_group_spelled_out(entry: str) -> list[str]:
 
 
 def _split_top_level(alternation: str) -> list[str]:
-    """The branches of an alternation without classes, split at its top-level bars."""
-    branches, depth, start = [], 0, 0
-    for index, char in enumerate(alternation):
-        if index and alternation[index - 1] == "\\":
-            continue
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "|" and depth == 0:
-            branches.append(alternation[start:index])
-            start = index + 1
-    return branches + [alternation[start:]]
+    """The branches of an alternation, split at the bars outside its groups and classes."""
+    bars = [index for index, char, depth in _top_level(alternation) if char == "|" and depth == 0]
+    return [alternation[start + 1:end] for start, end in zip([-1, *bars], [*bars, len(alternation)])]

@@ -178,3 +178,8 @@ def test_an_entry_opening_with_a_group_is_spelled_out_in_the_engines_order():
     assert spelled("(?:a|b)*c") == ["(?:a|b)*c"]  # under another quantifier: left whole
     assert lexicon.by_first_letter(["[ab]c"]) is None and lexicon.by_first_letter(["a|b"]) is None
     assert lexicon.by_first_letter([], ["'s"]) == "'(?:s)"
+    # a class or a bar inside the leading group stays in its branch
+    assert spelled("(?:a[|)]|b)c") == ["a[|)]c", "bc"] and lexicon._split_top_level("a|[|]b|(?:c|d)") == ["a", "[|]b", "(?:c|d)"]
+    # a digit class opens a branch of its own, unless a digit written out could match where it does
+    assert lexicon.by_first_letter(["\\d sentences", "two"]) == "\\d(?<!\\w.)(?: sentences)(?!\\w)|t(?<!\\w.)(?:wo)(?!\\w)"
+    assert lexicon.by_first_letter(["\\d x", "3d"]) is None and lexicon.by_first_letter(["\\d+ x"]) is None
