@@ -57,9 +57,10 @@ def _gives_order(line: str) -> bool:
 
 _COUNT = r"(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")"
 _CJK_NUMBERS = "".join(word for word in NUMBER_WORDS if is_cjk(word))  # "3つ" and "三つ" alike
+_PICK = lexicon.alternatives(lexicon.COUNT_VERBS)
 _PICK_WORD = lexicon.pattern(lexicon.COUNT_VERBS, lexicon.COUNT_ANSWER_WORDS)
 _COUNT_PATTERNS = (
-    re.compile(rf"{lexicon.bounded(lexicon.COUNT_VERBS)}\s+(?:(?:{lexicon.alternatives(lexicon.COUNT_FILLERS)})\s+)*{_COUNT}(?!\w)"),
+    re.compile(rf"(?<!\w)(?:{_PICK})\s+(?:(?:{lexicon.alternatives(lexicon.COUNT_FILLERS)})\s+)*{_COUNT}(?!\w)"),
     re.compile(rf"(?<!\w){_COUNT}\s+(?:[\w-]+\s+){{0,2}}(?:{lexicon.alternatives(lexicon.ITEM_NOUNS)})(?!\w)"),
     re.compile(rf"(?<!\w)top[\s-]?{_COUNT}(?!\w)"),
     re.compile(rf"(\d|[{_CJK_NUMBERS}])\s*(?:{lexicon.alternatives(lexicon.CJK_COUNTERS)})"),

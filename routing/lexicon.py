@@ -383,14 +383,6 @@ def alternatives(*word_lists) -> str:
     return "|".join(w for words in word_lists for w in words)
 
 
-def bounded(*word_lists) -> str:
-    """The entries of the lists as one group of whole words, every script bounded at both
-    ends, for a pattern that goes on after them ("select 3"): `by_first_letter`'s form when
-    it has one, else `plain`'s."""
-    words = [w for words in word_lists for w in words]
-    return f"(?:{by_first_letter(words) or plain(words, ())})"
-
-
 def pattern(*word_lists, at_start: bool = False, flags: int = 0, anywhere=()) -> re.Pattern:
     """One regex for the words of the lists: Latin-script words bounded at both ends (their
     endings written out, `\\w*` for a stem), CJK ones matched anywhere; `at_start`: only at the

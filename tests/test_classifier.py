@@ -332,20 +332,3 @@ def test_a_part_read_once_is_kept_in_the_instance():
     assert first.__dict__ == {"part": 1}
     assert isinstance(Reading.part, once) and Reading.part.__doc__ == "The part."
 
-
-def test_the_count_pattern_reads_its_verbs_as_the_plain_alternation_would():
-    """The picking verbs before a count are written one branch per first letter: the same
-    matches as the verbs' plain alternation behind a word boundary, on dev and corpus text."""
-    import re
-
-    from routing import lexicon
-    from tests.test_lexicon import _corpus_texts, examples
-
-    fast = anatomy._COUNT_PATTERNS[0]
-    plain = re.compile(fast.pattern.replace(lexicon.bounded(lexicon.COUNT_VERBS),
-                                            f"(?<!\\w)(?:{lexicon.alternatives(lexicon.COUNT_VERBS)})", 1))
-    assert plain.pattern != fast.pattern
-    samples = [f"{e} {count} products" for verb in lexicon.COUNT_VERBS for e in examples(verb)
-               for count in ("3", "the top 2", "only three", "x")]
-    for text in samples + _corpus_texts():
-        assert [(m.span(), m.groups()) for m in fast.finditer(text)] == [(m.span(), m.groups()) for m in plain.finditer(text)]
