@@ -121,3 +121,28 @@ def test_the_byte_characters_are_one_for_each_byte():
     assert sorted(characters) == list(range(256)) and len(set(characters.values())) == 256
     assert all(characters[ord(c)] == c for c in "azAZ09!~")
     assert characters[ord(" ")] == "Ġ" and characters[ord("\n")] == "Ċ"
+
+
+class _Without:
+    """A backend that lacks one attribute (as an older `tokenizers` release would)."""
+
+    def __init__(self, backend, missing: str):
+        self._backend, self._missing = backend, missing
+
+    def __getattr__(self, name):
+        if name == self._missing:
+            raise AttributeError(name)
+        return getattr(self._backend, name)
+
+
+class _Unreadable:
+    """A backend whose components save no settings the module can read."""
+
+    normalizer = pre_tokenizer = post_processor = object()
+
+
+def test_a_backend_the_module_cannot_read_goes_to_the_backend(qwen_tokenizer):
+    backend = qwen_tokenizer.backend_tokenizer
+    assert token_ids._piecewise(_Without(backend, "get_added_tokens_decoder")) is None
+    assert token_ids._piecewise(_Without(backend, "nothing")) is not None  # the wrapper alone changes nothing
+    assert token_ids._piecewise(_Unreadable()) is None

@@ -88,7 +88,12 @@ def _piecewise(backend) -> _Piecewise | None:
     """The piecewise pipeline of `backend` (a `tokenizers.Tokenizer`), None when its pipeline
     is not one this module knows."""
     def state(component):
-        return json.loads(component.__getstate__()) if component is not None else None
+        """A component's settings as the tokenizer saves them; {} when they cannot be read
+        (another library's object), which no check below accepts."""
+        if component is None:
+            return None
+        saved = component.__getstate__()
+        return json.loads(saved) if isinstance(saved, (bytes, str)) else {}
 
     normalizer, pre_tokenizer, post_processor = state(backend.normalizer), state(backend.pre_tokenizer), state(backend.post_processor)
     if normalizer not in (None, {"type": "NFC"}) or (post_processor or {}).get("type", "ByteLevel") != "ByteLevel":
@@ -107,6 +112,8 @@ def _piecewise(backend) -> _Piecewise | None:
     try:
         import regex  # a dependency of transformers, whose tokenizers are the ones that get here
     except ImportError:
+        return None
+    if not hasattr(backend, "get_added_tokens_decoder"):  # a tokenizers release without it: added tokens unread
         return None
     contents = sorted({token.content for token in backend.get_added_tokens_decoder().values() if token.content})
     added = re.compile("|".join(map(re.escape, contents))) if contents else None
