@@ -419,10 +419,11 @@ def by_first_letter(latin, loose=()) -> str | None:
     for entries, bounded in ((latin, True), (loose, False)):
         groups: dict[str, list[str]] = {}
         for entry in (spelled for entry in entries for spelled in _leading_group_spelled_out(entry)):
-            first = "\\d" if bounded and entry.startswith("\\d") else entry[:1]
-            if not first or first in "\\.^$*+?{}[]|()" or entry[len(first):len(first) + 1] in ("?", "*", "+", "{"):
+            digit_class = bounded and entry.startswith("\\d")  # a word character, as a bounded entry's first needs
+            first = "\\d" if digit_class else entry[:1]
+            if not digit_class and (not first or first in "\\.^$*+?{}[]|()" or (bounded and not re.fullmatch(r"\w", first))):
                 return None
-            if (bounded and not re.fullmatch(r"\w", first[-1])) or first == "_" or _top_level_bar(entry) or re.compile(entry).groups:
+            if entry[len(first):len(first) + 1] in ("?", "*", "+", "{") or first == "_" or _top_level_bar(entry) or re.compile(entry).groups:
                 return None
             groups.setdefault(first, []).append(entry[len(first):])
         if "\\d" in groups and any(first.isdigit() for first in groups):  # both could match one digit
