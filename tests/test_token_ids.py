@@ -28,7 +28,8 @@ def probe(char: str, ascii_only: bool = False) -> str:
 
 @pytest.fixture(scope="module")
 def piecewise(qwen_tokenizer):
-    found = token_ids._piecewise(qwen_tokenizer.backend_tokenizer)
+    backend = qwen_tokenizer.backend_tokenizer
+    found = token_ids._piecewise(backend, backend.get_vocab_size(with_added_tokens=True))
     assert found is not None  # Qwen2's pipeline is one the module knows
     return found
 
@@ -111,7 +112,7 @@ def _merged_behaviour(state):
 @pytest.mark.parametrize("change", [_other_split, _nfkc, _merged_behaviour])
 def test_a_pipeline_the_module_does_not_know_goes_to_the_backend(qwen_tokenizer, change):
     tokenizer = _changed(qwen_tokenizer, change)
-    assert token_ids._piecewise(tokenizer.backend_tokenizer) is None
+    assert token_ids._piecewise(tokenizer.backend_tokenizer, 0) is None
     text = "Extract the brand: Sony WH-1000XM4 ｜ ２０２０年モデル, 12345 they'll"
     assert token_ids.encode(tokenizer, text) == tuple(backend_ids(tokenizer, text))
 
@@ -143,6 +144,35 @@ class _Unreadable:
 
 def test_a_backend_the_module_cannot_read_goes_to_the_backend(qwen_tokenizer):
     backend = qwen_tokenizer.backend_tokenizer
-    assert token_ids._piecewise(_Without(backend, "get_added_tokens_decoder")) is None
-    assert token_ids._piecewise(_Without(backend, "nothing")) is not None  # the wrapper alone changes nothing
-    assert token_ids._piecewise(_Unreadable()) is None
+    assert token_ids._piecewise(_Without(backend, "get_added_tokens_decoder"), 0) is None
+    assert token_ids._piecewise(_Without(backend, "nothing"), 0) is not None  # the wrapper alone changes nothing
+    assert token_ids._piecewise(_Unreadable(), 0) is None
+
+
+class _Spaces:
+    def pre_tokenize(self, pretok):
+        pretok.split(lambda i, normalized: normalized.split(" ", "isolated"))
+
+
+def test_a_custom_component_is_not_read_and_the_backend_encodes(qwen_tokenizer):
+    """A custom pre-tokenizer refuses to be saved: the backend encodes the text itself."""
+    from tokenizers.pre_tokenizers import PreTokenizer
+
+    tokenizer = _changed(qwen_tokenizer, lambda state: None)
+    tokenizer.backend_tokenizer.pre_tokenizer = PreTokenizer.custom(_Spaces())
+    text = "Extract the brand: Sony headphones"
+    assert token_ids.encode(tokenizer, text) == tuple(tokenizer.backend_tokenizer.encode_batch_fast([text], add_special_tokens=False)[0].ids)
+
+
+def test_a_token_added_after_the_first_reading_is_found(qwen_tokenizer):
+    from tokenizers import AddedToken
+
+    tokenizer = _changed(qwen_tokenizer, lambda state: None)
+    text = "Extract the brand: Sony shopbrand headphones"
+    assert token_ids.encode(tokenizer, text) == tuple(backend_ids(tokenizer, text))
+    tokenizer.add_tokens(["shopbrand"])
+    assert token_ids.encode(tokenizer, text) == tuple(backend_ids(tokenizer, text))
+    # an added token matched in normalized text, whose content NFC changes: the backend encodes
+    tokenizer.add_tokens([AddedToken("e\u0301", normalized=True)])
+    assert token_ids._piecewise(tokenizer.backend_tokenizer, len(tokenizer)) is None
+    assert token_ids.encode(tokenizer, "café") == tuple(backend_ids(tokenizer, "café"))

@@ -7,21 +7,24 @@ tokenizer's pipeline is one this module knows to be equivalent, the text is cut 
 with the same expression and each piece's ids are kept: pieces repeat within a question
 (the subject is part of it) and across questions. Equivalent means NFC (or no normalizer),
 one split by a pattern of `VERIFIED_SPLITS`, byte-level characters, and BPE without dropout.
-Any other tokenizer, and any text with an added token or a character outside
-`ALPHABET_RANGES`, is encoded by the backend.
+Any other tokenizer (or one whose settings cannot be read), and any text with an added token
+or a character outside `ALPHABET_RANGES`, is encoded by the backend. The pipeline is read once
+per backend and number of added tokens: a token added later starts a new reading.
 
 Equal ids are a claim about two regular-expression engines (the backend's and the `regex`
 module's) and their Unicode tables. tests/test_token_ids.py backs it: it compares the two on
-every character of the alphabet in every context the pattern tells apart, and on random
-text. The alphabet has no character that NFC changes or composes, so a text in it is
+every character of the alphabet beside letters, digits, spaces, line breaks, an apostrophe and
+punctuation (where the pattern's classes decide a cut), and on random text. The alphabet has no character that NFC changes or composes, so a text in it is
 already normalized.
 """
 from __future__ import annotations
 
 import functools
 import itertools
-import json
 import re
+import unicodedata
+
+from shopbench import jsonsafe
 
 # Pre-tokenizer patterns known here, each with the same pattern for ASCII text in Python's
 # `re` (letters [a-zA-Z], numbers [0-9], whitespace the ASCII part of Unicode's White_Space),
@@ -36,8 +39,10 @@ VERIFIED_SPLITS = {
 # Characters whose pieces the tests compare, as (first, last) code points: Latin, general
 # punctuation, arrows to dingbats, CJK punctuation, kana, the original CJK ideographs, Hangul
 # syllables and fullwidth forms. Left out: combining marks, characters NFC would change
-# (the Ohm, Kelvin and Angstrom signs, the angle brackets U+2329 and U+232A), invisible formatting
-# characters, and blocks whose letters changed between Unicode versions.
+# (the Ohm, Kelvin and Angstrom signs, the angle brackets U+2329 and U+232A), the zero-width
+# and direction marks (U+200B to U+200F, U+2028 to U+202F, U+2060 on), and blocks whose letters
+# changed between Unicode versions. The soft hyphen and the ranges' few unassigned code points
+# are in, compared like the rest.
 ALPHABET_RANGES = (
     (0x0000, 0x024F), (0x2010, 0x2027), (0x2030, 0x205E), (0x2100, 0x2125), (0x2127, 0x2129), (0x212C, 0x214F),
     (0x2190, 0x2328), (0x232B, 0x27BF), (0x3000, 0x3029), (0x3030, 0x3098), (0x309B, 0x30FF), (0x4E00, 0x9FA5), (0xAC00, 0xD7A3),
@@ -83,17 +88,26 @@ def _piece_ids(piecewise: _Piecewise, piece: str) -> tuple[int, ...]:
     return tuple(token.id for token in piecewise.model.tokenize(as_bytes.translate(_AS_BYTE_CHARACTERS)))
 
 
-@functools.lru_cache(maxsize=8)  # one per backend tokenizer
-def _piecewise(backend) -> _Piecewise | None:
-    """The piecewise pipeline of `backend` (a `tokenizers.Tokenizer`), None when its pipeline
-    is not one this module knows."""
+@functools.lru_cache(maxsize=8)  # one per backend tokenizer and number of added tokens
+def _piecewise(backend, tokens: int) -> _Piecewise | None:
+    """The piecewise pipeline of `backend` (a `tokenizers.Tokenizer` of `tokens` tokens with
+    the added ones), None when its pipeline is not one this module knows or cannot be read: a
+    shortcut, so that any backend it cannot inspect (a custom component refuses to be saved)
+    is simply asked itself."""
+    try:
+        return _read_pipeline(backend)
+    except Exception:  # noqa: BLE001 (whatever a component raises, the backend still encodes)
+        return None
+
+
+def _read_pipeline(backend) -> _Piecewise | None:
     def state(component):
-        """A component's settings as the tokenizer saves them; {} when they cannot be read
+        """A component's settings as the tokenizer saves them; {} when they are not text
         (another library's object), which no check below accepts."""
         if component is None:
             return None
         saved = component.__getstate__()
-        return json.loads(saved) if isinstance(saved, (bytes, str)) else {}
+        return jsonsafe.loads(saved, "a tokenizer component's settings") if isinstance(saved, (bytes, str)) else {}
 
     normalizer, pre_tokenizer, post_processor = state(backend.normalizer), state(backend.pre_tokenizer), state(backend.post_processor)
     if normalizer not in (None, {"type": "NFC"}) or (post_processor or {}).get("type", "ByteLevel") != "ByteLevel":
@@ -109,15 +123,15 @@ def _piecewise(backend) -> _Piecewise | None:
     model = backend.model
     if type(model).__name__ != "BPE" or model.dropout:  # dropout: ids would differ from call to call
         return None
-    try:
-        import regex  # a dependency of transformers, whose tokenizers are the ones that get here
-    except ImportError:
+    import regex  # a dependency of transformers, whose tokenizers are the ones that get here
+
+    added = backend.get_added_tokens_decoder().values()
+    # An added token the backend finds in normalized text must read the same in the text as given.
+    if any(token.normalized and unicodedata.normalize("NFC", token.content) != token.content for token in added):
         return None
-    if not hasattr(backend, "get_added_tokens_decoder"):  # a tokenizers release without it: added tokens unread
-        return None
-    contents = sorted({token.content for token in backend.get_added_tokens_decoder().values() if token.content})
-    added = re.compile("|".join(map(re.escape, contents))) if contents else None
-    return _Piecewise(regex.compile(pattern), re.compile(VERIFIED_SPLITS[pattern]), model, added)
+    contents = sorted({token.content for token in added if token.content})
+    found = re.compile("|".join(map(re.escape, contents))) if contents else None
+    return _Piecewise(regex.compile(pattern), re.compile(VERIFIED_SPLITS[pattern]), model, found)
 
 
 def encode(tokenizer, text: str) -> tuple[int, ...]:
@@ -128,6 +142,6 @@ def encode(tokenizer, text: str) -> tuple[int, ...]:
     backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
     if backend is None or not hasattr(backend, "encode_batch_fast"):
         return tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
-    piecewise = _piecewise(backend)
+    piecewise = _piecewise(backend, backend.get_vocab_size(with_added_tokens=True))
     ids = piecewise.ids(text) if piecewise is not None else None
     return tuple(ids if ids is not None else backend.encode_batch_fast([text], add_special_tokens=False)[0].ids)
