@@ -123,7 +123,7 @@ def constraint_for(
     return _with_penalty(constraint, config)
 
 
-def _with_penalty(constraint, config: DecodingConfig):
+def _with_penalty(constraint: Constraint | TextConstraint, config: DecodingConfig) -> Constraint | TextConstraint:
     """`constraint` with the configured repetition penalty; the same object when it has it
     already (`replace` costs more than building most constraints)."""
     if constraint.repetition_penalty == config.repetition_penalty:

@@ -206,13 +206,12 @@ class _Cues(dict):
         return found
 
 
-def extraction(text: str, reviewed: bool = False, has: "_Cues | None" = None) -> str | None:
+def extraction(text: str, reviewed: bool, has: "_Cues") -> str | None:
     """NER, extractive generation, or None. An instruction that asks for a transformed
     value or for sentences is never extraction; otherwise each sentence is read, and one that
     asks for writing (and not for copying) never counts. `reviewed`: the prompt's data holds
-    a review (a "Review:" field), whose opinions spans are copied from. `has`: the text's cues,
-    when the caller keeps them."""
-    has = _Cues(text) if has is None else has
+    a review (a "Review:" field), whose opinions spans are copied from. `has`: the text's cues
+    (`_Cues(text)`), which the extraction slot reads too."""
     if (has["transform"] or has["prose"]) and not has["copy"]:
         return None
     from_opinions = reviewed or bool(_OPINION_SOURCE.search(text))
@@ -273,8 +272,7 @@ def _extraction_slot(read: anatomy.Anatomy, has: "_Cues") -> str | None:
     if label and (_VALUE.search(label) or _ENTITY_TASK.search(label)):
         return spec.NER
     # A form of blanks: values are copied; kinds ("Product type: ____") only when copying is asked.
-    blanks = read.blanks
-    if any(_VALUE.search(name) or ((has["copy"] or has["source"]) and _KIND.search(name)) for name in blanks):
+    if any(_VALUE.search(name) or ((has["copy"] or has["source"]) and _KIND.search(name)) for name in read.blanks):
         return spec.NER
     names = [name for name, _ in read.fields]
     if any(_ENTITY_TASK.search(name) for name in names) and not has["write"]:

@@ -14,8 +14,8 @@ per backend and number of added tokens: a token added later starts a new reading
 Equal ids are a claim about two regular-expression engines (the backend's and the `regex`
 module's) and their Unicode tables. tests/test_token_ids.py backs it: it compares the two on
 every character of the alphabet beside letters, digits, spaces, line breaks, an apostrophe and
-punctuation (where the pattern's classes decide a cut), and on random text. The alphabet has no character that NFC changes or composes, so a text in it is
-already normalized.
+punctuation (where the pattern's classes decide a cut), and on random text. The alphabet has
+no character that NFC changes or composes, so a text in it is already normalized.
 """
 from __future__ import annotations
 
