@@ -20,7 +20,7 @@ from shopbench import spec
 
 @functools.lru_cache(maxsize=4096)  # a question's texts, tokenized once per tokenizer
 def _token_ids(tokenizer, texts: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
-    return tuple(token_ids.encode(tokenizer, text) for text in texts)
+    return token_ids.encode_each(tokenizer, texts)
 
 
 def copy_from_question(

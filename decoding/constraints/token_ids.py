@@ -62,14 +62,34 @@ def _byte_characters() -> dict[int, str]:
 _AS_BYTE_CHARACTERS = str.maketrans(_byte_characters())  # applied to a text decoded as Latin-1, byte by byte
 
 
+_PIECES_KEPT = 1 << 16  # pieces whose ids a pipeline keeps before it starts afresh
+
+
+class _PieceIds(dict):
+    """Each piece's ids, from the BPE model the first time a piece is asked for, then kept:
+    pieces recur within a question (the subject is part of it) and across questions. A dict
+    rather than an lru_cache: a piece found costs one lookup."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def __missing__(self, piece: str) -> tuple[int, ...]:
+        if len(self) >= _PIECES_KEPT:
+            self.clear()
+        as_bytes = piece if piece.isascii() else piece.encode("utf-8").decode("latin-1")
+        self[piece] = ids = tuple([token.id for token in self.model.tokenize(as_bytes.translate(_AS_BYTE_CHARACTERS))])
+        return ids
+
+
 class _Piecewise:
     """A verified tokenizer's pipeline, run piece by piece."""
 
     def __init__(self, split, ascii_split: re.Pattern, model, added: re.Pattern | None):
-        self.split, self.ascii_split, self.model, self.added = split, ascii_split, model, added
-        self._piece_ids = functools.partial(_piece_ids, self)
+        self.split, self.ascii_split, self.added = split, ascii_split, added
+        self._piece_ids = _PieceIds(model).__getitem__
 
-    def ids(self, text: str) -> list[int] | None:
+    def ids(self, text: str) -> tuple[int, ...] | None:
         """`text`'s token ids, None when the backend must encode it."""
         ascii = text.isascii()
         if not ascii and _OUTSIDE_ALPHABET.search(text):
@@ -79,13 +99,7 @@ class _Piecewise:
         pieces = (self.ascii_split if ascii else self.split).findall(text)
         if sum(map(len, pieces)) != len(text):  # a gap between matches: the split keeps it, findall does not
             return None
-        return list(itertools.chain.from_iterable(map(self._piece_ids, pieces)))
-
-
-@functools.lru_cache(maxsize=1 << 16)  # a piece's ids, kept across texts and questions
-def _piece_ids(piecewise: _Piecewise, piece: str) -> tuple[int, ...]:
-    as_bytes = piece if piece.isascii() else piece.encode("utf-8").decode("latin-1")
-    return tuple(token.id for token in piecewise.model.tokenize(as_bytes.translate(_AS_BYTE_CHARACTERS)))
+        return tuple(itertools.chain.from_iterable(map(self._piece_ids, pieces)))
 
 
 @functools.lru_cache(maxsize=8)  # one per backend tokenizer and number of added tokens
@@ -136,12 +150,19 @@ def _read_pipeline(backend) -> _Piecewise | None:
 
 def encode(tokenizer, text: str) -> tuple[int, ...]:
     """`text`'s token ids without special tokens, as `tokenizer(text, add_special_tokens=False)`
-    gives them. A fast tokenizer's backend is asked directly, without character offsets, and
-    one text per call: a batch of several goes to the backend's thread pool, whose hand-off
-    costs more CPU time than the texts themselves."""
+    gives them."""
+    return encode_each(tokenizer, (text,))[0]
+
+
+def encode_each(tokenizer, texts) -> tuple[tuple[int, ...], ...]:
+    """`encode` of each text, the tokenizer's pipeline looked up once. A fast tokenizer's
+    backend is asked directly, without character offsets, and one text per call: a batch of
+    several goes to the backend's thread pool, whose hand-off costs more CPU time than the
+    texts themselves."""
     backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
     if backend is None or not hasattr(backend, "encode_batch_fast"):
-        return tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
+        return tuple(tuple(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts)
     piecewise = _piecewise(backend, backend.get_vocab_size(with_added_tokens=True))
-    ids = piecewise.ids(text) if piecewise is not None else None
-    return tuple(ids if ids is not None else backend.encode_batch_fast([text], add_special_tokens=False)[0].ids)
+    found = [piecewise.ids(text) if piecewise is not None else None for text in texts]
+    return tuple(ids if ids is not None else tuple(backend.encode_batch_fast([text], add_special_tokens=False)[0].ids)
+                 for ids, text in zip(found, texts))
