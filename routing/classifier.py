@@ -283,10 +283,10 @@ def _extraction_slot(read: anatomy.Anatomy, has: "_Cues") -> str | None:
 
 
 def _list_route(evidence: "_Evidence") -> Route:
-    text, numbers, count = evidence.text, evidence.read.candidates.numbers, evidence.count
+    numbers, count = evidence.read.candidates.numbers, evidence.count
     if count is not None and count < len(numbers):
         return Route(spec.RETRIEVAL, spec.RETRIEVAL, numbers, count)
-    if _RANK.search(text) or (len(numbers) <= spec.RANKING_LIMIT and not _SELECT.search(text)):
+    if evidence.ranks or (len(numbers) <= spec.RANKING_LIMIT and not evidence.selects):
         return Route(spec.RANKING, spec.RANKING, numbers, len(numbers))
     return Route(spec.RETRIEVAL, spec.RETRIEVAL, numbers, spec.RETRIEVAL_READS)
 
@@ -331,9 +331,19 @@ class _Evidence:
         return self.read.requested_count
 
     @once
+    def ranks(self) -> bool:
+        """The instruction asks for an order (a word of `lexicon.RANK_WORDS`)."""
+        return _RANK.search(self.text) is not None
+
+    @once
+    def selects(self) -> bool:
+        """The instruction asks to pick (a word of `lexicon.SELECT_WORDS`)."""
+        return _SELECT.search(self.text) is not None
+
+    @once
     def names_numbers(self) -> bool:
         """Rank words, or "numbers", "indices", "ids": the list's numbers are the answer."""
-        return bool(_RANK.search(self.text) or _NUMBERS.search(self.text))
+        return self.ranks or _NUMBERS.search(self.text) is not None
 
     @once
     def writes(self) -> bool:
@@ -366,7 +376,7 @@ RULES = (
          and bool(e.names_numbers or e.count or e.one_number), _list_route),
     Rule("extraction", lambda e: e.extracted is not None, lambda e: Route(e.extracted, spec.NER)),
     Rule("selection from the list", lambda e: e.read.candidates is not None and not e.writes
-         and bool(_SELECT.search(e.text)), _list_route),
+         and e.selects, _list_route),
     Rule("generation", lambda e: True, _generation),
 )
 
