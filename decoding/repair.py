@@ -174,6 +174,9 @@ def spans_from_sentence(response: str, prompt: str) -> list[str]:
         return list(dict.fromkeys(found))
     subject_words = subject.split()
     subject_keys = [_word_key(w) for w in subject_words]
+    places: dict[str, list[int]] = {}
+    for j, key in enumerate(subject_keys):
+        places.setdefault(key, []).append(j)
     rest = prompt
     for value in subject.split("\n"):
         rest = rest.replace(value, " ")
@@ -183,7 +186,7 @@ def spans_from_sentence(response: str, prompt: str) -> list[str]:
         keys = [_word_key(w) for w in part.split()]
         i = 0
         while i < len(keys):
-            length, at = _longest_run_from(keys, i, subject_keys)
+            length, at = _longest_run_from(keys, i, subject_keys, places)
             if length and any(k not in elsewhere for k in subject_keys[at:at + length]):
                 spans.append(" ".join(w.strip(_EDGE_PUNCTUATION) for w in subject_words[at:at + length]))
                 i += length
@@ -192,11 +195,13 @@ def spans_from_sentence(response: str, prompt: str) -> list[str]:
     return list(dict.fromkeys(spans))
 
 
-def _longest_run_from(keys: list[str], i: int, subject_keys: list[str]) -> tuple[int, int]:
-    """(length, start in the subject) of the longest run of keys[i:] the subject holds."""
+def _longest_run_from(keys: list[str], i: int, subject_keys: list[str], places: dict[str, list[int]]) -> tuple[int, int]:
+    """(length, start in the subject) of the longest run of keys[i:] the subject holds, the
+    first such start on a tie; `places`: each key's starts in the subject, in order (a run
+    starts where the subject has keys[i])."""
     best = (0, 0)
-    for j in range(len(subject_keys)):
-        length = 0
+    for j in places.get(keys[i], ()) if keys[i] else ():
+        length = 1
         while (i + length < len(keys) and j + length < len(subject_keys) and keys[i + length]
                and keys[i + length] == subject_keys[j + length]):
             length += 1

@@ -305,3 +305,34 @@ def test_a_span_is_looked_for_where_a_regex_of_it_would_find_it(haystack, span):
         return not (before.isalnum() or after.isalnum())
 
     assert _contains_span(haystack, span) == any(bounded(m) for m in re.finditer(re.escape(span), haystack))
+
+
+_KEYS = st.lists(st.sampled_from(["", "a", "b", "c"]), max_size=12)
+
+
+@settings(max_examples=300)
+@given(keys=_KEYS, subject_keys=_KEYS)
+@example(keys=["a", "b"], subject_keys=["a", "c", "a", "b"])  # the longer run starts later
+@example(keys=["a"], subject_keys=["b", "a", "a"])  # a tie: the first start
+def test_the_longest_run_is_looked_for_only_where_the_subject_has_its_first_key(keys, subject_keys):
+    """`_longest_run_from` tries the subject's starts that hold keys[i] (from an index of
+    places) and finds what trying every start finds: the longest run of non-empty keys, the
+    first start on a tie, (0, 0) for none."""
+    from decoding.repair import _longest_run_from
+
+    def every_start(i):
+        best = (0, 0)
+        for j in range(len(subject_keys)):
+            length = 0
+            while (i + length < len(keys) and j + length < len(subject_keys) and keys[i + length]
+                   and keys[i + length] == subject_keys[j + length]):
+                length += 1
+            if length > best[0]:
+                best = (length, j)
+        return best
+
+    places: dict[str, list[int]] = {}
+    for j, key in enumerate(subject_keys):
+        places.setdefault(key, []).append(j)
+    for i in range(len(keys)):
+        assert _longest_run_from(keys, i, subject_keys, places) == every_start(i)
