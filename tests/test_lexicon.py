@@ -171,6 +171,32 @@ def test_the_pattern_by_first_letter_matches_as_the_plain_alternation():
     assert factored >= 40  # most lists take the fast form
 
 
+def test_presence_tells_what_a_search_of_the_pattern_tells():
+    """`presence` answers as `pattern(...).search` does, for each list and the joined ones, on
+    every dev and corpus prompt, the same prompts with their non-ASCII characters dropped (an
+    ASCII text takes the faster form), and each entry's examples alone and in a sentence."""
+    texts = _corpus_texts()
+    texts += [text.encode("ascii", "ignore").decode() for text in texts]
+    forms = set()
+    for names in [(name,) for name in sorted(set(WORD_LISTS) - UNBOUNDED)] + _JOINED:
+        lists = [WORD_LISTS[name] for name in names]
+        full, found = lexicon.pattern(*lists), lexicon.presence(*lists)
+        forms.add("full only" if found.ascii_words is None else
+                  "word starts" if found.ascii_words.pattern.startswith("\\b") else "first letters")
+        samples = [s for entry in (w for words in lists for w in words) for e in examples(entry) for s in (e, f"so {e}, then {e}s")]
+        for text in samples + texts:
+            assert found(text) == (full.search(text) is not None), (names, text)
+    assert forms == {"full only", "word starts", "first letters"}
+
+
+def test_presence_searches_ascii_text_for_a_cjk_entry_that_could_match_there():
+    """An entry classed as CJK (by its first character) that holds ASCII characters might
+    match an ASCII text: `presence` then searches the whole pattern."""
+    found = lexicon.presence(("rank", "並?abc"))
+    assert found.ascii_words is None and found("xyz abc")
+    assert lexicon.presence(("rank", "並べ")).ascii_words is not None
+
+
 def test_an_entry_opening_with_a_group_is_spelled_out_in_the_engines_order():
     spelled = lexicon._leading_group_spelled_out
     assert spelled("(?:re-?)?arrang\\w*") == ["re-?arrang\\w*", "arrang\\w*"]
