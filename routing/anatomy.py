@@ -38,7 +38,7 @@ _JSON_NULL = re.compile(r'"([^"\n]{1,40})"\s*:\s*null\b')
 # A Markdown heading names the block under it: "### Query".
 _HEADING = re.compile(r"^#{1,6}\s*([^\W\d_][^:：\n]{0,40}?)\s*[:：]?\s*$")
 # "从标题中提取品牌：<title>": a label that gives an order is the instruction, not a field.
-_INSTRUCTING_LABEL = lexicon.pattern(lexicon.COPY_VERBS, lexicon.WRITE_VERBS, lexicon.RANK_WORDS, lexicon.SELECT_WORDS)
+_INSTRUCTING_LABEL = lexicon.presence(lexicon.COPY_VERBS, lexicon.WRITE_VERBS, lexicon.RANK_WORDS, lexicon.SELECT_WORDS)
 # A question someone else asked is the data of a question-answering task, not the instruction.
 _ASKED_BY_SOMEONE = lexicon.pattern(lexicon.ASKERS)
 # A line that gives an order rather than data ends a data block: it starts like an order,
@@ -58,7 +58,7 @@ def _gives_order(line: str) -> bool:
 _COUNT = r"(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")"
 _CJK_NUMBERS = "".join(word for word in NUMBER_WORDS if is_cjk(word))  # "3つ" and "三つ" alike
 _PICK = lexicon.alternatives(lexicon.COUNT_VERBS)
-_PICK_WORD = lexicon.pattern(lexicon.COUNT_VERBS, lexicon.COUNT_ANSWER_WORDS)
+_PICK_WORD = lexicon.presence(lexicon.COUNT_VERBS, lexicon.COUNT_ANSWER_WORDS)
 _COUNT_PATTERNS = (
     re.compile(rf"(?<!\w)(?:{_PICK})\s+(?:(?:{lexicon.alternatives(lexicon.COUNT_FILLERS)})\s+)*{_COUNT}(?!\w)"),
     re.compile(rf"(?<!\w){_COUNT}\s+(?:[\w-]+\s+){{0,2}}(?:{lexicon.alternatives(lexicon.ITEM_NOUNS)})(?!\w)"),
@@ -274,7 +274,7 @@ def _read_field(line: str) -> tuple[str, str] | None:
     match = _FIELD.match(line) or _HEADING.match(line)
     if not match or len(match.group(1).split()) > 4 or _STARTS_INSTRUCTION.match(match.group(1)):
         return None
-    if _INSTRUCTING_LABEL.search(match.group(1).lower()):
+    if _INSTRUCTING_LABEL(match.group(1).lower()):
         return None
     return _label_name(match.group(1)), match.group(2).strip() if match.re is _FIELD else ""
 
@@ -306,7 +306,7 @@ def requested_count(text: str) -> int | None:
     will see one search query" does not)."""
     for pattern in _COUNT_PATTERNS:
         for sentence in split_sentences(text) if pattern is _COUNT_PATTERNS[1] else [text]:
-            if pattern is _COUNT_PATTERNS[1] and not _PICK_WORD.search(sentence):
+            if pattern is _COUNT_PATTERNS[1] and not _PICK_WORD(sentence):
                 continue
             match = pattern.search(sentence)
             if match:
