@@ -88,6 +88,23 @@ def test_ner_bias_keeps_the_cap_and_the_query_first(qwen_tokenizer, qwen_vocabul
         assert set(ner_bias(qwen_tokenizer, qwen_vocabulary, question, cap=cap)) == set(qwen_vocabulary.stops) | set(qwen_vocabulary.commas)
 
 
+def test_ner_bias_takes_its_ids_in_priority_order_under_every_cap(qwen_tokenizer, qwen_vocabulary):
+    """Stops and commas, the "None" penalties, then the subject's ids, the spaced subject's and
+    the question's, each at its first appearance; a cap keeps the head of that order."""
+    question = "Identify the brand in the title.\nTitle: Nike Air Zoom Pegasus 39 (none) running shoes\nOutput:"
+    clean = prompts.clean_question(question)
+    subject = anatomy.read(clean).subject_text
+    order = {i: 1.0 for i in (*qwen_vocabulary.stops, *qwen_vocabulary.commas)} | dict.fromkeys(qwen_vocabulary.nones, -100.0)
+    for text in (subject, " " + subject, clean):
+        for i in qwen_tokenizer(text, add_special_tokens=False)["input_ids"]:
+            order.setdefault(i, 1.0)
+    assert set(order) - set(qwen_vocabulary.nones) > set(qwen_tokenizer(" Nike", add_special_tokens=False)["input_ids"])
+    fixed = len(qwen_vocabulary.stops) + len(qwen_vocabulary.commas)
+    assert list(ner_bias(qwen_tokenizer, qwen_vocabulary, question).items()) == list(order.items())
+    for cap in range(fixed, len(order) + 2):
+        assert list(ner_bias(qwen_tokenizer, qwen_vocabulary, question, cap=cap).items()) == list(order.items())[:cap]
+
+
 def test_ner_bias_is_configurable(qwen_tokenizer, qwen_vocabulary):
     config = DecodingConfig(prompt_token_bias=2.5, none_penalty=0)
     bias = ner_bias(qwen_tokenizer, qwen_vocabulary, "Query: red shoes\nOutput:", config)

@@ -10,6 +10,7 @@ the question in order of first appearance.
 from __future__ import annotations
 
 import functools
+import itertools
 
 from routing import anatomy
 from shopbench.decoding_config import DecodingConfig
@@ -27,18 +28,16 @@ def copy_from_question(
     question: str, tokenizer, vocabulary: Vocabulary, config: DecodingConfig, cap: int | None = None
 ) -> Constraint:
     bias: dict[int, float] = {}
-
-    def add(ids, value: float) -> None:
-        """The ids not yet biased, in order of first appearance, while the cap leaves room."""
-        fresh = [token_id for token_id in dict.fromkeys(ids) if token_id not in bias and token_id not in vocabulary.specials]
-        bias.update(dict.fromkeys(fresh if cap is None else fresh[:max(0, cap - len(bias))], value))
-
     for token_id in (*vocabulary.stops, *vocabulary.commas):
         bias[token_id] = config.prompt_token_bias
     penalties = none_penalty(vocabulary, config.none_penalty)
     bias.update(list(penalties.items())[: None if cap is None else max(0, cap - len(bias))])
     subject = anatomy.read(question).subject_text
-    for ids in _token_ids(tokenizer, (subject, " " + subject, question)):
-        add(ids, config.prompt_token_bias)
-    # a bias of 0 (the copy bias switched off) is no entry at all
-    return Constraint(config.max_new_tokens[spec.NER], None, {token_id: value for token_id, value in bias.items() if value})
+    # The subject's ids, then the spaced subject's, then the question's: each id at its first
+    # appearance, while the cap leaves room.
+    ids = dict.fromkeys(itertools.chain.from_iterable(_token_ids(tokenizer, (subject, " " + subject, question))))
+    fresh = [token_id for token_id in ids if token_id not in bias and token_id not in vocabulary.specials]
+    bias.update(dict.fromkeys(fresh if cap is None else fresh[:max(0, cap - len(bias))], config.prompt_token_bias))
+    # a bias of 0 (the copy bias switched off) is no entry at all; a penalty of 0 adds none
+    kept = bias if config.prompt_token_bias else {token_id: value for token_id, value in bias.items() if value}
+    return Constraint(config.max_new_tokens[spec.NER], None, kept)
