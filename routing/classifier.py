@@ -87,8 +87,6 @@ _OBJECTS = (("value", _VALUE), ("kind", _KIND), ("aspect", _ASPECT), ("phrase", 
 _SUMMARY = lexicon.pattern(lexicon.SUMMARY_SLOTS)
 # A summary noun goes first: "key features" is a summary, not the aspect "features".
 _OBJECTS_AND_SUMMARY = (("summary", _SUMMARY), *_OBJECTS)
-_QUERY_SOURCE = lexicon.pattern(lexicon.QUERY_SOURCES)
-_VALUE_ANSWER = lexicon.pattern(lexicon.VALUE_ANSWERS)
 # A slot named in quotation marks ("identify the 'NAME' in the product title"): any asking or picking verb.
 _LABEL_ASK = lexicon.pattern(lexicon.EXTRACT_VERBS, lexicon.SELECT_WORDS)
 _LABEL_WORDS = 3  # a quoted slot label has at most this many words
@@ -104,7 +102,8 @@ _EXTRACTION_CUES = {
     "entity": _HAS_ENTITY, "source": _HAS_SOURCE, "ask": _HAS_ASK, "which words": _HAS_WHICH_WORDS,
     "prose": lexicon.presence(lexicon.PROSE_ANSWERS),
     "summary": lexicon.presence(lexicon.SUMMARY_SLOTS), "answer order": lexicon.presence(lexicon.ANSWER_ORDERS),
-    "quoted": lexicon.Presence(QUOTATION),
+    "quoted": lexicon.Presence(QUOTATION), "opinion source": lexicon.Presence(_OPINION_SOURCE),
+    "value answer": lexicon.presence(lexicon.VALUE_ANSWERS), "query source": lexicon.presence(lexicon.QUERY_SOURCES),
 }
 _RANKS = lexicon.presence(lexicon.RANK_WORDS)
 _SELECTS = lexicon.presence(lexicon.SELECT_WORDS)
@@ -217,12 +216,21 @@ def extraction(text: str, reviewed: bool, has: "_Cues") -> str | None:
     (`_Cues(text)`), which the extraction slot reads too."""
     if (has["transform"] or has["prose"]) and not has["copy"]:
         return None
-    from_opinions = reviewed or bool(_OPINION_SOURCE.search(text))
-    # "A customer asks: what is the weight? Answer the customer's question": the question is the
-    # data and the answer is written, unless copying is asked or the answer held to a value.
-    answering = has["answer order"] and not has["copy"] and not _VALUE_ANSWER.search(text)
-    # Keywords or key features drawn from a title or a description are written (generation).
-    summarising = has["summary"] and not from_opinions and not _QUERY_SOURCE.search(text)
+
+    # Read only where a sentence needs them (each cue is searched once).
+    def from_opinions() -> bool:
+        return reviewed or has["opinion source"]
+
+    def answering() -> bool:
+        """"A customer asks: what is the weight? Answer the customer's question": the question
+        is the data and the answer is written, unless copying is asked or the answer held to a value."""
+        return has["answer order"] and not has["copy"] and not has["value answer"]
+
+    def summarising() -> bool:
+        """Keywords or key features drawn from a title or a description are written
+        (generation); only an asking verb names them (`_asked_objects`)."""
+        return has["ask"] and has["summary"] and not from_opinions() and not has["query source"]
+
     phrase = False
     for sentence in split_clauses(text):
         if not sentence:  # an empty clause (after the last end mark) asks nothing
@@ -230,11 +238,11 @@ def extraction(text: str, reviewed: bool, has: "_Cues") -> str | None:
         copies = has["copy"] and _HAS_COPY(sentence)
         if has["write"] and not copies and _asks_writing(sentence):
             continue
-        if answering and "?" in sentence:
+        if "?" in sentence and answering():
             continue
         if (has["entity"] and _HAS_ENTITY(sentence)) or (len(sentence) < 40 and _bare_slot(sentence)):
             return spec.NER
-        if summarising and "summary" in _asked_objects(sentence, _OBJECTS_AND_SUMMARY):
+        if summarising() and "summary" in _asked_objects(sentence, _OBJECTS_AND_SUMMARY):
             return None
         sourced = copies or (has["source"] and _HAS_SOURCE(sentence))
         if has["quoted"] and sourced and _asks_quoted_label(sentence):
@@ -244,7 +252,7 @@ def extraction(text: str, reviewed: bool, has: "_Cues") -> str | None:
             asked = {"phrase"}
         if "value" in asked and (sourced or not _ARITHMETIC.search(sentence)):
             return spec.NER
-        if ("kind" in asked and sourced) or ("aspect" in asked and from_opinions):
+        if ("kind" in asked and sourced) or ("aspect" in asked and from_opinions()):
             return spec.NER
         phrase = phrase or ("phrase" in asked and (sourced or bool(_SPAN_CLAUSE.search(sentence))))
         phrase = phrase or (has["which words"] and _HAS_WHICH_WORDS(sentence))
@@ -252,7 +260,7 @@ def extraction(text: str, reviewed: bool, has: "_Cues") -> str | None:
     # exactly as written in the title"): from a review's opinions it is scored as
     # generation (ROUGE-L); from a query or a title it is an entity.
     if phrase or (has["copy"] and has["source"]):
-        return spec.GENERATION if from_opinions else spec.NER
+        return spec.GENERATION if from_opinions() else spec.NER
     return None
 
 
