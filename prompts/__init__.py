@@ -23,11 +23,14 @@ TASK_DESCRIPTIONS = {
 }
 
 
+_SYSTEM_PROMPTS = {task: SYSTEM_PROMPT.format(task=description) for task, description in TASK_DESCRIPTIONS.items()}
+
+
 def system_prompt(task: str, task_named: bool = True) -> str:
     """The system prompt naming the task the model is to do: the one its route's decoding
     profile names (decoding/profiles.py: extractive generation is named as NER, since it
     decodes as NER; a title as generation)."""
-    return SYSTEM_PROMPT.format(task=TASK_DESCRIPTIONS[task]) if task_named else GENERIC_SYSTEM_PROMPT
+    return _SYSTEM_PROMPTS[task] if task_named else GENERIC_SYSTEM_PROMPT
 
 
 # Code points no tokenizer takes: lone surrogates (legal in JSON), NUL and the other C0
