@@ -17,10 +17,12 @@ from shopbench.text import NUMBER_WORDS, is_cjk, split_sentences, straight_quota
 # "1) x", "1: x", "1 - x", "(1) x", "[1] x", "| 1 | x |" (a table row), "Listing 1 — x",
 # "#1 x", "option (1) x", "no. 1 x", "A/1 - x", "\"1\": x" and {"id": 1, ...} (JSON); inside a
 # JSON array, "\"1. x\"" several to a line. Each way has one group for the number, the last
-# to close in its branch: a match's `lastindex` names it.
+# to close in its branch: a match's `lastindex` names it. A word before the number ("Listing
+# 1") is read whole (`{1,12}+`, no backtracking): what follows it is never a letter, so fewer
+# letters could not match either, and a line of prose fails at once.
 _NUMBERED_LINE = re.compile(
     r"^\s*(?:[-*•]\s*)?(?:\((\d{1,2})\)|\[(\d{1,2})\]|(\d{1,2})(?:\s*[.):]|\s+[-–—])(?!\d)|\|\s*(\d{1,2})\s*\||"
-    r"[^\W\d_]{1,12}\s*#?(\d{1,2})\s*[:.)—–-]\s|\"(\d{1,2})\"\s*:|"
+    r"[^\W\d_]{1,12}+\s*#?(\d{1,2})\s*[:.)—–-]\s|\"(\d{1,2})\"\s*:|"
     rf"\{{?\s*\"(?:{lexicon.alternatives(lexicon.NUMBER_KEYS)})\"\s*:\s*\"?(\d{{1,2}})\b|"
     rf"(?:#|n[or]\.|n°|[A-Za-z]/|(?:{lexicon.alternatives(lexicon.NUMBERED_NOUNS)})\s*[#(\[]?)\s*(\d{{1,2}})[)\]]?"
     r"(?:\s*[.:)—–-])?\s)",

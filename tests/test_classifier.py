@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -300,9 +301,15 @@ def test_the_per_line_shortcuts_read_every_line_as_the_full_patterns_do():
              for line in p.input_field.splitlines()}
     lines |= {"Label: x", "### Query", "商品：靴", "# heading:", "no colon here", "请 order", "Order: 请写"}
     lines |= {"(2) b", "[3] c", "| 4 | d |", "Listing 5 — e", '"6": f', '{"id": 7}', "#8 g", "option (9) h", "A/11 - j"}
+    lines |= {"Listing 12 x", "abcdefghijklm 1. x", "abcdefghijkl 1. x", "Option #3: x", "Produkt 4) x", "item 5 - x"}
+    # the word before a number is read without backtracking: as the backtracking form reads it
+    backtracking = re.compile(anatomy._NUMBERED_LINE.pattern.replace("{1,12}+", "{1,12}"), anatomy._NUMBERED_LINE.flags)
+    assert backtracking.pattern != anatomy._NUMBERED_LINE.pattern
     for line in lines:
         numbered = anatomy._NUMBERED_LINE.match(line)  # its number is read as the last group to close
         assert numbered is None or [numbered.group(numbered.lastindex)] == [g for g in numbered.groups() if g]
+        again = backtracking.match(line)
+        assert (numbered and numbered.span(), numbered and numbered.groups()) == (again and again.span(), again and again.groups())
         assert anatomy._field_label(line) == anatomy._read_field(line)
         assert anatomy._gives_order(line) == bool(anatomy._STARTS_INSTRUCTION.match(line) or anatomy._CJK_REQUEST.search(line))
 
