@@ -64,7 +64,7 @@ _PICK_WORD = lexicon.presence(lexicon.COUNT_VERBS, lexicon.COUNT_ANSWER_WORDS)
 _COUNT_PATTERNS = (
     re.compile(rf"(?<!\w)(?:{_PICK})\s+(?:(?:{lexicon.alternatives(lexicon.COUNT_FILLERS)})\s+)*{_COUNT}(?!\w)"),
     re.compile(rf"(?<!\w){_COUNT}\s+(?:[\w-]+\s+){{0,2}}(?:{lexicon.alternatives(lexicon.ITEM_NOUNS)})(?!\w)"),
-    re.compile(rf"(?<!\w)top[\s-]?{_COUNT}(?!\w)"),
+    re.compile(rf"top(?<!\w...)[\s-]?{_COUNT}(?!\w)"),  # "top" first (the boundary tested after it): searched as a literal
     re.compile(rf"(\d|[{_CJK_NUMBERS}])\s*(?:{lexicon.alternatives(lexicon.CJK_COUNTERS)})"),
 )
 

@@ -339,3 +339,19 @@ def test_a_part_read_once_is_kept_in_the_instance():
     assert first.__dict__ == {"part": 1}
     assert isinstance(Reading.part, once) and Reading.part.__doc__ == "The part."
 
+
+
+def test_the_top_count_is_searched_from_its_literal_with_the_same_boundary():
+    """`top(?<!\\w...)` (searched as the literal "top") finds what `(?<!\\w)top` finds."""
+    from pathlib import Path
+
+    from shopbench import data
+
+    pattern = anatomy._COUNT_PATTERNS[2]
+    boundary_first = re.compile(pattern.pattern.replace("top(?<!\\w...)", "(?<!\\w)top", 1))
+    assert boundary_first.pattern != pattern.pattern
+    corpus = Path(__file__).parent / "data" / "routing_corpus.jsonl"
+    texts = [anatomy.read(p.input_field).instruction for path in (spec.DEV_DATA, corpus) for p in data.load_prompts(path)]
+    texts += ["top 3", "stop 3", "laptop3 top-4", "\ntop5", "x.top two", "_top 3", "étop 3", "3top 3", "the top three"]
+    for text in texts:
+        assert [m.span() for m in pattern.finditer(text)] == [m.span() for m in boundary_first.finditer(text)], text
