@@ -355,3 +355,24 @@ def test_the_top_count_is_searched_from_its_literal_with_the_same_boundary():
     texts += ["top 3", "stop 3", "laptop3 top-4", "\ntop5", "x.top two", "_top 3", "étop 3", "3top 3", "the top three"]
     for text in texts:
         assert [m.span() for m in pattern.finditer(text)] == [m.span() for m in boundary_first.finditer(text)], text
+
+
+def test_the_seldom_cues_searched_as_one_read_as_each_searched_alone():
+    """`_Cues` searches the seldom cues' words as one first: each cue, asked in any order,
+    reads as its own search reads on every dev and corpus instruction."""
+    import random
+    from pathlib import Path
+
+    from routing.classifier import _ANY_SELDOM_CUE, _CUE_WORDS, _EXTRACTION_CUES, _SELDOM_CUES, _Cues
+    from shopbench import data
+
+    corpus = Path(__file__).parent / "data" / "routing_corpus.jsonl"
+    texts = [anatomy.read(p.input_field).instruction for path in (spec.DEV_DATA, corpus) for p in data.load_prompts(path)]
+    order = random.Random(0)
+    names = list(_EXTRACTION_CUES)
+    assert set(_SELDOM_CUES) <= set(_CUE_WORDS)
+    for text in texts:
+        order.shuffle(names)
+        cues = _Cues(text)
+        assert [cues[name] for name in names] == [_EXTRACTION_CUES[name](text) for name in names], text
+    assert {_ANY_SELDOM_CUE(text) for text in texts} == {True, False}

@@ -142,7 +142,8 @@ def _corpus_texts() -> list[str]:
 
 # Lists the code joins into one pattern, besides each list alone.
 _JOINED = [("COPY_VERBS", "WRITE_VERBS", "RANK_WORDS", "SELECT_WORDS"), ("COUNT_VERBS", "COUNT_ANSWER_WORDS"),
-           ("EXTRACT_VERBS", "SELECT_WORDS"), tuple(WORD_LISTS)]
+           ("EXTRACT_VERBS", "SELECT_WORDS"), tuple(WORD_LISTS),
+           ("TRANSFORM_WORDS", "PROSE_ANSWERS", "ENTITY_TASK", "WHICH_WORDS", "SUMMARY_SLOTS", "ANSWER_ORDERS")]
 
 
 def test_the_pattern_by_first_letter_matches_as_the_plain_alternation():
