@@ -108,6 +108,7 @@ _HAS_COPY, _HAS_WRITE, _HAS_ENTITY, _HAS_SOURCE, _HAS_WHICH_WORDS = (
 # them learns so from one search instead of up to six.
 _SELDOM_CUES = ("transform", "prose", "entity", "which words", "summary", "answer order")
 _ANY_SELDOM_CUE = lexicon.presence(*(_CUE_WORDS[name] for name in _SELDOM_CUES))
+_NONE_SELDOM = dict.fromkeys(_SELDOM_CUES, False)
 _RANKS = lexicon.presence(lexicon.RANK_WORDS)
 _SELECTS = lexicon.presence(lexicon.SELECT_WORDS)
 _NAMES_NUMBERS = lexicon.presence(lexicon.NUMBER_WORDS)
@@ -213,7 +214,7 @@ class _Cues(dict):
             if self.any_seldom is None:
                 self.any_seldom = _ANY_SELDOM_CUE(self.text)
             if not self.any_seldom:
-                self.update(dict.fromkeys(_SELDOM_CUES, False))
+                self.update(_NONE_SELDOM)
                 return False
         self[name] = found = _EXTRACTION_CUES[name](self.text)
         return found
@@ -227,21 +228,6 @@ def extraction(text: str, reviewed: bool, has: "_Cues") -> str | None:
     (`_Cues(text)`), which the extraction slot reads too."""
     if (has["transform"] or has["prose"]) and not has["copy"]:
         return None
-
-    # Read only where a sentence needs them (each cue is searched once).
-    def from_opinions() -> bool:
-        return reviewed or has["opinion source"]
-
-    def answering() -> bool:
-        """"A customer asks: what is the weight? Answer the customer's question": the question
-        is the data and the answer is written, unless copying is asked or the answer held to a value."""
-        return has["answer order"] and not has["copy"] and not has["value answer"]
-
-    def summarising() -> bool:
-        """Keywords or key features drawn from a title or a description are written
-        (generation); only an asking verb names them (`_asked_objects`)."""
-        return has["ask"] and has["summary"] and not from_opinions() and not has["query source"]
-
     phrase = False
     for sentence in split_clauses(text):
         if not sentence:  # an empty clause (after the last end mark) asks nothing
@@ -249,11 +235,11 @@ def extraction(text: str, reviewed: bool, has: "_Cues") -> str | None:
         copies = has["copy"] and _HAS_COPY(sentence)
         if has["write"] and not copies and _asks_writing(sentence):
             continue
-        if "?" in sentence and answering():
+        if "?" in sentence and _answering(has):
             continue
         if (has["entity"] and _HAS_ENTITY(sentence)) or (len(sentence) < 40 and _bare_slot(sentence)):
             return spec.NER
-        if summarising() and "summary" in _asked_objects(sentence, _OBJECTS_AND_SUMMARY):
+        if _summarising(has, reviewed) and "summary" in _asked_objects(sentence, _OBJECTS_AND_SUMMARY):
             return None
         sourced = copies or (has["source"] and _HAS_SOURCE(sentence))
         if has["quoted"] and sourced and _asks_quoted_label(sentence):
@@ -263,7 +249,7 @@ def extraction(text: str, reviewed: bool, has: "_Cues") -> str | None:
             asked = {"phrase"}
         if "value" in asked and (sourced or not _ARITHMETIC.search(sentence)):
             return spec.NER
-        if ("kind" in asked and sourced) or ("aspect" in asked and from_opinions()):
+        if ("kind" in asked and sourced) or ("aspect" in asked and _from_opinions(has, reviewed)):
             return spec.NER
         phrase = phrase or ("phrase" in asked and (sourced or bool(_SPAN_CLAUSE.search(sentence))))
         phrase = phrase or (has["which words"] and _HAS_WHICH_WORDS(sentence))
@@ -271,8 +257,25 @@ def extraction(text: str, reviewed: bool, has: "_Cues") -> str | None:
     # exactly as written in the title"): from a review's opinions it is scored as
     # generation (ROUGE-L); from a query or a title it is an entity.
     if phrase or (has["copy"] and has["source"]):
-        return spec.GENERATION if from_opinions() else spec.NER
+        return spec.GENERATION if _from_opinions(has, reviewed) else spec.NER
     return None
+
+
+# What `extraction` reads only where a sentence needs it (each cue is searched once).
+def _from_opinions(has: "_Cues", reviewed: bool) -> bool:
+    return reviewed or has["opinion source"]
+
+
+def _answering(has: "_Cues") -> bool:
+    """"A customer asks: what is the weight? Answer the customer's question": the question is
+    the data and the answer is written, unless copying is asked or the answer held to a value."""
+    return has["answer order"] and not has["copy"] and not has["value answer"]
+
+
+def _summarising(has: "_Cues", reviewed: bool) -> bool:
+    """Keywords or key features drawn from a title or a description are written
+    (generation); only an asking verb names them (`_asked_objects`)."""
+    return has["ask"] and has["summary"] and not _from_opinions(has, reviewed) and not has["query source"]
 
 
 def _asks_writing(text: str) -> bool:
