@@ -18,6 +18,7 @@ Steps are timed in CPU time of the process, so that other jobs on a shared machi
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import statistics
@@ -100,19 +101,29 @@ def passes(pool: list[tuple[str, bool | None]], questions: int, seed: int) -> di
     clock = time.process_time
 
     def timed(work) -> dict[str, float]:
+        # What the process holds already (the tokenizer's Python objects, the prompts, the
+        # caches of an earlier pass) is frozen out of the garbage collector: a full collection
+        # would walk those 400,000 objects for 0.1 to 0.25 s and land in whichever step was
+        # running, so that one collection more or less in a pass moved its figure by 50 us or more
+        # a question. Collections of what the pass itself makes are still counted.
+        gc.collect()
+        gc.freeze()
         seconds = dict.fromkeys(STEPS, 0.0)
-        for question, flag, answer in work:
-            t0 = clock()
-            route = classify(question, flag)
-            t1 = clock()
-            prompts.render(question, system_task(route), tokenizer)
-            t2 = clock()
-            constraint_for(route, question, tokenizer, vocabulary)
-            t3 = clock()
-            repair(route, question, answer)
-            t4 = clock()
-            for name, spent in zip(seconds, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-                seconds[name] += spent
+        try:
+            for question, flag, answer in work:
+                t0 = clock()
+                route = classify(question, flag)
+                t1 = clock()
+                prompts.render(question, system_task(route), tokenizer)
+                t2 = clock()
+                constraint_for(route, question, tokenizer, vocabulary)
+                t3 = clock()
+                repair(route, question, answer)
+                t4 = clock()
+                for name, spent in zip(seconds, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                    seconds[name] += spent
+        finally:
+            gc.unfreeze()  # collectable again (a frozen object is never freed, even at exit)
         return {name: total / len(work) * 1e6 for name, total in seconds.items()}
 
     return {"scan": scan_seconds, "first": timed(first), "cycled": timed(cycled), "distinct": len(first),
