@@ -52,6 +52,8 @@ def without_quotations(text: str) -> str:
 
 def without_data_quotations(text: str) -> str:
     """`text` with each data-length quotation (DATA_QUOTATION) replaced by a space."""
+    if text.isascii() and "'" not in text and '"' not in text:  # no opening mark: nothing to replace
+        return text
     return DATA_QUOTATION.sub(" ", text)
 
 

@@ -105,3 +105,22 @@ def test_quotation_patterns_match_as_with_their_lookbehind_first(said):
     assert data.pattern.startswith("(?<!\\w)'") and "(?<!" not in data.pattern[8:]
     for fast, plain in ((text.QUOTATION, quotation), (text.DATA_QUOTATION, data)):
         assert [(m.span(), m.groups()) for m in fast.finditer(said)] == [(m.span(), m.groups()) for m in plain.finditer(said)]
+
+
+def test_a_text_without_an_opening_mark_is_returned_as_it_is():
+    """`without_data_quotations` skips the search on an ASCII text with neither straight quote
+    (no other opening mark is ASCII): the same text as the substitution gives, on every dev
+    and corpus line and on each mark of QUOTE_MARKS around data-length text."""
+    from pathlib import Path
+
+    from shopbench import data, spec
+
+    corpus = Path(__file__).parent / "data" / "routing_corpus.jsonl"
+    lines = [line for path in (spec.DEV_DATA, corpus) for p in data.load_prompts(path) for line in p.input_field.splitlines()]
+    lines += [f"x {opening}{'y' * 30}{closing} z" for opening, closing in (*text.QUOTE_PAIRS, ("『", "』"))]
+    for line in lines:
+        assert text.without_data_quotations(line) == text.DATA_QUOTATION.sub(" ", line), line
+    from routing.lexicon import _split_top_level
+
+    openers = {branch.lstrip("\\")[0] for branch in _split_top_level(text.DATA_QUOTATION.pattern)}
+    assert {mark for mark in openers if mark.isascii()} == {"'", '"'}  # the two marks the shortcut looks for
