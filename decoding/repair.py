@@ -20,6 +20,9 @@ from shopbench.text import QUOTATION, QUOTE_MARKS, ends_sentence, quotations, se
 _LOOP_REPEATS = 3  # a phrase said this many times in a row is a loop
 _LONGEST_LOOP = 8  # words in the longest phrase looked for
 _LEADING_LABEL = re.compile(r"^\s*(?:\*\*)?([^\W\d_][^:：\n]{0,30}?)(?:\*\*)?\s*[:：]\s*")
+_NUMBER = re.compile(r"\d+")
+_WORD = re.compile(r"\S+")
+_LIST_SEPARATOR = re.compile(r"[,;、，]")
 
 
 _EDGE_PUNCTUATION = QUOTE_MARKS + "()[]{}<>.,;:!?。、！？"
@@ -37,7 +40,7 @@ def _numbers_in_order(text: str, allowed) -> list[int]:
     """The model's numbers that are allowed, first occurrence only, in its order."""
     allowed = set(allowed)
     seen: list[int] = []
-    for match in re.findall(r"\d+", text):
+    for match in _NUMBER.findall(text):
         number = int(match)
         if number in allowed and number not in seen:
             seen.append(number)
@@ -105,7 +108,7 @@ def collapse_repetition(text: str) -> str:
     words to a BLEU or ROUGE answer. The last copy stays, with what follows it; separators
     left dangling at the end are dropped."""
     while True:
-        words = list(re.finditer(r"\S+", text))
+        words = list(_WORD.finditer(text))
         keys = [_word_key(w.group()) for w in words]
         loop = _first_loop(keys)
         if loop is None:
@@ -182,7 +185,7 @@ def spans_from_sentence(response: str, prompt: str) -> list[str]:
         rest = rest.replace(value, " ")
     elsewhere = {_word_key(w) for w in rest.split()}
     spans = []
-    for part in re.split(r"[,;、，]", response):
+    for part in _LIST_SEPARATOR.split(response):
         keys = [_word_key(w) for w in part.split()]
         i = 0
         while i < len(keys):
