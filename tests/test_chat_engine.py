@@ -18,7 +18,7 @@ from models.engines.chat_engine import chat_body
 from models.engines.http_client import ServerError
 from models.settings import ModelSettings, ServerSettings
 from models.shop_model import ShopModel
-from routing.classifier import classify
+from routing.classifier import Route, classify
 from shopbench import spec
 from tests.fake_server import FakeServer, Script, first_match
 from tests.validity import is_valid
@@ -58,6 +58,23 @@ def test_text_constraints_keep_the_token_budgets_and_allow_exactly_the_answer_sh
             assert text.choices is None and text.pattern is None
     free = text_constraint_for(classify(dev_records[0]["input_field"], True), DecodingConfig(masks=False))
     assert free.choices is None and free.pattern is None and free.max_new_tokens == 1
+
+
+def test_multiple_choice_without_its_options_limited_allows_any_digit_or_two(qwen_tokenizer, qwen_vocabulary):
+    """With `limit_choices_to_options` off: one digit of any value for single-digit options,
+    one or two digits (in two tokens) where an option is 10 or more; the same shapes as token ids."""
+    unlimited = DecodingConfig(limit_choices_to_options=False)
+    single = Route(spec.MULTIPLE_CHOICE, spec.MULTIPLE_CHOICE, (1, 2, 3, 4), 1, (1, 2, 3, 4))
+    double = Route(spec.MULTIPLE_CHOICE, spec.MULTIPLE_CHOICE, tuple(range(1, 13)), 1, tuple(range(1, 13)))
+    assert (text_constraint_for(single, unlimited).pattern, text_constraint_for(single, unlimited).max_new_tokens) == ("[0-9]", 1)
+    assert (text_constraint_for(double, unlimited).pattern, text_constraint_for(double, unlimited).max_new_tokens) == ("[0-9]{1,2}", 2)
+    for route in (single, double):
+        tokens = constraint_for(route, "q", qwen_tokenizer, qwen_vocabulary, unlimited)
+        assert len(tokens.allowed_token_ids) == 10 + len(qwen_vocabulary.stops)
+        assert tokens.max_new_tokens == text_constraint_for(route, unlimited).max_new_tokens
+    limited = constraint_for(double, "q", qwen_tokenizer, qwen_vocabulary)  # options of two digits: any digit
+    assert {qwen_tokenizer.decode([i]) for i in limited.allowed_token_ids} - {"<|endoftext|>", "<|im_end|>"} == set("0123456789")
+    assert constraint_for(single, "q", qwen_tokenizer, qwen_vocabulary) is constraint_for(single, "", qwen_tokenizer, qwen_vocabulary)
 
 
 def test_a_request_is_the_rendered_turns_greedy_with_the_seed_and_the_budget(dev_records):

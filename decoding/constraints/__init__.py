@@ -37,9 +37,10 @@ class TextConstraint:
     repetition_penalty: float = 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Vocabulary:
-    """The token ids constraints are built from, found once per tokenizer."""
+    """The token ids constraints are built from, found once per tokenizer. Compared and
+    hashed as itself (constraints built from it are kept by it)."""
 
     digits: dict[str, tuple[int, ...]]  # "0".."9" -> ids whose text is exactly that digit
     commas: tuple[int, ...]  # ids whose text is exactly "," (",," and " ," are not)

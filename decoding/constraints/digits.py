@@ -6,6 +6,7 @@ item, and no token carries a space or a letter.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from routing.classifier import Route
@@ -14,28 +15,43 @@ from decoding.constraints import Constraint, TextConstraint, Vocabulary
 from shopbench import spec
 
 
-def _digits_of(numbers) -> set[str]:
-    return {digit for number in numbers for digit in str(number)}
+_ANY_DIGIT = frozenset("0123456789")
 
 
-def _ids(vocabulary: Vocabulary, digits: set[str], with_comma: bool) -> tuple[int, ...]:
+def _digits_of(numbers) -> frozenset[str]:
+    return frozenset(digit for number in numbers for digit in str(number))
+
+
+# The same few option and candidate sets recur across questions: their ids are found once.
+@functools.lru_cache(maxsize=1024)
+def _ids(vocabulary: Vocabulary, digits: frozenset[str], with_comma: bool) -> tuple[int, ...]:
     ids = {i for d in digits for i in vocabulary.digits[d]} | set(vocabulary.stops)
     if with_comma:
         ids |= set(vocabulary.commas)
     return tuple(sorted(ids))
 
 
-def _single_digit(route: Route) -> bool:
-    return all(0 <= c <= 9 for c in route.choices)
+def _single_digit(choices: tuple[int, ...]) -> bool:
+    return all(0 <= c <= 9 for c in choices)
+
+
+def _choice_length(choices: tuple[int, ...], budget: int) -> int:
+    return budget if _single_digit(choices) else 2
 
 
 def multiple_choice_length(route: Route, config: DecodingConfig) -> int:
-    return config.max_new_tokens[spec.MULTIPLE_CHOICE] if _single_digit(route) else 2
+    return _choice_length(route.choices, config.max_new_tokens[spec.MULTIPLE_CHOICE])
 
 
 def multiple_choice(route: Route, vocabulary: Vocabulary, config: DecodingConfig) -> Constraint:
-    digits = _digits_of(route.choices) if config.limit_choices_to_options and _single_digit(route) else set("0123456789")
-    return Constraint(multiple_choice_length(route, config), _ids(vocabulary, digits, with_comma=False))
+    return _multiple_choice(route.choices, vocabulary, config.limit_choices_to_options,
+                            config.max_new_tokens[spec.MULTIPLE_CHOICE])
+
+
+@functools.lru_cache(maxsize=1024)  # one constraint per option set, shared (constraints are not changed)
+def _multiple_choice(choices: tuple[int, ...], vocabulary: Vocabulary, limit: bool, budget: int) -> Constraint:
+    digits = _digits_of(choices) if limit and _single_digit(choices) else _ANY_DIGIT
+    return Constraint(_choice_length(choices, budget), _ids(vocabulary, digits, with_comma=False))
 
 
 @dataclass(frozen=True)
@@ -65,7 +81,7 @@ def number_list_length(route: Route, config: DecodingConfig, shape: NumberList) 
 def number_list(route: Route, vocabulary: Vocabulary, config: DecodingConfig, shape: NumberList) -> Constraint:
     """Ranking and retrieval: the candidates' digits and commas, at most as many tokens as
     the longest valid answer plus the stop."""
-    digits = _digits_of(route.candidates) if route.candidates else set("0123456789")
+    digits = _digits_of(route.candidates) if route.candidates else _ANY_DIGIT
     return Constraint(number_list_length(route, config, shape), _ids(vocabulary, digits, with_comma=True))
 
 
@@ -78,7 +94,7 @@ def multiple_choice_text(route: Route, config: DecodingConfig) -> TextConstraint
     length = multiple_choice_length(route, config)
     if config.limit_choices_to_options and route.choices:
         return TextConstraint(length, choices=tuple(str(c) for c in route.choices))
-    return TextConstraint(length, pattern="[0-9]" if _single_digit(route) else _ANY_NUMBER)
+    return TextConstraint(length, pattern="[0-9]" if _single_digit(route.choices) else _ANY_NUMBER)
 
 
 def number_list_text(route: Route, config: DecodingConfig, shape: NumberList) -> TextConstraint:
