@@ -73,16 +73,25 @@ def number_list_length(route: Route, config: DecodingConfig, shape: NumberList) 
     """As many tokens as the longest valid answer, one per digit and comma, plus the stop."""
     if not route.candidates:
         return config.max_new_tokens[route.profile]
-    count = shape.count(route)
-    longest = sorted(route.candidates, key=lambda n: len(str(n)))[-count:]
+    return _longest_answer(route.candidates, shape.count(route))
+
+
+@functools.lru_cache(maxsize=1024)  # candidate lists recur across questions
+def _longest_answer(candidates: tuple[int, ...], count: int) -> int:
+    longest = sorted(candidates, key=lambda n: len(str(n)))[-count:]
     return sum(len(str(n)) for n in longest) + (count - 1) + 1
 
 
 def number_list(route: Route, vocabulary: Vocabulary, config: DecodingConfig, shape: NumberList) -> Constraint:
     """Ranking and retrieval: the candidates' digits and commas, at most as many tokens as
     the longest valid answer plus the stop."""
-    digits = _digits_of(route.candidates) if route.candidates else _ANY_DIGIT
-    return Constraint(number_list_length(route, config, shape), _ids(vocabulary, digits, with_comma=True))
+    return _number_list(route.candidates, number_list_length(route, config, shape), vocabulary)
+
+
+@functools.lru_cache(maxsize=1024)  # one constraint per candidate list and length, shared
+def _number_list(candidates: tuple[int, ...], length: int, vocabulary: Vocabulary) -> Constraint:
+    digits = _digits_of(candidates) if candidates else _ANY_DIGIT
+    return Constraint(length, _ids(vocabulary, digits, with_comma=True))
 
 
 # The same answers as text, for servers that take a choice list or a regular expression.
