@@ -8,6 +8,7 @@ multiple choice, a repeated number empties a ranking, "1 2" (no comma) is skippe
 from __future__ import annotations
 
 import ast
+import re
 from typing import Callable
 
 from shopbench import spec
@@ -37,8 +38,18 @@ def integers(pieces) -> list[int]:
 
 
 def _comma_separated_ints(response: str) -> list[int]:
-    cleaned = "".join(c for c in response if c.isnumeric() or c in ", ")
-    return integers(cleaned.split(","))
+    return integers(_numeric_commas_spaces(response).split(","))
+
+
+# In ASCII only the digits are numeric: an ASCII response is cleaned by one substitution.
+_NOT_ASCII_NUMERIC_COMMA_SPACE = re.compile(r"[^0-9, ]+")
+
+
+def _numeric_commas_spaces(response: str) -> str:
+    """The response's numeric characters, commas and spaces, in order (as the kit keeps them)."""
+    if response.isascii():
+        return _NOT_ASCII_NUMERIC_COMMA_SPACE.sub("", response)
+    return "".join(c for c in response if c.isnumeric() or c in ", ")
 
 
 def parse_ranking(response: str) -> list[int]:

@@ -108,3 +108,11 @@ def test_the_entity_parser_skips_literal_eval_only_where_no_list_can_come(respon
 @pytest.mark.parametrize("response", [" ['a', 'b']", "\t['a']", "(['a'])", "( [ 'a' ] )", "['a'] # the brand"])
 def test_a_list_display_anywhere_literal_eval_reads_it_is_still_read(response):
     assert parsers.parse_named_entity_recognition(response) == (["a", "b"] if "'b'" in response else ["a"])
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | st.text(alphabet="0123456789, ab-_+.\n\t½五٣１"))
+def test_an_ascii_response_is_cleaned_as_the_kit_cleans_any(response):
+    """The ranking and retrieval parsers keep a response's numeric characters, commas and
+    spaces; an ASCII response takes a regex substitution, the same as the kit's loop."""
+    assert parsers._numeric_commas_spaces(response) == "".join(c for c in response if c.isnumeric() or c in ", ")
