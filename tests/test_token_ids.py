@@ -61,7 +61,7 @@ _SAMPLE = [*(chr(code) for code in range(128)), "é", "Ä", "ß", "ø", "ſ", "�
 
 @given(text=st.lists(st.sampled_from(_SAMPLE), max_size=40).map("".join))
 def test_random_text_gets_the_tokenizers_own_ids(qwen_tokenizer, text):
-    assert token_ids.encode(qwen_tokenizer, text) == backend_ids(qwen_tokenizer, text)
+    assert token_ids.encode_each(qwen_tokenizer, (text,)) == (backend_ids(qwen_tokenizer, text),)
 
 
 def test_the_alphabet_is_already_normalized_and_never_composes():
@@ -84,7 +84,7 @@ def test_the_alphabet_is_already_normalized_and_never_composes():
                                   "zero\u200bwidth", "\u2329angle\u232a"])
 def test_a_text_with_an_added_token_or_outside_the_alphabet_goes_to_the_backend(qwen_tokenizer, piecewise, text):
     assert piecewise.ids(text) is None
-    assert token_ids.encode(qwen_tokenizer, text) == backend_ids(qwen_tokenizer, text)
+    assert token_ids.encode_each(qwen_tokenizer, (text,)) == (backend_ids(qwen_tokenizer, text),)
 
 
 def _changed(tokenizer, change):
@@ -114,7 +114,7 @@ def test_a_pipeline_the_module_does_not_know_goes_to_the_backend(qwen_tokenizer,
     tokenizer = _changed(qwen_tokenizer, change)
     assert token_ids._piecewise(tokenizer.backend_tokenizer, 0) is None
     text = "Extract the brand: Sony WH-1000XM4 ｜ ２０２０年モデル, 12345 they'll"
-    assert token_ids.encode(tokenizer, text) == backend_ids(tokenizer, text)
+    assert token_ids.encode_each(tokenizer, (text,)) == (backend_ids(tokenizer, text),)
 
 
 def test_the_byte_characters_are_one_for_each_byte():
@@ -161,7 +161,7 @@ def test_a_custom_component_is_not_read_and_the_backend_encodes(qwen_tokenizer):
     tokenizer = _changed(qwen_tokenizer, lambda state: None)
     tokenizer.backend_tokenizer.pre_tokenizer = PreTokenizer.custom(_Spaces())
     text = "Extract the brand: Sony headphones"
-    assert token_ids.encode(tokenizer, text) == tuple(tokenizer.backend_tokenizer.encode_batch_fast([text], add_special_tokens=False)[0].ids)
+    assert token_ids.encode_each(tokenizer, (text,)) == (tuple(tokenizer.backend_tokenizer.encode_batch_fast([text], add_special_tokens=False)[0].ids),)
 
 
 def test_a_token_added_after_the_first_reading_is_found(qwen_tokenizer):
@@ -169,13 +169,13 @@ def test_a_token_added_after_the_first_reading_is_found(qwen_tokenizer):
 
     tokenizer = _changed(qwen_tokenizer, lambda state: None)
     text = "Extract the brand: Sony shopbrand headphones"
-    assert token_ids.encode(tokenizer, text) == backend_ids(tokenizer, text)
+    assert token_ids.encode_each(tokenizer, (text,)) == (backend_ids(tokenizer, text),)
     tokenizer.add_tokens(["shopbrand"])
-    assert token_ids.encode(tokenizer, text) == backend_ids(tokenizer, text)
+    assert token_ids.encode_each(tokenizer, (text,)) == (backend_ids(tokenizer, text),)
     # an added token matched in normalized text, whose content NFC changes: the backend encodes
     tokenizer.add_tokens([AddedToken("e\u0301", normalized=True)])
     assert token_ids._piecewise(tokenizer.backend_tokenizer, len(tokenizer)) is None
-    assert token_ids.encode(tokenizer, "café") == backend_ids(tokenizer, "café")
+    assert token_ids.encode_each(tokenizer, ("café",)) == (backend_ids(tokenizer, "café"),)
 
 
 def test_each_text_of_a_batch_is_encoded_as_on_its_own(qwen_tokenizer):

@@ -148,17 +148,11 @@ def _read_pipeline(backend) -> _Piecewise | None:
     return _Piecewise(regex.compile(pattern), re.compile(VERIFIED_SPLITS[pattern]), model, found)
 
 
-def encode(tokenizer, text: str) -> tuple[int, ...]:
-    """`text`'s token ids without special tokens, as `tokenizer(text, add_special_tokens=False)`
-    gives them."""
-    return encode_each(tokenizer, (text,))[0]
-
-
 def encode_each(tokenizer, texts) -> tuple[tuple[int, ...], ...]:
-    """`encode` of each text, the tokenizer's pipeline looked up once. A fast tokenizer's
-    backend is asked directly, without character offsets, and one text per call: a batch of
-    several goes to the backend's thread pool, whose hand-off costs more CPU time than the
-    texts themselves."""
+    """Each text's token ids without special tokens, as `tokenizer(text, add_special_tokens=False)`
+    gives them, the tokenizer's pipeline looked up once. A fast tokenizer's backend is asked
+    directly, without character offsets, and one text per call: a batch of several goes to the
+    backend's thread pool, whose hand-off costs more CPU time than the texts themselves."""
     backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
     if backend is None or not hasattr(backend, "encode_batch_fast"):
         return tuple(tuple(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts)
